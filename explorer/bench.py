@@ -1,0 +1,76 @@
+"""Benchmarks: ratios against the stock PyTorch module on the same input, in one run.
+
+    python -m explorer.bench            # trace vs forward, long-input pass, gradient flow
+    python -m explorer.bench trace      # one section only (trace | long | grad | train)
+
+CPU, 2 threads, median of N runs after a warm-up. Ratios, not seconds, are what matter:
+both sides run on the same machine in the same process.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+import torch
+
+
+def median_time(fn, repeat: int = 7, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def bench_trace(repeat: int = 7):
+    from explorer import trace
+    print("trace() vs stock forward (no_grad, float32)")
+    print(f"{'module':6} {'T':>5} {'B':>3} {'I':>3} {'H':>4} {'forward ms':>11} {'trace ms':>9} {'ratio':>6}")
+    for cls in (torch.nn.LSTM, torch.nn.GRU):
+        for T, B, I, H in [(2000, 1, 64, 256), (500, 32, 64, 256), (200, 1, 64, 128)]:
+            torch.manual_seed(0)
+            rnn = cls(I, H).eval()
+            x = torch.randn(T, B, I)
+            with torch.no_grad():
+                fwd = median_time(lambda: rnn(x), repeat)
+                tr = median_time(lambda: trace(rnn, x), repeat)
+            print(f"{cls.__name__:6} {T:5} {B:3} {I:3} {H:4} {fwd * 1e3:11.1f} {tr * 1e3:9.1f} {tr / fwd:6.2f}")
+
+
+def bench_long(T: int = 1_000_000, H: int = 256, I: int = 64):
+    import resource
+    from explorer.windows import scan_long
+    print(f"\nlong-input pass vs stock forward (LSTM, T={T:,}, B=1, I={I}, H={H}, one layer)")
+    torch.manual_seed(0)
+    rnn = torch.nn.LSTM(I, H).eval()
+    x = torch.randn(T, I)
+    t = time.perf_counter()
+    lt = scan_long(rnn, x)
+    t_scan = time.perf_counter() - t
+    peak_scan = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with torch.no_grad():
+        # PyTorch's CPU LSTM (oneDNN) refuses 1M steps in one call ("could not create a
+        # primitive"), so the reference is the stock module over the same chunks, state carried.
+        t = time.perf_counter()
+        hx = None
+        for s in range(0, T, 8192):
+            _, hx = rnn(x[s:s + 8192], hx)
+        t_fwd = time.perf_counter() - t
+    t = time.perf_counter()
+    lt.window(T // 2, T // 2 + 1000)
+    t_win = time.perf_counter() - t
+    print(f"stock forward (8192-step chunks) {t_fwd:.2f} s, pass {t_scan:.2f} s, ratio {t_scan / t_fwd:.2f}; "
+          f"peak RSS after the pass {peak_scan:.0f} MB (input alone {x.numel() * 4 / 2**20:.0f} MB); "
+          f"a 1,000-step window {t_win * 1e3:.0f} ms")
+
+
+SECTIONS = {"trace": bench_trace, "long": bench_long}
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    for name in (sys.argv[1:] or list(SECTIONS)):
+        SECTIONS[name]()

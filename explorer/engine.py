@@ -1,0 +1,190 @@
+"""One recurrent layer, one direction, all steps: the tracer's inner engine.
+
+The fast path lets PyTorch's own fused kernel produce h for every step, then recomputes
+every gate pre-activation for all steps with one matrix multiply (h_{t-1} is known for all t
+at once) and rebuilds the LSTM cell state with a cheap elementwise scan. Gates come from the
+same functions in cells.py that the step inspector uses, so there is one copy of the math.
+
+Where an intervention changes a gate, the stock kernel can no longer produce h; from the
+first edited step on we step through cells.py instead (the prefix stays on the fast path).
+
+Everything here is time-major and "forward-ordered": the reverse direction is handled by
+reversing each sequence within its own length before calling in (see reverse_padded).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, _VF
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from . import cells
+
+
+@dataclass
+class LayerParams:
+    """The weights of one layer and direction, named as in nn.LSTM (w_hr only with proj_size)."""
+    w_ih: Tensor
+    w_hh: Tensor
+    b_ih: Optional[Tensor] = None
+    b_hh: Optional[Tensor] = None
+    w_hr: Optional[Tensor] = None
+
+    def flat(self) -> list[Tensor]:
+        """In the order torch's fused kernels expect."""
+        return [w for w in (self.w_ih, self.w_hh, self.b_ih, self.b_hh, self.w_hr) if w is not None]
+
+
+def layer_params(rnn: torch.nn.RNNBase, layer: int, direction: int) -> LayerParams:
+    sfx = f"_l{layer}" + ("_reverse" if direction else "")
+    get = lambda name: getattr(rnn, name + sfx, None)
+    return LayerParams(get("weight_ih").detach(), get("weight_hh").detach(), get("bias_ih") if rnn.bias else None,
+                       get("bias_hh") if rnn.bias else None, get("weight_hr") if rnn.proj_size > 0 else None)
+
+
+def reverse_padded(x: Tensor, lengths: Optional[Tensor]) -> Tensor:
+    """Reverse each sequence of x (T, B, ...) within its own length; padding stays at the end.
+    Its own inverse. Turns the reverse direction into a forward scan over a padded batch."""
+    if lengths is None:
+        return x.flip(0)
+    T, B = x.shape[:2]
+    t = torch.arange(T, device=x.device)[:, None]
+    L = lengths.to(x.device)[None, :]
+    idx = torch.where(t < L, L - 1 - t, t)                      # (T, B)
+    idx = idx.reshape(T, B, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(0, idx)
+
+
+def _stock(kind: str, p: LayerParams, x: Tensor, h0: Tensor, c0: Optional[Tensor],
+           lengths: Optional[Tensor], nonlinearity: str):
+    """Run the fused kernel on one layer: returns out (T, B, H_out), h_n (B, H_out), c_n (B, H) or None.
+    With lengths it runs on a PackedSequence exactly as the module would; out is zero-padded."""
+    fn = {"lstm": _VF.lstm, "gru": _VF.gru, "rnn": _VF.rnn_tanh if nonlinearity == "tanh" else _VF.rnn_relu}[kind]
+    has_bias = p.b_ih is not None
+    hx = (h0[None], c0[None]) if kind == "lstm" else h0[None]
+    if lengths is None:
+        res = fn(x, hx, p.flat(), has_bias, 1, 0.0, False, False, False)
+        out, states = res[0], res[1:]
+    else:
+        packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+        perm = packed.sorted_indices
+        hx = tuple(s.index_select(1, perm) for s in hx) if kind == "lstm" else hx.index_select(1, perm)
+        res = fn(packed.data, packed.batch_sizes, hx, p.flat(), has_bias, 1, 0.0, False, False)
+        out = pad_packed_sequence(PackedSequence(res[0], packed.batch_sizes, perm, packed.unsorted_indices),
+                                  total_length=x.shape[0])[0]
+        states = tuple(s.index_select(1, packed.unsorted_indices) for s in res[1:])
+    return out, states[0][0], (states[1][0] if kind == "lstm" else None)
+
+
+def gates_from_h(kind: str, p: LayerParams, x: Tensor, h0: Tensor, out: Tensor) -> dict[str, Tensor]:
+    """All gates for all steps at once, given every h the layer produced.
+
+    x (T, B, I), h0 (B, H_out), out (T, B, H_out) -> {name: (T, B, H)}. h_{t-1} is out[t-1]
+    (h0 at t=0), so the recurrent term is one GEMM over all steps instead of T small ones.
+    """
+    if kind == "rnn":
+        return {}
+    T, B = x.shape[:2]
+    x2 = x.reshape(T * B, -1)
+    if kind == "lstm":
+        # One buffer, GEMMs accumulating into it, activations in place: the buffer is
+        # T*B*4H floats, so every extra pass over it (or a fresh copy) costs like a GEMM.
+        pre = torch.mm(x2, p.w_ih.t())
+        if p.b_ih is not None:
+            pre += p.b_ih + p.b_hh
+        pre = pre.view(T, B, -1)
+        pre[0].addmm_(h0, p.w_hh.t())
+        if T > 1:
+            pre[1:].view((T - 1) * B, -1).addmm_(out[:-1].reshape((T - 1) * B, -1), p.w_hh.t())
+        return cells.lstm_gates(pre, inplace=True)
+    h_prev = torch.cat([h0[None], out[:-1]], 0)
+    return cells.gru_gates(F.linear(x, p.w_ih, p.b_ih), F.linear(h_prev, p.w_hh, p.b_hh))
+
+
+def cell_scan(i: Tensor, f: Tensor, g: Tensor, c0: Tensor, block: int = 32) -> Tensor:
+    """c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t for all t. i, f, g (T, B, H); c0 (B, H) -> (T, B, H).
+
+    With many units per step one fused op per step, in place, is cheapest. With few (B*H
+    small) the per-op dispatch dominates, so we scan blocks of `block` steps in parallel
+    (Hillis-Steele: log2(block) rounds of (a, b) ∘ (a', b') = (a a', a' b + b'), products
+    only, no division) and then carry the state across blocks, one op per block."""
+    T, B, H = i.shape
+    c = torch.mul(i, g)
+    if B * H >= 4096 or T <= block:
+        prev = c0
+        for t in range(T):
+            prev = c[t].addcmul_(f[t], prev)
+        return c
+    nb = -(-T // block)
+    pad = nb * block - T
+    a = torch.cat([f, f.new_ones(pad, B, H)]) if pad else f.clone()
+    b = torch.cat([c, c.new_zeros(pad, B, H)]) if pad else c
+    a, b = a.view(nb, block, B, H), b.view(nb, block, B, H)
+    s = 1
+    while s < block:                     # within each block: b_k = c_k given c_start = 0, a_k = ∏ f
+        b = torch.cat([b[:, :s], torch.addcmul(b[:, s:], a[:, s:], b[:, :-s])], 1)
+        a = torch.cat([a[:, :s], a[:, s:] * a[:, :-s]], 1)
+        s *= 2
+    prev = c0
+    for j in range(nb):                  # carry the state from block to block
+        b[j].addcmul_(a[j], prev)
+        prev = b[j, -1]
+    return b.view(nb * block, B, H)[:T]
+
+
+@dataclass
+class LayerTrace:
+    """Forward-ordered results for one layer and direction. h (T, B, H_out), c (T, B, H) or None."""
+    h: Tensor
+    c: Optional[Tensor]
+    gates: dict[str, Tensor]
+    h_n: Tensor
+    c_n: Optional[Tensor]
+
+
+def run_layer(kind: str, p: LayerParams, x: Tensor, h0: Tensor, c0: Optional[Tensor],
+              lengths: Optional[Tensor] = None, nonlinearity: str = "tanh",
+              edit: Optional[Callable[[int], cells.Edit]] = None, t0: int = 0) -> LayerTrace:
+    """Trace one layer over x (T, B, I), forward-ordered.
+
+    edit(t) returns the cells.py edit for step t (or None); t0 is the first step it may edit.
+    """
+    out, h_n, c_n = _stock(kind, p, x, h0, c0, lengths, nonlinearity)
+    gates = gates_from_h(kind, p, x, h0, out)
+    c = cell_scan(gates["i"], gates["f"], gates["g"], c0) if kind == "lstm" else None
+    if edit is not None and t0 < x.shape[0]:
+        return _step_from(kind, p, x, out, c, gates, h0, c0, lengths, nonlinearity, edit, t0)
+    return LayerTrace(out, c, gates, h_n, c_n)
+
+
+def _step_from(kind, p, x, out, c, gates, h0, c0, lengths, nonlinearity, edit, t0) -> LayerTrace:
+    """Re-run steps t0.. through cells.py with edits; steps before t0 keep the fast results."""
+    T, B = x.shape[:2]
+    h_all, c_all = out.clone(), (c.clone() if c is not None else None)
+    gates = {k: v.clone() for k, v in gates.items()}
+    h = h0 if t0 == 0 else out[t0 - 1]
+    cc = (c0 if t0 == 0 else c[t0 - 1]) if kind == "lstm" else None
+    valid = None if lengths is None else (torch.arange(T)[:, None] < lengths[None, :].cpu()).to(x.device)
+    for t in range(t0, T):
+        e = edit(t)
+        if kind == "lstm":
+            h_new, c_new, g = cells.lstm_cell(x[t], h, cc, p.w_ih, p.w_hh, p.b_ih, p.b_hh, p.w_hr, edit=e)
+        elif kind == "gru":
+            h_new, g = cells.gru_cell(x[t], h, p.w_ih, p.w_hh, p.b_ih, p.b_hh, edit=e)
+        else:
+            h_new, g = cells.rnn_cell(x[t], h, p.w_ih, p.w_hh, p.b_ih, p.b_hh, nonlinearity, edit=e)
+        if valid is not None:               # padded steps leave the state where it was
+            m = valid[t][:, None]
+            h_new = torch.where(m, h_new, h)
+            if kind == "lstm":
+                c_new = torch.where(m, c_new, cc)
+        h_all[t] = h_new
+        for k, v in g.items():
+            gates[k][t] = v
+        h = h_new
+        if kind == "lstm":
+            c_all[t], cc = c_new, c_new
+    return LayerTrace(h_all, c_all, gates, h, cc)

@@ -1,0 +1,294 @@
+"""trace(): exact gate and state traces of a stock nn.LSTM / nn.GRU / nn.RNN.
+
+    tr = explorer.trace(rnn, x, hx=None, *, lengths=None, intervene=None)
+
+Every tensor in a Trace is laid out (num_layers, num_directions, T, B, H): the reverse
+direction is indexed by input position, like the module's own output. output, h_n and c_n
+equal what rnn(x, hx) returns (eval mode: dropout between layers is not applied).
+
+Interventions (`intervene`): an Intervention, a list of them, or a dict shorthand such as
+{"f": 1.0, "i": 0.0}. Each replaces ("set"), shifts ("add") or multiplies ("scale") the
+activated value of one gate — or the new state "c" / "h" — at the chosen layers,
+directions, units and steps (input positions), for every sequence in the batch. The step
+then proceeds with the edited value, so everything downstream (later steps, later layers,
+output, h_n, c_n) shows the consequence; the Trace records the edited gate values.
+Example: f := 1 and i := 0 for a unit keep its cell state exactly constant.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence, Union
+
+import torch
+from torch import Tensor, nn
+
+from . import cells
+from .engine import layer_params, reverse_padded, run_layer
+from .errors import InputError
+
+Index = Union[None, int, slice, range, Sequence[int]]
+
+
+@dataclass
+class Intervention:
+    """Edit a gate (or the new state "c"/"h") where layers/directions/units/steps select.
+    None selects everything; steps are input positions (also for the reverse direction)."""
+    gate: str
+    value: float
+    mode: str = "set"            # "set" | "add" | "scale"
+    layers: Index = None
+    directions: Index = None
+    units: Index = None
+    steps: Index = None
+
+
+@dataclass
+class Trace:
+    """Result of trace(). See the module docstring for the layout."""
+    kind: str
+    gates: dict[str, Tensor]
+    h: Tensor
+    c: Optional[Tensor]
+    output: Tensor
+    h_n: Tensor
+    c_n: Optional[Tensor]
+    lengths: Optional[Tensor] = None
+    batch_first: bool = False
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def num_layers(self) -> int:
+        return self.h.shape[0]
+
+    @property
+    def num_directions(self) -> int:
+        return self.h.shape[1]
+
+    @property
+    def steps(self) -> int:
+        return self.h.shape[2]
+
+    def values(self, name: str) -> Tensor:
+        """A gate or state by name ("i".."o", "r","z","n", "c", "h"): (L, D, T, B, H)."""
+        if name == "h":
+            return self.h
+        if name == "c":
+            if self.c is None:
+                raise InputError(f"a {self.kind.upper()} has no cell state c; pick one of {', '.join(self.names())}.")
+            return self.c
+        if name not in self.gates:
+            raise InputError(f"a {self.kind.upper()} has no gate {name!r}; pick one of {', '.join(self.names())}.")
+        return self.gates[name]
+
+    def names(self) -> list[str]:
+        """Everything values() accepts, gates first."""
+        return list(self.gates) + (["c"] if self.c is not None else []) + ["h"]
+
+
+def kind_of(rnn) -> str:
+    if isinstance(rnn, nn.LSTM):
+        return "lstm"
+    if isinstance(rnn, nn.GRU):
+        return "gru"
+    if isinstance(rnn, nn.RNN):
+        return "rnn"
+    raise InputError(f"expected a torch.nn.LSTM, nn.GRU or nn.RNN module, got {type(rnn).__name__}; "
+                     "for a whole model pass its recurrent part (e.g. model.core).")
+
+
+def _check_x(rnn, x) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise InputError(f"x must be a torch.Tensor, got {type(x).__name__}.")
+    if x.dim() not in (2, 3):
+        raise InputError(f"x must have 2 (unbatched: T, input_size) or 3 dimensions, got shape {tuple(x.shape)}.")
+    if x.shape[-1] != rnn.input_size:
+        raise InputError(f"x has {x.shape[-1]} features per step but the module expects input_size={rnn.input_size}.")
+    w = rnn.weight_ih_l0
+    if not x.is_floating_point():
+        raise InputError(f"x must be a floating-point tensor, got {x.dtype}; for characters, embed the ids first.")
+    if x.dtype != w.dtype:
+        raise InputError(f"x is {x.dtype} but the module's weights are {w.dtype}; convert one to match.")
+    if x.device != w.device:
+        raise InputError(f"x is on {x.device} but the module is on {w.device}; move one to the other.")
+    if x.numel() and not torch.isfinite(x).all():
+        bad = (~torch.isfinite(x)).nonzero()[0].tolist()
+        raise InputError(f"x contains NaN or inf (first at index {tuple(bad)}); clean the input first.")
+    T = x.shape[1] if (x.dim() == 3 and rnn.batch_first) else x.shape[0]
+    if T == 0 or x.numel() == 0:
+        raise InputError(f"x is empty (shape {tuple(x.shape)}); give at least one step.")
+    return x
+
+
+def _check_lengths(lengths, B: int, T: int, batched: bool) -> Optional[Tensor]:
+    if lengths is None:
+        return None
+    if not batched:
+        raise InputError("lengths only applies to a batched (3-D) x.")
+    try:
+        L = torch.as_tensor(lengths)
+    except Exception:
+        raise InputError("lengths must be a list or 1-D tensor of integers, one per sequence.") from None
+    if L.dim() != 1 or L.numel() != B or L.is_floating_point() or L.dtype == torch.bool:
+        raise InputError(f"lengths must be {B} integers (one per sequence), got {L.tolist() if L.numel() < 20 else L.shape}.")
+    if (L < 1).any() or (L > T).any():
+        raise InputError(f"every length must be between 1 and T={T}, got {L.tolist() if B < 20 else 'values outside'}.")
+    return L.long().cpu()
+
+
+def _check_hx(rnn, kind, hx, B: int, batched: bool):
+    """Returns (h0, c0) as (L*D, B, H_out) and (L*D, B, H) (c0 None unless LSTM)."""
+    LD = rnn.num_layers * (2 if rnn.bidirectional else 1)
+    H, Hout = rnn.hidden_size, (rnn.proj_size or rnn.hidden_size)
+    w = rnn.weight_ih_l0
+    zeros = lambda n: torch.zeros(LD, B, n, dtype=w.dtype, device=w.device)
+    if hx is None:
+        return zeros(Hout), (zeros(H) if kind == "lstm" else None)
+    if kind == "lstm":
+        if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+            raise InputError("an LSTM's hx must be a tuple (h_0, c_0).")
+        pairs = [("h_0", hx[0], Hout), ("c_0", hx[1], H)]
+    else:
+        if not isinstance(hx, Tensor):
+            raise InputError(f"a {kind.upper()}'s hx must be one tensor h_0.")
+        pairs = [("h_0", hx, Hout)]
+    out = []
+    for name, t, n in pairs:
+        want = (LD, B, n) if batched else (LD, n)
+        if not isinstance(t, Tensor) or tuple(t.shape) != want:
+            got = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
+            raise InputError(f"{name} must have shape {want}, got {got}.")
+        if t.dtype != w.dtype:
+            raise InputError(f"{name} is {t.dtype} but the module's weights are {w.dtype}; convert it.")
+        out.append(t if batched else t.unsqueeze(1))
+    return out[0], (out[1] if kind == "lstm" else None)
+
+
+def _select(idx: Index, n: int, what: str) -> torch.Tensor:
+    """A boolean mask of length n from an Index."""
+    m = torch.zeros(n, dtype=torch.bool)
+    if idx is None:
+        m[:] = True
+        return m
+    try:
+        if isinstance(idx, int):
+            idx = [idx]
+        m[idx if isinstance(idx, slice) else list(idx)] = True
+    except (IndexError, TypeError):
+        raise InputError(f"intervention {what} {idx!r} is out of range (there are {n}).") from None
+    return m
+
+
+def _interventions(intervene, kind: str) -> list[Intervention]:
+    if intervene is None:
+        return []
+    if isinstance(intervene, Intervention):
+        intervene = [intervene]
+    elif isinstance(intervene, dict):
+        intervene = [Intervention(k, v) for k, v in intervene.items()]
+    allowed = cells.GATES[kind] + (("c",) if kind == "lstm" else ()) + ("h",)
+    for iv in intervene:
+        if iv.gate not in allowed:
+            raise InputError(f"a {kind.upper()} cannot edit {iv.gate!r}; choose from {', '.join(allowed)}.")
+        if iv.mode not in ("set", "add", "scale"):
+            raise InputError(f"intervention mode must be 'set', 'add' or 'scale', not {iv.mode!r}.")
+    return list(intervene)
+
+
+def _editor(ivs, layer, direction, L, D, T, H_of, lengths, B, device):
+    """For one layer/direction: (edit(t) for forward-ordered step t, first step t0) or (None, T)."""
+    rules = []
+    for iv in ivs:
+        if not (_select(iv.layers, L, "layer")[layer] and _select(iv.directions, D, "direction")[direction]):
+            continue
+        units = _select(iv.units, H_of(iv.gate), "unit").to(device)
+        pos = _select(iv.steps, T, "step")                      # by input position
+        t = torch.arange(T)[:, None].expand(T, B)
+        if direction == 1:                                      # forward-ordered step -> input position
+            Lb = lengths[None, :] if lengths is not None else torch.full((1, B), T)
+            t = torch.where(t < Lb, Lb - 1 - t, t)
+        rules.append((iv, pos[t].to(device), units))            # (T, B) mask of edited steps
+    if not rules:
+        return None, T
+    t0 = min(int(m.any(1).nonzero()[0]) if m.any() else T for _, m, _ in rules)
+
+    def edit_at(t):
+        active = [(iv, m[t], u) for iv, m, u in rules if m[t].any()]
+        if not active:
+            return None
+
+        def edit(name, v):
+            for iv, mb, u in active:
+                if iv.gate == name:
+                    new = {"set": torch.full_like(v, iv.value), "add": v + iv.value, "scale": v * iv.value}[iv.mode]
+                    v = torch.where(mb[:, None] & u[None, :], new, v)
+            return v
+        return edit
+    return edit_at, t0
+
+
+def trace(rnn, x: Tensor, hx=None, *, lengths=None, intervene=None) -> Trace:
+    """Trace every gate and state of a stock nn.LSTM / nn.GRU / nn.RNN over x.
+
+    x: (T, B, input_size), or (B, T, input_size) if rnn.batch_first, or unbatched (T, input_size).
+    hx: as the module takes it. lengths: B ints for a padded batch (same as a PackedSequence).
+    Returns a Trace; gates/h/c are (num_layers, num_directions, T, B, H), padded steps NaN.
+    """
+    kind = kind_of(rnn)
+    x = _check_x(rnn, x)
+    batched = x.dim() == 3
+    if not batched:
+        x = x.unsqueeze(1)
+    elif rnn.batch_first:
+        x = x.transpose(0, 1)
+    T, B = x.shape[:2]
+    lengths = _check_lengths(lengths, B, T, batched)
+    h0, c0 = _check_hx(rnn, kind, hx, B, batched)
+    ivs = _interventions(intervene, kind)
+
+    L, D = rnn.num_layers, (2 if rnn.bidirectional else 1)
+    H, Hout = rnn.hidden_size, (rnn.proj_size or rnn.hidden_size)
+    H_of = lambda g: Hout if g == "h" else H
+    nonlin = getattr(rnn, "nonlinearity", "tanh")
+    names = cells.GATES[kind]
+    per = {n: [] for n in ("h", "c", *names)}          # (T, B, H) per layer and direction, in input order
+    h_n, c_n = [], []
+
+    with torch.no_grad():
+        inp = x
+        for l in range(L):
+            for d in range(D):
+                k = l * D + d
+                xs = inp if d == 0 else reverse_padded(inp, lengths)
+                edit, t0 = _editor(ivs, l, d, L, D, T, H_of, lengths, B, x.device)
+                lt = run_layer(kind, layer_params(rnn, l, d), xs, h0[k], c0[k] if c0 is not None else None,
+                               lengths, nonlin, edit, t0)
+                back = (lambda t: t) if d == 0 else (lambda t: reverse_padded(t, lengths))
+                per["h"].append(back(lt.h))
+                per["c"].append(back(lt.c) if lt.c is not None else None)
+                for g in names:
+                    per[g].append(back(lt.gates[g]))
+                h_n.append(lt.h_n)
+                c_n.append(lt.c_n)
+            inp = torch.cat(per["h"][-D:], -1) if D == 2 else per["h"][-1]
+        output = inp.clone() if (lengths is not None or L * D == 1) else inp
+
+        # (L, D, T, B, H): a view when there is one layer and direction, else one copy.
+        stack = lambda ts: ts[0].unsqueeze(0).unsqueeze(0) if L * D == 1 else torch.stack(ts).unflatten(0, (L, D))
+        h_all = stack(per["h"])
+        c_all = stack(per["c"]) if kind == "lstm" else None
+        gates = {g: stack(per[g]) for g in names}
+        if lengths is not None:
+            pad = (torch.arange(T)[:, None] >= lengths[None, :]).to(x.device)     # (T, B)
+            output[pad] = 0.0
+            for t in [h_all, c_all, *gates.values()]:
+                if t is not None:
+                    t[:, :, pad] = float("nan")
+    h_n = torch.stack(h_n)
+    c_n = torch.stack(c_n) if kind == "lstm" else None
+    if not batched:
+        output, h_n = output[:, 0], h_n[:, 0]
+        c_n = c_n[:, 0] if c_n is not None else None
+    elif rnn.batch_first:
+        output = output.transpose(0, 1)
+    return Trace(kind, gates, h_all, c_all, output, h_n, c_n, lengths, bool(rnn.batch_first),
+                 {"nonlinearity": nonlin, "hidden_size": H, "proj_size": rnn.proj_size, "batched": batched})

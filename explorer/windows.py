@@ -1,0 +1,221 @@
+"""Long inputs: one pass over a whole book, then any window traced exactly on demand.
+
+    lt = explorer.scan_long(rnn, x, checkpoint_every=1024)   # x (N, I) or (N, B, I), time-major
+    lt.stats["f"].mean          # (L, D, B, H) running statistics, for every gate and state
+    tr = lt.window(a, b)        # a Trace equal to trace(rnn, x)[..., a:b, ...]
+
+The pass keeps only the (h, c) state of every layer and direction every `checkpoint_every`
+steps, plus per-unit running statistics; memory stays flat whatever N is. A window [a, b)
+restarts from the checkpoints around it (forward direction: the one at or before a;
+reverse direction: the one at or after b) and costs about b − a + 2·checkpoint_every steps.
+`x` may also be any object with len() and slicing that yields tensors (e.g. a lazy embedder),
+so a million characters need not be embedded all at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from . import cells
+from .engine import layer_params, reverse_padded, run_layer
+from .errors import InputError
+from .trace import Trace, _check_x, kind_of, trace
+
+# Saturation thresholds: sigmoid gates live in (0, 1), tanh ones and states in (-1, 1).
+def thresholds(name: str) -> tuple[float, float]:
+    """(low, high): a value below low / above high counts as saturated (Karpathy et al. 2015)."""
+    return (0.1, 0.9) if name in cells.SIGMOID_GATES else (-0.9, 0.9)
+
+
+@dataclass
+class RunningStats:
+    """Per-unit statistics over all steps, each (L, D, B, H). Merged chunk by chunk (Chan et al.)."""
+    count: int = 0
+    min: Optional[Tensor] = None
+    max: Optional[Tensor] = None
+    mean: Optional[Tensor] = None
+    m2: Optional[Tensor] = None          # sum of squared deviations, float64
+    low: Optional[Tensor] = None         # gates: number of steps below thresholds(name)[0]
+    high: Optional[Tensor] = None        # gates: number of steps above thresholds(name)[1]
+
+    @property
+    def std(self) -> Tensor:
+        return (self.m2 / max(self.count, 1)).sqrt()
+
+    @property
+    def frac_low(self) -> Tensor:
+        return self.low.double() / max(self.count, 1)
+
+    @property
+    def frac_high(self) -> Tensor:
+        return self.high.double() / max(self.count, 1)
+
+
+def _update(st: RunningStats, v: Tensor, ld: tuple[int, int], shape, lo: float, hi: float, n_total: list):
+    """Fold values v (T, B, H) of one layer/direction into st. n_total[ld] counts steps seen."""
+    if st.min is None:
+        z = lambda dt: torch.zeros(shape, dtype=dt)
+        st.min, st.max = torch.full(shape, float("inf"), dtype=v.dtype), torch.full(shape, -float("inf"), dtype=v.dtype)
+        st.mean, st.m2, st.low, st.high = z(torch.float64), z(torch.float64), z(torch.long), z(torch.long)
+    l, d = ld
+    n = v.shape[0]
+    mn, mx = torch.aminmax(v, dim=0)
+    st.min[l, d] = torch.minimum(st.min[l, d], mn.cpu())
+    st.max[l, d] = torch.maximum(st.max[l, d], mx.cpu())
+    var, mean = torch.var_mean(v, dim=0, correction=0)   # per chunk in v's dtype; merged in float64
+    var, mean = var.double(), mean.double()
+    na = n_total[l][d]
+    delta = mean.cpu() - st.mean[l, d]
+    tot = na + n
+    st.mean[l, d] += delta * (n / tot)
+    st.m2[l, d] += var.cpu() * n + delta ** 2 * (na * n / tot)
+    if lo is not None:                      # saturation counts: gates only
+        st.low[l, d] += (v < lo).sum(0).cpu()
+        st.high[l, d] += (v > hi).sum(0).cpu()
+
+
+@dataclass
+class LongTrace:
+    """The result of scan_long: checkpoints, running statistics and window()."""
+    rnn: torch.nn.Module
+    x: object
+    steps: int
+    every: int
+    kind: str
+    h_ck: Tensor                         # (L, D, n_ck, B, H_out): state at boundary j*every (see module doc)
+    c_ck: Optional[Tensor]
+    stats: dict[str, RunningStats] = field(default_factory=dict)
+
+    def window(self, a: int, b: int) -> Trace:
+        """Exact Trace over steps [a, b) (time-major, B as in x), equal to the same slice of a full trace."""
+        if not (0 <= a < b <= self.steps):
+            raise InputError(f"a window must satisfy 0 <= a < b <= {self.steps}, got [{a}, {b}).")
+        K = self.every
+        s, e = (a // K) * K, min(-(-b // K) * K, self.steps)
+        seg = _slice(self.x, s, e)
+        bf = seg.dim() == 3 and self.rnn.batch_first
+        hx = self._hx(s // K, -(-e // K) if e < self.steps else -1)
+        if seg.dim() == 2:
+            hx = tuple(t[:, 0] for t in hx) if isinstance(hx, tuple) else hx[:, 0]
+        tr = trace(self.rnn, seg.transpose(0, 1) if bf else seg, hx)
+        cut = lambda t: None if t is None else t[:, :, a - s:b - s]
+        h, c = cut(tr.h), cut(tr.c)
+        # h_n / c_n of a window: the state after its last step (reverse direction: after step a).
+        last = lambda t: None if t is None else torch.stack(
+            [t[l, d, -1 if d == 0 else 0] for l in range(t.shape[0]) for d in range(t.shape[1])])
+        h_n, c_n = last(h), last(c)
+        if seg.dim() == 2:
+            h_n, c_n = h_n[:, 0], (c_n[:, 0] if c_n is not None else None)
+        out = tr.output[:, a - s:b - s] if bf else tr.output[a - s:b - s]
+        return Trace(tr.kind, {g: cut(v) for g, v in tr.gates.items()}, h, c, out, h_n, c_n, None, bf,
+                     dict(tr.meta, window=(a, b)))
+
+    def _hx(self, j_fwd: int, j_rev: int):
+        """Initial states for a segment: forward from checkpoint j_fwd, reverse from j_rev."""
+        D = self.h_ck.shape[1]
+        pick = lambda ck: torch.stack([ck[:, 0, j_fwd]] + ([ck[:, 1, j_rev]] if D == 2 else []), 1).flatten(0, 1)
+        h = pick(self.h_ck)
+        return (h, pick(self.c_ck)) if self.kind == "lstm" else h
+
+
+def _slice(x, s: int, e: int) -> Tensor:
+    return x[s:e]
+
+
+def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 8192) -> LongTrace:
+    """One pass over a long time-major input x (N, I) or (N, B, I): checkpoints + statistics.
+
+    Costs about one trace() of x, in chunks of `chunk` steps, holding only one chunk at a time.
+    hx as the module takes it (time-major); lengths are not supported here (one long sequence).
+    """
+    kind = kind_of(rnn)
+    N = len(x)
+    if N == 0:
+        raise InputError("the input is empty; give at least one step.")
+    if checkpoint_every < 1 or chunk < checkpoint_every:
+        raise InputError("checkpoint_every must be at least 1 and no larger than chunk.")
+    chunk = (chunk // checkpoint_every) * checkpoint_every
+    first = _check_x(rnn, _slice(x, 0, min(N, 2)))
+    B = first.shape[1] if first.dim() == 3 else 1
+    squeeze = first.dim() == 2
+    L, D = rnn.num_layers, (2 if rnn.bidirectional else 1)
+    H, Hout = rnn.hidden_size, (rnn.proj_size or rnn.hidden_size)
+    K = checkpoint_every
+    n_ck = -(-N // K) + 1                 # boundaries 0, K, 2K, ..., N
+    w = rnn.weight_ih_l0
+    h_ck = torch.zeros(L, D, n_ck, B, Hout, dtype=w.dtype, device=w.device)
+    c_ck = torch.zeros(L, D, n_ck, B, H, dtype=w.dtype, device=w.device) if kind == "lstm" else None
+    if hx is not None:
+        h0, c0 = (hx if kind == "lstm" else (hx, None))
+        if squeeze:
+            h0, c0 = h0.unsqueeze(1), (c0.unsqueeze(1) if c0 is not None else None)
+        h0 = h0.view(L, D, B, Hout)
+        h_ck[:, 0, 0] = h0[:, 0]
+        if D == 2:
+            h_ck[:, 1, -1] = h0[:, 1]
+        if c_ck is not None:
+            c0 = c0.view(L, D, B, H)
+            c_ck[:, 0, 0] = c0[:, 0]
+            if D == 2:
+                c_ck[:, 1, -1] = c0[:, 1]
+    lt = LongTrace(rnn, x, N, K, kind, h_ck, c_ck)
+    names = [*cells.GATES[kind], *(["c"] if kind == "lstm" else []), "h"]
+    lt.stats = {n: RunningStats() for n in names}
+    seen = [[0] * D for _ in range(L)]
+    nonlin = getattr(rnn, "nonlinearity", "tanh")
+
+    def layer_input(l: int, s: int, e: int) -> Tensor:
+        """Input of layer l over chunk-aligned [s, e), (T, B, I), recomputed from lower checkpoints."""
+        xs = _check_x(rnn, _slice(x, s, e))
+        xs = xs.unsqueeze(1) if xs.dim() == 2 else xs
+        for m in range(l):
+            outs = []
+            for d in range(D):
+                j = s // K if d == 0 else (-(-e // K) if e < N else n_ck - 1)
+                c0 = c_ck[m, d, j] if c_ck is not None else None
+                inp = xs if d == 0 else reverse_padded(xs, None)
+                r = run_layer(kind, layer_params(rnn, m, d), inp, h_ck[m, d, j], c0, None, nonlin)
+                outs.append(r.h if d == 0 else r.h.flip(0))
+            xs = torch.cat(outs, -1)
+        return xs
+
+    with torch.no_grad():
+        for l in range(L):
+            for d in range(D):
+                p = layer_params(rnn, l, d)
+                starts = list(range(0, N, chunk))
+                if d == 1:
+                    starts.reverse()
+                j0 = 0 if d == 0 else n_ck - 1
+                h, c = h_ck[l, d, j0], (c_ck[l, d, j0] if c_ck is not None else None)
+                for s in starts:
+                    e = min(s + chunk, N)
+                    inp = layer_input(l, s, e)
+                    r = run_layer(kind, p, inp if d == 0 else inp.flip(0), h, c, None, nonlin)
+                    h, c = r.h_n, r.c_n
+                    vals = {"h": r.h, "c": r.c, **r.gates}
+                    for n in names:
+                        _update(lt.stats[n], vals[n], (l, d), (L, D, B, Hout if n == "h" else H),
+                                *(thresholds(n) if n not in ("c", "h") else (None, None)), seen)
+                    seen[l][d] += e - s
+                    # checkpoints inside this chunk: forward state after step jK-1; reverse before jK-1
+                    for j in range(-(-s // K), e // K + 1):
+                        if d == 0 and j * K > s:
+                            h_ck[l, d, j] = r.h[j * K - s - 1]
+                            if c_ck is not None:
+                                c_ck[l, d, j] = r.c[j * K - s - 1]
+                        elif d == 1 and s <= j * K < e:
+                            i = e - 1 - j * K       # reversed index of input position j*K
+                            h_ck[l, d, j] = r.h[i]
+                            if c_ck is not None:
+                                c_ck[l, d, j] = r.c[i]
+                    if d == 0 and e == N:
+                        h_ck[l, d, n_ck - 1], c_last = h, c
+                        if c_ck is not None:
+                            c_ck[l, d, n_ck - 1] = c_last
+    for st in lt.stats.values():
+        st.count = N
+    return lt

@@ -1,0 +1,227 @@
+"""trace(): parity with an independent reference and with the stock module, invariants,
+interventions and every error message."""
+import itertools
+
+import pytest
+import torch
+
+import explorer
+from explorer import Intervention, InputError, trace
+from reference import reference
+
+torch.manual_seed(0)
+CLS = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
+
+
+def make(kind, I=3, H=4, dtype=torch.float64, **kw):
+    torch.manual_seed(1)
+    return CLS[kind](I, H, **kw).to(dtype)
+
+
+def unpack(res):
+    out, st = res
+    return (out, *st) if isinstance(st, tuple) else (out, st, None)
+
+
+GRID = [
+    dict(kind=k, num_layers=L, bidirectional=bd, batch_first=bf, bias=bias, proj_size=ps)
+    for k, L, bd, bf, bias, ps in itertools.product(["lstm", "gru", "rnn"], [1, 2, 3], [False, True],
+                                                    [False, True], [True, False], [0, 2])
+    if not (ps and k != "lstm") and not (L == 3 and (bf or not bias))
+]
+
+
+@pytest.mark.parametrize("cfg", GRID, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_parity_with_reference_float64(cfg):
+    cfg = dict(cfg)
+    kind = cfg.pop("kind")
+    if kind != "lstm":
+        cfg.pop("proj_size")
+    rnn = make(kind, **cfg)
+    T, B = 5, 2
+    x = torch.randn(T, B, 3, dtype=torch.float64)
+    xin = x.transpose(0, 1) if rnn.batch_first else x
+    tr = trace(rnn, xin)
+    ref = reference(rnn, x)
+    for name in tr.names():
+        torch.testing.assert_close(tr.values(name), ref[name], atol=1e-12, rtol=0)
+    out, h_n, c_n = unpack(rnn(xin))
+    torch.testing.assert_close(tr.output, out, atol=1e-12, rtol=0)
+    torch.testing.assert_close(tr.h_n, h_n, atol=1e-12, rtol=0)
+    if kind == "lstm":
+        torch.testing.assert_close(tr.c_n, c_n, atol=1e-12, rtol=0)
+        assert tr.c.shape == (rnn.num_layers, 2 if rnn.bidirectional else 1, T, B, 4)
+    assert tr.kind == kind
+    assert set(tr.gates) == {"lstm": {"i", "f", "g", "o"}, "gru": {"r", "z", "n"}, "rnn": set()}[kind]
+    assert tr.h.shape[-1] == (rnn.proj_size or 4)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_float32_matches_module(kind):
+    torch.manual_seed(2)
+    rnn = CLS[kind](16, 32, num_layers=2, bidirectional=True)
+    x = torch.randn(300, 3, 16)
+    tr = trace(rnn, x)
+    out, h_n, c_n = unpack(rnn(x))
+    assert (tr.output - out).abs().max() <= 1e-6
+    assert (tr.h_n - h_n).abs().max() <= 1e-6
+    if c_n is not None:
+        assert (tr.c_n - c_n).abs().max() <= 1e-6
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_t1_b1_unbatched_and_hx(kind):
+    rnn = make(kind, num_layers=2, bidirectional=True)
+    x = torch.randn(1, 3, dtype=torch.float64)                 # unbatched, T=1
+    hx = torch.randn(4, 4, dtype=torch.float64)
+    hx = (hx, torch.randn(4, 4, dtype=torch.float64)) if kind == "lstm" else hx
+    tr = trace(rnn, x, hx)
+    out, h_n, c_n = unpack(rnn(x, hx))
+    assert tr.output.shape == out.shape == (1, 8) and tr.h.shape == (2, 2, 1, 1, 4)
+    torch.testing.assert_close(tr.output, out, atol=1e-12, rtol=0)
+    torch.testing.assert_close(tr.h_n, h_n, atol=1e-12, rtol=0)
+    hb = tuple(t[:, None] for t in hx) if kind == "lstm" else hx[:, None]
+    ref = reference(rnn, x[:, None], hb)
+    for name in tr.names():
+        torch.testing.assert_close(tr.values(name), ref[name], atol=1e-12, rtol=0)
+
+
+def test_long_sequence_uses_block_scan_exactly():
+    rnn = make("lstm", H=8)                  # B*H small -> blocked parallel scan
+    x = torch.randn(333, 1, 3, dtype=torch.float64)
+    ref = reference(rnn, x)
+    torch.testing.assert_close(trace(rnn, x).c, ref["c"], atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lengths_equal_packed_sequence(kind, bidirectional):
+    rnn = make(kind, num_layers=2, bidirectional=bidirectional, batch_first=True)
+    lengths = [5, 2, 7, 1]
+    x = torch.randn(4, 7, 3, dtype=torch.float64)
+    tr = trace(rnn, x, lengths=lengths)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+    pout, *st = unpack(rnn(packed))
+    out = torch.nn.utils.rnn.pad_packed_sequence(pout, batch_first=True, total_length=7)[0]
+    torch.testing.assert_close(tr.output, out, atol=1e-12, rtol=0)
+    torch.testing.assert_close(tr.h_n, st[0], atol=1e-12, rtol=0)
+    if kind == "lstm":
+        torch.testing.assert_close(tr.c_n, st[1], atol=1e-12, rtol=0)
+    ref = reference(rnn, x.transpose(0, 1), lengths=lengths)
+    for name in tr.names():
+        torch.testing.assert_close(tr.values(name), ref[name], atol=1e-12, rtol=0, equal_nan=True)
+    assert torch.isnan(tr.h[0, 0, 1:, 3]).all() and not torch.isnan(tr.h[0, 0, :1, 3]).any()
+
+
+def test_lstm_invariants():
+    rnn = make("lstm", num_layers=2)
+    x = torch.randn(20, 2, 3, dtype=torch.float64)
+    tr = trace(rnn, x)
+    torch.testing.assert_close(tr.h, tr.gates["o"] * torch.tanh(tr.c), atol=1e-12, rtol=0)
+    c_prev = torch.cat([torch.zeros_like(tr.c[:, :, :1]), tr.c[:, :, :-1]], 2)
+    torch.testing.assert_close(tr.c, tr.gates["f"] * c_prev + tr.gates["i"] * tr.gates["g"], atol=1e-12, rtol=0)
+    for g in "ifo":
+        assert ((tr.gates[g] > 0) & (tr.gates[g] < 1)).all()
+    assert (tr.gates["g"].abs() < 1).all()
+
+
+def test_gru_invariant():
+    rnn = make("gru")
+    x = torch.randn(20, 2, 3, dtype=torch.float64)
+    tr = trace(rnn, x)
+    h_prev = torch.cat([torch.zeros_like(tr.h[:, :, :1]), tr.h[:, :, :-1]], 2)
+    z, n = tr.gates["z"], tr.gates["n"]
+    torch.testing.assert_close(tr.h, (1 - z) * n + z * h_prev, atol=1e-12, rtol=0)
+
+
+# ---- interventions -------------------------------------------------------------------------
+
+def test_forget_one_input_zero_keeps_cell_constant():
+    rnn = make("lstm", num_layers=2)
+    x = torch.randn(30, 2, 3, dtype=torch.float64)
+    base = trace(rnn, x)
+    iv = [Intervention("f", 1.0, layers=0, units=[1, 3], steps=range(10, 30)),
+          Intervention("i", 0.0, layers=0, units=[1, 3], steps=range(10, 30))]
+    tr = trace(rnn, x, intervene=iv)
+    c = tr.c[0, 0, :, :, [1, 3]]
+    assert torch.equal(c[10:], c[9:10].expand_as(c[10:]))                     # constant from step 10 on
+    torch.testing.assert_close(tr.c[:, :, :10], base.c[:, :, :10], atol=0, rtol=0)   # untouched before
+    assert (tr.gates["f"][0, 0, 10:, :, [1, 3]] == 1).all()
+    assert not torch.allclose(tr.h[1, 0, 10:], base.h[1, 0, 10:])            # the next layer sees it
+    assert not torch.allclose(tr.output, base.output)
+    torch.testing.assert_close(tr.c_n[0, :, [1, 3]], c[-1], atol=0, rtol=0)
+
+
+def test_intervention_equals_reference_with_edit():
+    """The intervened trace equals a hand-written loop with the same edit."""
+    rnn = make("gru")
+    x = torch.randn(12, 1, 3, dtype=torch.float64)
+    tr = trace(rnn, x, intervene=Intervention("z", 0.25, units=[0], steps=[4, 5, 6]))
+    W_ih, W_hh, b_ih, b_hh = rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
+    h = torch.zeros(4, dtype=torch.float64)
+    for t in range(12):
+        gi, gh = W_ih @ x[t, 0] + b_ih, W_hh @ h + b_hh
+        r, z = torch.sigmoid(gi[:4] + gh[:4]), torch.sigmoid(gi[4:8] + gh[4:8])
+        if t in (4, 5, 6):
+            z = z.clone()
+            z[0] = 0.25
+        n = torch.tanh(gi[8:] + r * gh[8:])
+        h = (1 - z) * n + z * h
+        torch.testing.assert_close(tr.h[0, 0, t, 0], h, atol=1e-12, rtol=0)
+
+
+def test_intervention_reverse_direction_by_input_position_and_dict_shorthand():
+    rnn = make("lstm", bidirectional=True)
+    x = torch.randn(8, 1, 3, dtype=torch.float64)
+    tr = trace(rnn, x, intervene=Intervention("o", 0.0, directions=1, steps=[2]))
+    assert (tr.h[0, 1, 2] == 0).all() and (tr.h[0, 0, 2] != 0).all()
+    tr = trace(rnn, x, intervene={"f": 1.0, "i": 0.0})
+    assert (tr.c == 0).all() and (tr.h == 0).all()                # nothing ever enters the cell
+    tr = trace(make("rnn"), x[:, :, :3], intervene=Intervention("h", 2.0, mode="scale", steps=[0]))
+    assert tr.h.shape[2] == 8
+
+
+def test_intervention_with_lengths_respects_padding():
+    rnn = make("lstm", bidirectional=True)
+    x = torch.randn(6, 2, 3, dtype=torch.float64)
+    tr = trace(rnn, x, lengths=[6, 3], intervene=Intervention("f", 0.0, steps=[1]))
+    assert torch.isnan(tr.c[0, :, 3:, 1]).all()
+    ref = trace(rnn, x[:3, 1:2], intervene=Intervention("f", 0.0, steps=[1]))
+    torch.testing.assert_close(tr.h[:, :, :3, 1:2], ref.h, atol=1e-12, rtol=0)
+    torch.testing.assert_close(tr.h_n[:, 1], ref.h_n[:, 0], atol=1e-12, rtol=0)
+
+
+# ---- errors --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call,match", [
+    (lambda r: trace(torch.nn.Linear(3, 4), torch.randn(5, 3)), "nn.LSTM, nn.GRU or nn.RNN"),
+    (lambda r: trace(r, torch.randn(5, 2, 7)), "input_size=3"),
+    (lambda r: trace(r, torch.randn(5)), "2 .* or 3 dimensions"),
+    (lambda r: trace(r, torch.tensor([[1.0, float("nan"), 0.0]])), "NaN or inf"),
+    (lambda r: trace(r, torch.tensor([[1.0, float("inf"), 0.0]])), "NaN or inf"),
+    (lambda r: trace(r, torch.randn(5, 3).double()), "float64 but the module"),
+    (lambda r: trace(r, torch.zeros(5, 3, dtype=torch.long)), "floating-point"),
+    (lambda r: trace(r, torch.randn(0, 3)), "empty"),
+    (lambda r: trace(r, [[1.0, 2.0, 3.0]]), "torch.Tensor"),
+    (lambda r: trace(r, torch.randn(5, 2, 3), lengths=[5]), "2 integers"),
+    (lambda r: trace(r, torch.randn(5, 2, 3), lengths=[6, 1]), "between 1 and T=5"),
+    (lambda r: trace(r, torch.randn(5, 2, 3), lengths=[0, 1]), "between 1 and T=5"),
+    (lambda r: trace(r, torch.randn(5, 3), lengths=[5]), "batched"),
+    (lambda r: trace(r, torch.randn(5, 2, 3), torch.zeros(1, 2, 4)), "tuple"),
+    (lambda r: trace(r, torch.randn(5, 2, 3), (torch.zeros(1, 3, 4), torch.zeros(1, 2, 4))), r"h_0 must have shape \(1, 2, 4\)"),
+    (lambda r: trace(r, torch.randn(5, 3), intervene={"z": 1.0}), "cannot edit 'z'"),
+    (lambda r: trace(r, torch.randn(5, 3), intervene=Intervention("f", 1.0, units=[9])), "out of range"),
+    (lambda r: trace(r, torch.randn(5, 3), intervene=Intervention("f", 1.0, mode="mul")), "mode"),
+])
+def test_errors_are_clear(call, match):
+    rnn = torch.nn.LSTM(3, 4)
+    with pytest.raises(InputError, match=match):
+        call(rnn)
+
+
+def test_values_error():
+    tr = trace(torch.nn.GRU(3, 4), torch.randn(5, 3))
+    with pytest.raises(InputError, match="no cell state"):
+        tr.values("c")
+    with pytest.raises(InputError, match="no gate 'f'"):
+        tr.values("f")

@@ -1,0 +1,48 @@
+"""scan_long(): windows equal slices of a full trace; running statistics equal full ones."""
+import pytest
+import torch
+
+from explorer import InputError, scan_long, trace
+
+CASES = [(torch.nn.LSTM, {}), (torch.nn.LSTM, dict(num_layers=2, bidirectional=True, proj_size=2)),
+         (torch.nn.GRU, dict(num_layers=3)), (torch.nn.RNN, dict(bidirectional=True, batch_first=True))]
+
+
+@pytest.mark.parametrize("cls,kw", CASES)
+@pytest.mark.parametrize("batched", [False, True])
+def test_windows_equal_slices_and_stats_equal_full(cls, kw, batched):
+    torch.manual_seed(0)
+    rnn = cls(3, 5, **kw).double()
+    x = torch.randn(*((103, 2, 3) if batched else (103, 3)), dtype=torch.double)
+    full = trace(rnn, x.transpose(0, 1) if (rnn.batch_first and batched) else x)
+    lt = scan_long(rnn, x, checkpoint_every=8, chunk=16)
+    for a, b in [(0, 103), (5, 9), (16, 32), (97, 103), (40, 41)]:
+        w = lt.window(a, b)
+        for n in full.names():
+            torch.testing.assert_close(w.values(n), full.values(n)[:, :, a:b], atol=1e-12, rtol=0)
+    for n in full.names():
+        st, ref = lt.stats[n], full.values(n)
+        torch.testing.assert_close(st.mean, ref.mean(2), atol=1e-12, rtol=0)
+        torch.testing.assert_close(st.std, ref.std(2, correction=0), atol=1e-12, rtol=0)
+        torch.testing.assert_close(st.min, ref.amin(2), atol=1e-12, rtol=0)
+        torch.testing.assert_close(st.max, ref.amax(2), atol=1e-12, rtol=0)
+        if n in ("i", "f", "o", "r", "z"):
+            torch.testing.assert_close(st.frac_low, (ref < 0.1).double().mean(2), atol=1e-15, rtol=0)
+            torch.testing.assert_close(st.frac_high, (ref > 0.9).double().mean(2), atol=1e-15, rtol=0)
+        elif n in ("g", "n"):
+            torch.testing.assert_close(st.frac_low, (ref < -0.9).double().mean(2), atol=1e-15, rtol=0)
+
+
+def test_window_state_and_output_and_errors():
+    torch.manual_seed(0)
+    rnn = torch.nn.LSTM(3, 5).double()
+    x = torch.randn(50, 3, dtype=torch.double)
+    full = trace(rnn, x)
+    w = scan_long(rnn, x, checkpoint_every=4, chunk=8).window(10, 21)
+    torch.testing.assert_close(w.output, full.output[10:21], atol=1e-12, rtol=0)
+    torch.testing.assert_close(w.c_n, full.c[:, 0, 20, 0], atol=1e-12, rtol=0)
+    lt = scan_long(rnn, x)
+    with pytest.raises(InputError, match="0 <= a < b <= 50"):
+        lt.window(10, 60)
+    with pytest.raises(InputError, match="input_size=3"):
+        scan_long(rnn, torch.randn(50, 4, dtype=torch.double))
