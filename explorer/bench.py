@@ -70,6 +70,28 @@ def bench_long(T: int = 1_000_000, H: int = 256, I: int = 64):
 
 SECTIONS = {"trace": bench_trace, "long": bench_long}
 
+
+
+def bench_grad(repeat: int = 5):
+    from explorer import gradient_flow
+    print("\ngradient_flow() vs stock forward + backward (float32, J = sum of the last output)")
+    print(f"{'module':6} {'T':>5} {'B':>3} {'H':>4} {'fwd+bwd ms':>11} {'flow ms':>8} {'ratio':>6}")
+    for cls in (torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN):
+        T, B, I, H = 1000, 1, 64, 256
+        torch.manual_seed(0)
+        rnn = cls(I, H)
+        x = torch.randn(T, B, I, requires_grad=True)
+
+        def stock():
+            out, _ = rnn(x)
+            out[-1].sum().backward()
+        ref = median_time(stock, repeat)
+        flow = median_time(lambda: gradient_flow(rnn, x.detach()), repeat)
+        print(f"{cls.__name__:6} {T:5} {B:3} {H:4} {ref * 1e3:11.1f} {flow * 1e3:8.1f} {flow / ref:6.2f}")
+
+
+SECTIONS["grad"] = bench_grad
+
 if __name__ == "__main__":
     torch.set_num_threads(2)
     for name in (sys.argv[1:] or list(SECTIONS)):

@@ -1,0 +1,191 @@
+"""gradient_flow(): dJ/dh_t and dJ/dc_t for every layer, direction and step.
+
+    gf = explorer.gradient_flow(rnn, x, hx=None, *, objective=None)
+    gf.h_norm   (num_layers, num_directions, T)  ‖dJ/dh_t‖ over batch and units
+    gf.c_norm   same for the LSTM cell state, else None
+    gf.h_grad   (num_layers, num_directions, T, B, H_out)  the raw total derivatives
+
+"Total" means through every later step and every later layer, as if a zero probe were added
+to h_t. Autograd through the fused kernel only sees how later *layers* use h_t (the step to
+step dependence is inside the kernel), so we run backpropagation through time ourselves on
+the traced gates: per step one small matrix multiply and a few elementwise ops, with every
+gate-derivative factor computed for all steps at once beforehand.
+
+The default objective is J = sum of output at the last time step; `objective` may be any
+callable output -> scalar (output in the module's own layout).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .engine import layer_params
+from .errors import InputError
+from .trace import Trace, trace
+
+
+@dataclass
+class GradientFlow:
+    kind: str
+    h_norm: Tensor                 # (L, D, T)
+    c_norm: Optional[Tensor]
+    h_grad: Tensor                 # (L, D, T, B, H_out)
+    c_grad: Optional[Tensor]       # (L, D, T, B, H)
+    J: float
+    trace: Trace
+
+    def step_ratio(self) -> Tensor:
+        """Pascanu et al. (2013): ‖dJ/dh_t‖ / ‖dJ/dh_{t+1}‖, (L, D, T-1). Below 1: vanishing backwards
+        (for the reverse direction, 'backwards' runs forward in input order)."""
+        n = self.h_norm
+        fwd = n[:, :, :-1] / n[:, :, 1:]
+        if n.shape[1] == 2:
+            fwd[:, 1] = n[:, 1, 1:] / n[:, 1, :-1]
+        return fwd
+
+
+def last_step_sum(output: Tensor, batch_first: bool = False) -> Tensor:
+    """The default objective: the sum of output at the last time step."""
+    if output.dim() == 2:
+        return output[-1].sum()
+    return (output[:, -1] if batch_first else output[-1]).sum()
+
+
+def char_objective(model, ids: Tensor, mode: str = "last") -> Callable[[Tensor], Tensor]:
+    """For a CharModel reading ids (B, T): next-character cross-entropy at the last step
+    ("last": predicting ids[:, T-1]'s successor is impossible, so the target of step T-2 is
+    ids[:, T-1]) or averaged over all steps ("mean"). Use with gradient_flow(model.core, ...)."""
+    if mode not in ("last", "mean"):
+        raise InputError("the objective mode must be 'last' or 'mean'.")
+    if ids.shape[1] < 2:
+        raise InputError("the next-character objective needs at least 2 characters.")
+
+    def J(output):
+        logits = model.head(output[:, :-1])            # (B, T-1, V): step t predicts ids[t+1]
+        tgt = ids[:, 1:].to(logits.device)
+        if mode == "last":
+            return F.cross_entropy(logits[:, -1], tgt[:, -1])
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1))
+    return J
+
+
+def gradient_flow(rnn, x: Tensor, hx=None, *, objective: Optional[Callable] = None,
+                  intervene=None) -> GradientFlow:
+    """Total derivatives of J with respect to every h_t (and c_t), see the module docstring."""
+    tr = trace(rnn, x, hx, intervene=intervene)
+    if intervene is not None:
+        raise InputError("gradient_flow with interventions is not supported; trace them instead.")
+    kind, L, D = tr.kind, tr.num_layers, tr.num_directions
+    out = tr.output.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        J = objective(out) if objective is not None else last_step_sum(out, rnn.batch_first)
+        if not (isinstance(J, Tensor) and J.numel() == 1):
+            raise InputError("the objective must return a scalar tensor.")
+        (g_out,) = torch.autograd.grad(J, out, allow_unused=True)
+    if g_out is None:
+        g_out = torch.zeros_like(out)
+    if tr.meta["batched"] is False:
+        g_out = g_out.unsqueeze(1)
+    elif rnn.batch_first:
+        g_out = g_out.transpose(0, 1)
+    T, B = g_out.shape[:2]
+    P = tr.h.shape[-1]
+    h0, c0 = _initial(rnn, kind, hx, L * D, B, tr.meta["batched"], tr.h)
+    h_grad = torch.empty_like(tr.h)
+    c_grad = torch.empty_like(tr.c) if kind == "lstm" else None
+    direct = [g_out[..., d * P:(d + 1) * P] for d in range(D)]         # dJ/dh from above, input order
+    with torch.no_grad():
+        for l in reversed(range(L)):
+            below = None
+            for d in range(D):
+                p = layer_params(rnn, l, d)
+                fo = (lambda t: t) if d == 0 else (lambda t: t.flip(0))  # forward-ordered <-> input order
+                k = l * D + d
+                vals = {n: fo(v[l, d]) for n, v in tr.gates.items()}
+                gh, gc, da = _bptt(kind, p, fo(direct[d]), fo(tr.h[l, d]), fo(tr.c[l, d]) if kind == "lstm" else None,
+                                   vals, h0[k], c0[k] if c0 is not None else None, tr.meta["nonlinearity"])
+                h_grad[l, d] = fo(gh)
+                if kind == "lstm":
+                    c_grad[l, d] = fo(gc)
+                dx = fo(torch.matmul(da, p.w_ih))                           # dJ/d(layer input), input order
+                below = dx if below is None else below + dx
+            if l > 0:
+                direct = [below[..., d * P:(d + 1) * P] for d in range(D)]
+    norm = lambda g: g.flatten(3).norm(dim=-1) if g is not None else None
+    return GradientFlow(kind, norm(h_grad), norm(c_grad), h_grad, c_grad, float(J.detach()), tr)
+
+
+def _initial(rnn, kind, hx, LD, B, batched, like):
+    z = lambda n: torch.zeros(LD, B, n, dtype=like.dtype, device=like.device)
+    P, H = like.shape[-1], rnn.hidden_size
+    if hx is None:
+        return z(P), (z(H) if kind == "lstm" else None)
+    h0, c0 = (hx if kind == "lstm" else (hx, None))
+    if not batched:
+        h0, c0 = h0.unsqueeze(1), (c0.unsqueeze(1) if c0 is not None else None)
+    return h0, c0
+
+
+def _bptt(kind, p, direct, h, c, gates, h0, c0, nonlin):
+    """Backward through one layer, forward-ordered tensors (T, B, ·). direct: dJ/dh_t from above.
+    Returns (dJ/dh_t total, dJ/dc_t total or None, dJ/d pre-activations (T, B, G·H))."""
+    T, B, P = h.shape
+    h_prev = torch.cat([h0[None], h[:-1]])
+    W = p.w_hh                                                # (G·H, P)
+    if kind == "lstm":
+        i, f, g, o = gates["i"], gates["f"], gates["g"], gates["o"]
+        H = i.shape[-1]
+        c_prev = torch.cat([c0[None], c[:-1]])
+        tc = torch.tanh(c)
+        A = o * (1 - tc * tc)                                 # d h_t / d c_t (before projection)
+        K3 = torch.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], 2)   # (T, B, 3, H)
+        Ko = tc * o * (1 - o)
+        da = torch.empty(T, B, 4, H, dtype=h.dtype, device=h.device)
+        gh, gc = torch.empty_like(h), torch.empty_like(c)
+        dc_next = None
+        for t in range(T - 1, -1, -1):
+            gt = direct[t] if t == T - 1 else torch.addmm(direct[t], da[t + 1].view(B, -1), W)
+            gh[t] = gt
+            gm = gt @ p.w_hr if p.w_hr is not None else gt
+            dc = gm * A[t]
+            if dc_next is not None:
+                dc.addcmul_(dc_next, f[t + 1])
+            gc[t] = dc
+            torch.mul(dc[:, None], K3[t], out=da[t, :, :3])
+            torch.mul(gm, Ko[t], out=da[t, :, 3])
+            dc_next = dc
+        return gh, gc, da.view(T, B, 4 * H)
+    if kind == "gru":
+        r, z, n = gates["r"], gates["z"], gates["n"]
+        H = r.shape[-1]
+        hn = F.linear(h_prev, W[2 * H:], p.b_hh[2 * H:] if p.b_hh is not None else None)   # W_hn h + b_hn
+        Kz = (h_prev - n) * z * (1 - z)
+        Kn = (1 - z) * (1 - n * n)
+        Kr = hn * r * (1 - r)
+        da = torch.empty(T, B, 3, H, dtype=h.dtype, device=h.device)   # d pre-act of r, z, n (input side)
+        dh_rec = torch.empty(T, B, 3, H, dtype=h.dtype, device=h.device)  # what multiplies W_hh
+        gh = torch.empty_like(h)
+        for t in range(T - 1, -1, -1):
+            gt = direct[t].clone() if t == T - 1 else torch.addmm(direct[t], dh_rec[t + 1].view(B, -1), W)
+            if t < T - 1:
+                gt.addcmul_(gh[t + 1], z[t + 1])
+            gh[t] = gt
+            dn = gt * Kn[t]
+            torch.mul(dn, Kr[t], out=da[t, :, 0])
+            torch.mul(gt, Kz[t], out=da[t, :, 1])
+            da[t, :, 2] = dn
+            dh_rec[t, :, :2] = da[t, :, :2]
+            torch.mul(dn, r[t], out=dh_rec[t, :, 2])
+        return gh, None, da.view(T, B, 3 * H)
+    d_act = (1 - h * h) if nonlin == "tanh" else (h > 0).to(h.dtype)
+    da = torch.empty_like(h)
+    gh = torch.empty_like(h)
+    for t in range(T - 1, -1, -1):
+        gt = direct[t] if t == T - 1 else torch.addmm(direct[t], da[t + 1], W)
+        gh[t] = gt
+        torch.mul(gt, d_act[t], out=da[t])
+    return gh, None, da

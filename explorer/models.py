@@ -1,0 +1,156 @@
+"""Models around a stock recurrent core: CharModel (embedding -> core -> head) and SeqModel
+(linear in -> core -> head). `model.core` is always a plain nn.LSTM / nn.GRU / nn.RNN with
+batch_first=True, so trace() and gradient_flow() apply to it directly."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from .data import Vocab
+from .errors import InputError
+
+KINDS = ("lstm", "gru", "rnn")
+
+
+@dataclass
+class ModelConfig:
+    kind: str = "lstm"              # lstm | gru | rnn
+    vocab_size: int = 0             # char models: > 0 (embedding); sequence models: 0
+    input_size: int = 0             # sequence models: features per step
+    embedding_size: int = 64
+    hidden_size: int = 256
+    num_layers: int = 1
+    dropout: float = 0.0
+    bidirectional: bool = False
+    output_size: int = 0            # head outputs; char models: vocab_size
+    nonlinearity: str = "tanh"      # rnn only
+    readout: str = "all"            # "all": a prediction per step; "last": only the last step's
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise InputError(f"model kind must be one of {', '.join(KINDS)}, not {self.kind!r}.")
+        if self.hidden_size < 1 or self.num_layers < 1:
+            raise InputError("hidden_size and num_layers must be at least 1.")
+        if self.vocab_size <= 0 and self.input_size <= 0:
+            raise InputError("a model needs vocab_size (char model) or input_size (sequence model).")
+
+    @property
+    def is_char(self) -> bool:
+        return self.vocab_size > 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def make_core(cfg: ModelConfig, input_size: int) -> nn.RNNBase:
+    kw = dict(num_layers=cfg.num_layers, batch_first=True, bidirectional=cfg.bidirectional,
+              dropout=cfg.dropout if cfg.num_layers > 1 else 0.0)
+    if cfg.kind == "rnn":
+        return nn.RNN(input_size, cfg.hidden_size, nonlinearity=cfg.nonlinearity, **kw)
+    return {"lstm": nn.LSTM, "gru": nn.GRU}[cfg.kind](input_size, cfg.hidden_size, **kw)
+
+
+class CharModel(nn.Module):
+    """ids (B, T) -> logits (B, T, V). Embedding -> core -> linear head."""
+
+    def __init__(self, cfg: ModelConfig, vocab: Optional[Vocab] = None):
+        super().__init__()
+        self.cfg, self.vocab = cfg, vocab
+        self.embedding = nn.Embedding(cfg.vocab_size, cfg.embedding_size)
+        self.core = make_core(cfg, cfg.embedding_size)
+        self.head = nn.Linear(cfg.hidden_size * (2 if cfg.bidirectional else 1), cfg.output_size or cfg.vocab_size)
+
+    def forward(self, ids: Tensor, hx=None, return_state: bool = False):
+        out, state = self.core(self.embedding(ids), hx)
+        logits = self.head(out)
+        return (logits, state) if return_state else logits
+
+    def embed(self, text: str) -> Tensor:
+        """The core's input for a text: (T, embedding_size). Unknown characters use the unknown id."""
+        with torch.no_grad():
+            return self.embedding(self.vocab.encode(text).to(self.embedding.weight.device))
+
+    @torch.no_grad()
+    def generate(self, prompt: str, n: int, temperature: float = 1.0, seed: int = 0) -> str:
+        """Sample n characters after prompt; deterministic for a given seed."""
+        g = torch.Generator(device="cpu").manual_seed(seed)
+        dev = self.embedding.weight.device
+        ids = self.vocab.encode(prompt or "\n").to(dev)[None]
+        logits, state = self(ids, return_state=True)
+        out = []
+        for _ in range(n):
+            p = torch.softmax(logits[0, -1].float().cpu() / max(temperature, 1e-4), -1)
+            p[0] = 0.0                                       # never sample the unknown symbol
+            nxt = int(torch.multinomial(p / p.sum(), 1, generator=g))
+            out.append(nxt)
+            logits, state = self(torch.tensor([[nxt]], device=dev), state, return_state=True)
+        return self.vocab.decode(out)
+
+
+class SeqModel(nn.Module):
+    """x (B, T, input_size) -> (B, T, output_size), or (B, output_size) with readout="last"
+    (the adding problem reads its prediction at the last step)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg, self.vocab = cfg, None
+        self.proj = nn.Linear(cfg.input_size, cfg.embedding_size)
+        self.core = make_core(cfg, cfg.embedding_size)
+        self.head = nn.Linear(cfg.hidden_size * (2 if cfg.bidirectional else 1), cfg.output_size or 1)
+
+    def forward(self, x: Tensor, hx=None) -> Tensor:
+        out, _ = self.core(self.proj(x), hx)
+        y = self.head(out[:, -1] if self.cfg.readout == "last" else out)
+        return y.squeeze(-1) if y.shape[-1] == 1 else y
+
+    def embed(self, x: Tensor) -> Tensor:
+        """The core's input for a series x (T, input_size): (T, embedding_size)."""
+        with torch.no_grad():
+            return self.proj(x.to(self.proj.weight.device))
+
+
+def build(cfg: ModelConfig, vocab: Optional[Vocab] = None) -> nn.Module:
+    return CharModel(cfg, vocab) if cfg.is_char else SeqModel(cfg)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def core_parameters(kind: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                    bidirectional: bool = False, bias: bool = True) -> int:
+    """Parameters of a stock recurrent module, by formula: gates·(H·I + H·H + 2H) per layer/direction."""
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[kind]
+    D = 2 if bidirectional else 1
+    total = 0
+    for layer in range(num_layers):
+        I = input_size if layer == 0 else hidden_size * D
+        total += D * gates * hidden_size * (I + hidden_size + (2 if bias else 0))
+    return total
+
+
+def comparable_configs(base: ModelConfig, match: str = "hidden") -> dict[str, ModelConfig]:
+    """LSTM, GRU and RNN configs from `base`: at equal hidden size (match="hidden"), or with the
+    hidden size of each chosen so its recurrent core has about as many parameters as base's
+    (match="params")."""
+    if match not in ("hidden", "params"):
+        raise InputError("match must be 'hidden' or 'params'.")
+    I = base.embedding_size
+    out = {}
+    target = core_parameters(base.kind, I, base.hidden_size, base.num_layers, base.bidirectional)
+    for kind in KINDS:
+        H = base.hidden_size
+        if match == "params":
+            H = min(range(1, 8 * base.hidden_size + 1),
+                    key=lambda h: abs(core_parameters(kind, I, h, base.num_layers, base.bidirectional) - target))
+        out[kind] = replace(base, kind=kind, hidden_size=H)
+    return out
