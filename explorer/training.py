@@ -157,23 +157,34 @@ class Trainer:
                 for grp in self.opt.param_groups:
                     grp["lr"] = self.lr
             x, y = self.batch(self.step)
-            loss = task_loss(model, self.loss_kind, x, y)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            norm = nn.utils.clip_grad_norm_(model.parameters(), c.clip if c.clip > 0 else float("inf"))
-            loss_v, norm_v = loss.item(), float(norm)
-            if not (math.isfinite(loss_v) and math.isfinite(norm_v)):
+            problem = None
+            try:
+                loss = task_loss(model, self.loss_kind, x, y)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                norm = nn.utils.clip_grad_norm_(model.parameters(), c.clip if c.clip > 0 else float("inf"))
+                loss_v, norm_v = loss.item(), float(norm)
+                if not math.isfinite(loss_v):
+                    problem = f"the loss became {loss_v}"
+                elif not math.isfinite(norm_v):
+                    problem = f"the gradient norm became {norm_v}"
+                else:
+                    with torch.no_grad():             # these weights gave a finite loss: keep them
+                        torch._foreach_copy_(self._good, [p.detach() for p in model.parameters()])
+                    self.opt.step()
+                    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+                        problem = "the weights overflowed"
+            except (RuntimeError, FloatingPointError, OverflowError) as e:
+                problem = f"the optimizer failed ({str(e).splitlines()[0][:80]})"
+            if problem:
                 with torch.no_grad():
                     for p, g in zip(model.parameters(), self._good):
                         p.copy_(g)
-                what = "loss" if not math.isfinite(loss_v) else "gradient"
-                self.error = (f"training stopped at step {self.step}: the {what} became {loss_v if what == 'loss' else norm_v} "
-                              "(try a lower learning rate or clipping); the last good weights are kept.")
+                self.opt.state.clear()                # moments computed from the bad step are gone too
+                self.error = (f"Training stopped at step {self.step + 1}: {problem}; the last good weights are "
+                              "kept (try a lower learning rate or gradient clipping).")
                 self._stop = True
                 break
-            with torch.no_grad():                     # these weights gave a finite loss: keep them
-                torch._foreach_copy_(self._good, [p.detach() for p in model.parameters()])
-            self.opt.step()
             self.step += 1
             self.loss, self.grad_norm = loss_v, norm_v
             h = self.history
@@ -188,8 +199,6 @@ class Trainer:
                 t_last, s_last = now, self.step
             for cb in self.callbacks:
                 cb(self)
-        # The weights in use must be good ones: a step after the last finite loss is not applied
-        # if it broke them (they are checked on the next forward); restore when stopped by NaN.
         model.eval()
         return self
 

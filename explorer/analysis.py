@@ -1,0 +1,229 @@
+"""Analysis on top of traces: saturation, feature tracks over text, a unit finder, memory spans,
+and the init/spectral quantities the gradient-flow comparison draws.
+
+Everything works from a Trace, and the unit finder and saturation also from the long-input
+pass (windows.scan_long), so a whole book never has to be held at full resolution.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from . import cells
+from .errors import InputError
+from .trace import Trace
+from .windows import LongTrace, thresholds
+
+
+# ---- saturation (Karpathy, Johnson & Fei-Fei 2015) -----------------------------------------
+
+def saturation(src, gate: str) -> tuple[Tensor, Tensor]:
+    """Per unit, the fraction of steps left-saturated (< 0.1; tanh gates < -0.9) and
+    right-saturated (> 0.9), from a Trace or a LongTrace. Returns two (L, D, H) tensors
+    (averaged over the batch)."""
+    if isinstance(src, LongTrace):
+        if gate not in src.stats or src.stats[gate].low is None:
+            raise InputError(f"no saturation statistics for {gate!r}; pick a gate of this {src.kind.upper()}.")
+        st = src.stats[gate]
+        return st.frac_low.mean(2), st.frac_high.mean(2)
+    v = src.values(gate)
+    lo, hi = thresholds(gate)
+    valid = ~torch.isnan(v)
+    n = valid.sum(2).clamp_min(1)
+    n = n.double()
+    return (((v < lo) & valid).sum(2) / n).mean(2), (((v > hi) & valid).sum(2) / n).mean(2)
+
+
+# ---- feature tracks over text ----------------------------------------------------------------
+
+TRACKS = ("inside quotes", "bracket depth", "position in line", "start of word", "uppercase",
+          "digit", "whitespace", "newline", "vowel")
+
+
+def feature_tracks(text: str, regex: Optional[str] = None) -> dict[str, Tensor]:
+    """One float value per character for each named track (and "regex" if given: 1 inside a match)."""
+    n = len(text)
+    q = torch.zeros(n)
+    depth = torch.zeros(n)
+    pos = torch.zeros(n)
+    inside, d, col = False, 0, 0
+    for k, ch in enumerate(text):
+        if ch == '"':
+            inside = not inside
+        q[k] = float(inside or ch == '"')
+        if ch in "([{":
+            d += 1
+        depth[k] = d
+        if ch in ")]}":
+            d = max(d - 1, 0)
+        pos[k] = col
+        col = 0 if ch == "\n" else col + 1
+    prev = " " + text[:-1]
+    tr = {
+        "inside quotes": q, "bracket depth": depth, "position in line": pos,
+        "start of word": torch.tensor([float(c.isalnum() and not p.isalnum()) for c, p in zip(text, prev)]),
+        "uppercase": torch.tensor([float(c.isupper()) for c in text]),
+        "digit": torch.tensor([float(c.isdigit()) for c in text]),
+        "whitespace": torch.tensor([float(c.isspace()) for c in text]),
+        "newline": torch.tensor([float(c == "\n") for c in text]),
+        "vowel": torch.tensor([float(c.lower() in "aeiou") for c in text]),
+    }
+    if regex:
+        try:
+            pat = re.compile(regex)
+        except re.error as e:
+            raise InputError(f"the regular expression {regex!r} is invalid ({e}); fix it and try again.") from None
+        m = torch.zeros(n)
+        for mt in pat.finditer(text):
+            m[mt.start():max(mt.end(), mt.start() + 1)] = 1.0
+        tr["regex"] = m
+    return tr
+
+
+# ---- unit finder -----------------------------------------------------------------------------
+
+@dataclass
+class Correlator:
+    """Streaming Pearson correlation between every unit of every gate/state and every track.
+    Feed windows with update(); sums are float64 so a million steps stay exact enough."""
+    n: int = 0
+    sums: Optional[dict] = None
+
+    def update(self, tr: Trace, tracks: dict[str, Tensor], batch: int = 0):
+        """tr covers steps [a, a+T); tracks are sliced to the same steps (T,) each."""
+        F_ = torch.stack([tracks[k] for k in tracks], 1).double()            # (T, K)
+        if self.sums is None:
+            self.sums = {"names": list(tracks), "sf": torch.zeros(F_.shape[1], dtype=torch.float64),
+                         "sff": torch.zeros(F_.shape[1], dtype=torch.float64)}
+        s = self.sums
+        s["sf"] += F_.sum(0)
+        s["sff"] += (F_ * F_).sum(0)
+        for name in tr.names():
+            v = tr.values(name)[:, :, :, batch].double()                      # (L, D, T, H)
+            vv = v.permute(0, 1, 3, 2)                                        # (L, D, H, T)
+            if name not in s:
+                s[name] = {"sv": 0, "svv": 0, "svf": 0}
+            a = s[name]
+            a["sv"] = a["sv"] + vv.sum(-1)
+            a["svv"] = a["svv"] + (vv * vv).sum(-1)
+            a["svf"] = a["svf"] + vv @ F_                                      # (L, D, H, K)
+        self.n += F_.shape[0]
+
+    def correlations(self) -> dict[str, Tensor]:
+        """{gate/state: (L, D, H, K) Pearson r}, NaN-free (constant signals give 0)."""
+        s, n = self.sums, self.n
+        out = {}
+        mf = s["sf"] / n
+        vf = (s["sff"] / n - mf * mf).clamp_min(0)
+        for name, a in s.items():
+            if not isinstance(a, dict):
+                continue
+            mv = a["sv"] / n
+            vv = (a["svv"] / n - mv * mv).clamp_min(0)
+            cov = a["svf"] / n - mv[..., None] * mf
+            den = (vv[..., None] * vf).sqrt()
+            out[name] = torch.where(den > 1e-12, cov / den.clamp_min(1e-300), torch.zeros_like(cov))
+        return out
+
+
+def find_units(source, text: str, regex: Optional[str] = None, top: int = 10, window: int = 4096) -> list[dict]:
+    """Rank (gate or state, layer, direction, unit) by |correlation| with each feature track.
+
+    source: a Trace over `text` (batch 0), or a LongTrace whose steps are `text`'s characters
+    (then the text is read window by window, never whole). Returns rows sorted by |r|:
+    {"track", "name", "layer", "direction", "unit", "r"}, `top` per track."""
+    tracks = feature_tracks(text, regex)
+    cor = Correlator()
+    if isinstance(source, LongTrace):
+        for a in range(0, source.steps, window):
+            b = min(a + window, source.steps)
+            cor.update(source.window(a, b), {k: v[a:b] for k, v in tracks.items()})
+    else:
+        cor.update(source, tracks)
+    rows = []
+    names = cor.sums["names"]
+    for name, r in cor.correlations().items():
+        L, D, H, K = r.shape
+        for k, track in enumerate(names):
+            flat = r[..., k].abs().flatten()
+            for idx in flat.topk(min(top, flat.numel())).indices.tolist():
+                l, rem = divmod(idx, D * H)
+                d, u = divmod(rem, H)
+                rows.append({"track": track, "name": name, "layer": l, "direction": d, "unit": u,
+                             "r": float(r[l, d, u, k])})
+    rows.sort(key=lambda row: -abs(row["r"]))
+    best = {}
+    for row in rows:                                   # `top` per track across all gates/states
+        best.setdefault(row["track"], [])
+        if len(best[row["track"]]) < top:
+            best[row["track"]].append(row)
+    return sorted((r for v in best.values() for r in v), key=lambda row: -abs(row["r"]))
+
+
+# ---- memory ----------------------------------------------------------------------------------
+
+def memory_span(src) -> Tensor:
+    """Effective memory span per LSTM unit, in steps: -1 / mean(ln f), the number of steps
+    after which a value written to the cell has decayed to 1/e if nothing else writes.
+    From a Trace (averaged over steps and batch): (L, D, H)."""
+    f = src.values("f") if isinstance(src, Trace) else None
+    if f is None:
+        raise InputError("memory span needs an LSTM trace (a forget gate).")
+    logf = torch.log(f.clamp_min(1e-30)).nanmean(2).mean(2)
+    return -1.0 / logf.clamp_max(-1e-12)
+
+
+def forget_product(tr: Trace) -> Tensor:
+    """∏ f_s for s in (t, T-1]: how much of c_t survives to the last step, per unit.
+    (L, D, T, B, H); the last step is 1. Reverse direction: products run toward position 0."""
+    f = tr.values("f").double()
+    out = torch.ones_like(f)
+    fwd = torch.cumprod(f.flip(2), 2).flip(2)          # ∏_{s>=t} f_s
+    out[:, 0, :-1] = fwd[:, 0, 1:]
+    if f.shape[1] == 2:
+        rev = torch.cumprod(f[:, 1], 1)                 # reverse dir: survives down to position 0
+        out[:, 1, 1:] = rev[:, :-1]
+    return out
+
+
+# ---- inits and spectra for the comparison ----------------------------------------------------
+
+INITS = ("pytorch default", "forget bias 1", "orthogonal W_hh", "chrono")
+
+
+@torch.no_grad()
+def init_core(core: nn.RNNBase, scheme: str = "pytorch default", t_max: int = 100, seed: int = 0) -> nn.RNNBase:
+    """Re-initialise a stock recurrent module in place. "forget bias 1" (Gers et al. 2000; LSTM),
+    "orthogonal W_hh" (each gate block), "chrono" (Tallec & Ollivier 2018: b_f ~ log U(1, t_max-1),
+    b_i = -b_f; LSTM; for a GRU the update-gate bias plays b_f's role)."""
+    if scheme not in INITS:
+        raise InputError(f"init must be one of {', '.join(INITS)}.")
+    g = torch.Generator().manual_seed(seed)
+    H = core.hidden_size
+    for name, p in core.named_parameters():
+        if scheme == "orthogonal W_hh" and name.startswith("weight_hh"):
+            for k in range(0, p.shape[0], H):
+                q, _ = torch.linalg.qr(torch.randn(H, p.shape[1], generator=g, dtype=torch.float64).T)
+                p[k:k + H] = q.T[:H, :p.shape[1]].to(p.dtype) if p.shape[1] >= H else q.T.to(p.dtype)[:H]
+        if name.startswith("bias") and scheme in ("forget bias 1", "chrono"):
+            if isinstance(core, nn.LSTM):
+                if scheme == "forget bias 1":
+                    p[H:2 * H] = 1.0 if name.startswith("bias_ih") else 0.0
+                else:
+                    bf = torch.log(1 + (t_max - 2) * torch.rand(H, generator=g)).to(p.dtype)
+                    p[H:2 * H] = bf if name.startswith("bias_ih") else 0.0
+                    p[:H] = -bf if name.startswith("bias_ih") else 0.0
+            elif isinstance(core, nn.GRU) and name.startswith("bias_ih"):
+                # PyTorch's z weights the OLD state, so keeping memory means z near 1.
+                p[H:2 * H] = 1.0 if scheme == "forget bias 1" else torch.log(1 + (t_max - 2) * torch.rand(H, generator=g)).to(p.dtype)
+    return core
+
+
+def spectral_radius(w_hh: Tensor) -> float:
+    """Largest |eigenvalue| of a square recurrent matrix (a vanilla RNN's W_hh)."""
+    return float(torch.linalg.eigvals(w_hh.detach().double().cpu()).abs().max())

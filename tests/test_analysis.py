@@ -1,0 +1,101 @@
+"""Saturation, feature tracks, the unit finder (full and streaming), memory spans, inits."""
+import math
+
+import pytest
+import torch
+
+import explorer
+from explorer import InputError, scan_long, trace
+from explorer import analysis as A
+
+
+def test_saturation_from_trace_equals_long_stats():
+    torch.manual_seed(0)
+    rnn = torch.nn.LSTM(3, 6, num_layers=2).double()
+    x = 3 * torch.randn(200, 3, dtype=torch.double)
+    tr = trace(rnn, x)
+    lt = scan_long(rnn, x, checkpoint_every=16, chunk=64)
+    for g in "ifgo":
+        lo, hi = A.saturation(tr, g)
+        lo2, hi2 = A.saturation(lt, g)
+        torch.testing.assert_close(lo, lo2)
+        torch.testing.assert_close(hi, hi2)
+        v = tr.gates[g][0, 0, :, 0, 2]
+        th = (0.1, 0.9) if g != "g" else (-0.9, 0.9)
+        assert abs(lo[0, 0, 2] - (v < th[0]).double().mean()) < 1e-12
+        assert abs(hi[0, 0, 2] - (v > th[1]).double().mean()) < 1e-12
+
+
+def test_feature_tracks():
+    t = A.feature_tracks('ab "c(d)" \nX9', regex=r"c\(")
+    assert t["inside quotes"].tolist() == [0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]
+    assert t["bracket depth"].tolist()[4:8] == [0, 1, 1, 1] and t["bracket depth"][8] == 0
+    assert t["position in line"].tolist()[-3:] == [10, 0, 1]
+    assert t["newline"][10] == 1 and t["uppercase"][11] == 1 and t["digit"][12] == 1
+    assert t["start of word"].tolist()[:4] == [1, 0, 0, 0] and t["vowel"][0] == 1
+    assert t["regex"].tolist()[4:7] == [1, 1, 0]
+    with pytest.raises(InputError, match="regular expression"):
+        A.feature_tracks("abc", regex="(")
+
+
+def test_unit_finder_finds_a_planted_unit_and_streams_exactly():
+    """A unit whose input weight reads only the 'quote' embedding tracks inside-quotes; the finder ranks it first."""
+    torch.manual_seed(0)
+    text = ('he said "hello there" and "bye" then left. ' * 20)
+    vocab = explorer.Vocab.from_text(text)
+    rnn = torch.nn.LSTM(len(vocab), 8).double()
+    with torch.no_grad():
+        for p in rnn.parameters():
+            p.mul_(0.1)
+        q = vocab.stoi['"']
+        rnn.weight_ih_l0[16 + 5, q] = 30.0        # g of unit 5: +1 on a quote
+        rnn.weight_hh_l0[16 + 5] = 0.0
+        rnn.bias_ih_l0[8 + 5] = 20.0              # f of unit 5: keep
+        rnn.bias_ih_l0[5] = -10.0                 # i of unit 5: closed...
+        rnn.weight_ih_l0[5, q] = 30.0             # ...except on quotes
+    x = torch.nn.functional.one_hot(vocab.encode(text), len(vocab)).double()
+    tr = trace(rnn, x)
+    rows = A.find_units(tr, text, top=3)
+    assert {"track", "name", "layer", "direction", "unit", "r"} <= set(rows[0])
+    by_track = [r for r in rows if r["track"] == "bracket depth"]
+    assert all(r["r"] == 0 for r in by_track)    # constant track -> 0, not NaN
+    lt = scan_long(rnn, x, checkpoint_every=32, chunk=64)
+    rows2 = A.find_units(lt, text, top=3, window=100)
+    for a, b in zip(rows, rows2):
+        assert (a["track"], a["name"], a["unit"]) == (b["track"], b["name"], b["unit"])
+        assert abs(a["r"] - b["r"]) < 1e-9
+    # cross-check one correlation by hand
+    c = A.Correlator()
+    c.update(tr, A.feature_tracks(text))
+    r = c.correlations()["h"][0, 0, 3]
+    v = tr.h[0, 0, :, 0, 3]
+    f = A.feature_tracks(text)["vowel"].double()
+    ref = torch.corrcoef(torch.stack([v, f]))[0, 1]
+    assert abs(r[list(A.feature_tracks(text)).index("vowel")] - ref) < 1e-9
+
+
+def test_memory_span_and_forget_product():
+    rnn = torch.nn.LSTM(2, 3).double()
+    tr = trace(rnn, torch.randn(10, 2, dtype=torch.double), intervene={"f": math.exp(-0.1)})
+    torch.testing.assert_close(A.memory_span(tr), torch.full((1, 1, 3), 10.0, dtype=torch.double))
+    fp = A.forget_product(tr)
+    torch.testing.assert_close(fp[0, 0, 0, 0, 0], torch.tensor(math.exp(-0.9), dtype=torch.double))
+    assert (fp[:, :, -1] == 1).all()
+    rnn = torch.nn.LSTM(2, 3, bidirectional=True).double()
+    tr = trace(rnn, torch.randn(6, 2, dtype=torch.double))
+    f = tr.gates["f"]
+    fp = A.forget_product(tr)
+    torch.testing.assert_close(fp[0, 0, 2, 0], f[0, 0, 3:, 0].prod(0))
+    torch.testing.assert_close(fp[0, 1, 4, 0], f[0, 1, :4, 0].prod(0))
+
+
+def test_inits_and_spectral_radius():
+    lstm = A.init_core(torch.nn.LSTM(4, 8), "forget bias 1")
+    assert (lstm.bias_ih_l0[8:16] == 1).all() and (lstm.bias_hh_l0[8:16] == 0).all()
+    lstm = A.init_core(torch.nn.LSTM(4, 8), "chrono", t_max=50)
+    bf = lstm.bias_ih_l0[8:16]
+    assert (bf >= 0).all() and (bf <= math.log(49) + 1e-6).all() and torch.equal(lstm.bias_ih_l0[:8], -bf)
+    rnn = A.init_core(torch.nn.RNN(4, 8), "orthogonal W_hh")
+    assert abs(A.spectral_radius(rnn.weight_hh_l0) - 1) < 1e-5
+    with pytest.raises(InputError, match="init must be"):
+        A.init_core(rnn, "xavier")
