@@ -165,6 +165,34 @@ def find_units(source, text: str, regex: Optional[str] = None, top: int = 10, wi
     return sorted((r for v in best.values() for r in v), key=lambda row: -abs(row["r"]))
 
 
+# ---- ordering units for display ----------------------------------------------------------
+
+ORDERS = ("most variable", "clustered", "unit index")
+
+
+def order_units(values: Tensor, how: str = "most variable", top: int = 24, std: Optional[Tensor] = None) -> list[int]:
+    """Pick and order `top` units of values (H, T) for a heatmap.
+    "most variable": by standard deviation (std (H,) if given, e.g. over a whole book, else over T);
+    "clustered": the most variable ones, ordered by angle in the plane of their first two
+    principal components, so units that move together sit together; "unit index": 0..top-1."""
+    H = values.shape[0]
+    top = max(1, min(top, H))
+    if how == "unit index":
+        return list(range(top))
+    s = std if std is not None else torch.nan_to_num(values.double()).std(1)
+    pick = torch.argsort(s, descending=True)[:top]
+    if how == "most variable" or top < 3:
+        return pick.tolist()
+    if how != "clustered":
+        raise InputError(f"order must be one of {', '.join(ORDERS)}.")
+    v = torch.nan_to_num(values[pick].double())
+    v = v - v.mean(1, keepdim=True)
+    v = v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    u, sv, _ = torch.linalg.svd(v, full_matrices=False)
+    ang = torch.atan2(u[:, 1] * sv[1], u[:, 0] * sv[0])
+    return pick[torch.argsort(ang)].tolist()
+
+
 # ---- memory ----------------------------------------------------------------------------------
 
 def memory_span(src) -> Tensor:

@@ -92,6 +92,45 @@ def bench_grad(repeat: int = 5):
 
 SECTIONS["grad"] = bench_grad
 
+
+def bench_train(steps: int = 60):
+    """Trainer steps/s vs a bare PyTorch loop: same model init, same batches, same optimizer."""
+    import torch.nn as nn
+    from explorer import ModelConfig, Vocab
+    from explorer.models import CharModel
+    from explorer.training import TrainConfig, Trainer, task_loss
+    print("\nTrainer vs a bare loop (char LSTM, H=256, B=32, T=128, AdamW, clip 1.0)")
+    text = "".join(chr(97 + (i * 7919) % 26) + (" " if i % 5 == 0 else "") for i in range(200_000))
+    vocab = Vocab.from_text(text)
+    cfg = TrainConfig("char", steps=steps, batch_size=32, seq_len=128, lr=2e-3, eval_every=0, device="cpu",
+                      lr_decay=False)
+
+    def model():
+        torch.manual_seed(0)
+        return CharModel(ModelConfig("lstm", vocab_size=len(vocab), hidden_size=256), vocab)
+    trainer = Trainer(model(), cfg, text)
+    batches = [trainer.batch(s) for s in range(steps)]
+    m = model().train()
+    opt = torch.optim.AdamW(m.parameters(), lr=2e-3, weight_decay=0.0)
+
+    def bare():
+        for x, y in batches:
+            loss = task_loss(m, "ce", x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+            opt.step()
+            loss.item()
+    bare()                                   # warm-up
+    t = time.perf_counter(); bare(); t_bare = time.perf_counter() - t
+    trainer.run()                            # warm-up
+    trainer.step, trainer.cfg.steps = 0, steps
+    t = time.perf_counter(); trainer.run(); t_tr = time.perf_counter() - t
+    print(f"bare loop {steps / t_bare:.2f} steps/s, Trainer {steps / t_tr:.2f} steps/s, ratio {t_bare / t_tr:.3f}")
+
+
+SECTIONS["train"] = bench_train
+
 if __name__ == "__main__":
     torch.set_num_threads(2)
     for name in (sys.argv[1:] or list(SECTIONS)):

@@ -136,3 +136,18 @@ def rnn_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
     if edit is not None:
         h_new = edit("h", h_new)
     return h_new, {}
+
+
+def preactivations(kind: str, x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
+                   b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> dict[str, Tensor]:
+    """The numbers inside the activations, for showing the equations filled in.
+    LSTM: {"i","f","g","o"} full pre-activations. GRU: {"r","z"} full, and the two halves of n's
+    argument, "n_x" = W_in x + b_in and "n_h" = W_hn h + b_hn (PyTorch multiplies r into n_h).
+    RNN: {"a"} = W_ih x + b_ih + W_hh h + b_hh."""
+    gi, gh = F.linear(x, w_ih, b_ih), F.linear(h, w_hh, b_hh)
+    if kind == "lstm":
+        return dict(zip(LSTM_GATES, (gi + gh).chunk(4, dim=-1)))
+    if kind == "gru":
+        (i_r, i_z, i_n), (h_r, h_z, h_n) = gi.chunk(3, dim=-1), gh.chunk(3, dim=-1)
+        return {"r": i_r + h_r, "z": i_z + h_z, "n_x": i_n, "n_h": h_n}
+    return {"a": gi + gh}

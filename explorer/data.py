@@ -211,7 +211,7 @@ def series_windows(values: Tensor, B: int, T: int, generator=None) -> Task:
 
 SAMPLES = {
     "prose": ("KING:\nWhat say you, lords? Shall we to the field tonight,\nOr wait the morning and the "
-              "better light?\n\nQUEEN:\nMy lord, \"the night is kind to those who wait,\" they say;\n"
+              "better light?\n\nQUEEN:\nMy lord, 'the night is kind to those who wait,' they say;\n"
               "Yet I would see the matter done today.\n"),
     "python code": ("def fib(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n    a, b = 0, 1\n"
                     "    for _ in range(n):\n        a, b = b, a + b\n    return a\n\nprint([fib(i) for i in range(10)])\n"),

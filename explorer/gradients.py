@@ -77,9 +77,8 @@ def gradient_flow(rnn, x: Tensor, hx=None, *, objective: Optional[Callable] = No
                   intervene=None) -> GradientFlow:
     """Total derivatives of J with respect to every h_t (and c_t), see the module docstring."""
     tr = trace(rnn, x, hx, intervene=intervene)
-    if intervene is not None:
-        raise InputError("gradient_flow with interventions is not supported; trace them instead.")
     kind, L, D = tr.kind, tr.num_layers, tr.num_directions
+    clamped = _clamped(intervene, tr)
     out = tr.output.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         J = objective(out) if objective is not None else last_step_sum(out, rnn.batch_first)
@@ -106,8 +105,9 @@ def gradient_flow(rnn, x: Tensor, hx=None, *, objective: Optional[Callable] = No
                 fo = (lambda t: t) if d == 0 else (lambda t: t.flip(0))  # forward-ordered <-> input order
                 k = l * D + d
                 vals = {n: fo(v[l, d]) for n, v in tr.gates.items()}
+                fixed = {n: fo(m[l, d]) for n, m in clamped.items()}
                 gh, gc, da = _bptt(kind, p, fo(direct[d]), fo(tr.h[l, d]), fo(tr.c[l, d]) if kind == "lstm" else None,
-                                   vals, h0[k], c0[k] if c0 is not None else None, tr.meta["nonlinearity"])
+                                   vals, h0[k], c0[k] if c0 is not None else None, tr.meta["nonlinearity"], fixed)
                 h_grad[l, d] = fo(gh)
                 if kind == "lstm":
                     c_grad[l, d] = fo(gc)
@@ -117,6 +117,26 @@ def gradient_flow(rnn, x: Tensor, hx=None, *, objective: Optional[Callable] = No
                 direct = [below[..., d * P:(d + 1) * P] for d in range(D)]
     norm = lambda g: g.flatten(3).norm(dim=-1) if g is not None else None
     return GradientFlow(kind, norm(h_grad), norm(c_grad), h_grad, c_grad, float(J.detach()), tr)
+
+
+def _clamped(intervene, tr: Trace) -> dict[str, Tensor]:
+    """{gate: bool mask (L, D, T, B, H)} of gate values fixed by "set" interventions: constants,
+    so no gradient flows through their pre-activations. Other edits cannot be differentiated here."""
+    from .trace import _interventions, _select
+    out = {}
+    L, D, T, B = tr.h.shape[:4]
+    for iv in _interventions(intervene, tr.kind):
+        if iv.mode != "set" or iv.gate not in tr.gates:
+            raise InputError("gradient_flow follows only 'set' interventions on gates (e.g. f := 1); "
+                             f"{iv.mode!r} on {iv.gate!r} is not supported.")
+        H = tr.gates[iv.gate].shape[-1]
+        m = out.setdefault(iv.gate, torch.zeros(L, D, T, B, H, dtype=torch.bool))
+        sel = [_select(iv.layers, L, "layer"), _select(iv.directions, D, "direction"), _select(iv.steps, T, "step"),
+               torch.ones(B, dtype=torch.bool), _select(iv.units, H, "unit")]
+        grid = sel[0][:, None, None, None, None] & sel[1][None, :, None, None, None] & sel[2][None, None, :, None, None] \
+            & sel[3][None, None, None, :, None] & sel[4][None, None, None, None, :]
+        m |= grid
+    return {k: v.to(tr.h.device) for k, v in out.items()}
 
 
 def _initial(rnn, kind, hx, LD, B, batched, like):
@@ -130,9 +150,12 @@ def _initial(rnn, kind, hx, LD, B, batched, like):
     return h0, c0
 
 
-def _bptt(kind, p, direct, h, c, gates, h0, c0, nonlin):
+def _bptt(kind, p, direct, h, c, gates, h0, c0, nonlin, fixed=None):
     """Backward through one layer, forward-ordered tensors (T, B, ·). direct: dJ/dh_t from above.
+    fixed: {gate: mask} of clamped gate values (their derivative factor is zero).
     Returns (dJ/dh_t total, dJ/dc_t total or None, dJ/d pre-activations (T, B, G·H))."""
+    fixed = fixed or {}
+    free = lambda name, K: K.masked_fill(fixed[name], 0.0) if name in fixed else K
     T, B, P = h.shape
     h_prev = torch.cat([h0[None], h[:-1]])
     W = p.w_hh                                                # (G·H, P)
@@ -142,8 +165,8 @@ def _bptt(kind, p, direct, h, c, gates, h0, c0, nonlin):
         c_prev = torch.cat([c0[None], c[:-1]])
         tc = torch.tanh(c)
         A = o * (1 - tc * tc)                                 # d h_t / d c_t (before projection)
-        K3 = torch.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], 2)   # (T, B, 3, H)
-        Ko = tc * o * (1 - o)
+        K3 = torch.stack([free("i", g * i * (1 - i)), free("f", c_prev * f * (1 - f)), free("g", i * (1 - g * g))], 2)
+        Ko = free("o", tc * o * (1 - o))
         da = torch.empty(T, B, 4, H, dtype=h.dtype, device=h.device)
         gh, gc = torch.empty_like(h), torch.empty_like(c)
         dc_next = None
@@ -163,9 +186,9 @@ def _bptt(kind, p, direct, h, c, gates, h0, c0, nonlin):
         r, z, n = gates["r"], gates["z"], gates["n"]
         H = r.shape[-1]
         hn = F.linear(h_prev, W[2 * H:], p.b_hh[2 * H:] if p.b_hh is not None else None)   # W_hn h + b_hn
-        Kz = (h_prev - n) * z * (1 - z)
-        Kn = (1 - z) * (1 - n * n)
-        Kr = hn * r * (1 - r)
+        Kz = free("z", (h_prev - n) * z * (1 - z))
+        Kn = free("n", (1 - z) * (1 - n * n))
+        Kr = free("r", hn * r * (1 - r))
         da = torch.empty(T, B, 3, H, dtype=h.dtype, device=h.device)   # d pre-act of r, z, n (input side)
         dh_rec = torch.empty(T, B, 3, H, dtype=h.dtype, device=h.device)  # what multiplies W_hh
         gh = torch.empty_like(h)

@@ -154,3 +154,19 @@ def comparable_configs(base: ModelConfig, match: str = "hidden") -> dict[str, Mo
                     key=lambda h: abs(core_parameters(kind, I, h, base.num_layers, base.bidirectional) - target))
         out[kind] = replace(base, kind=kind, hidden_size=H)
     return out
+
+
+class LazyEmbedding:
+    """The core's input for a long id sequence, embedded slice by slice on demand, so a
+    million characters never sit in memory as (N, embedding_size) floats. len() and
+    slicing like a tensor; what scan_long and LongTrace.window expect."""
+
+    def __init__(self, model: CharModel, ids: Tensor):
+        self.model, self.ids = model, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, sl: slice) -> Tensor:
+        with torch.no_grad():
+            return self.model.embedding(self.ids[sl].to(self.model.embedding.weight.device))

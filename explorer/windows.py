@@ -88,9 +88,15 @@ class LongTrace:
     h_ck: Tensor                         # (L, D, n_ck, B, H_out): state at boundary j*every (see module doc)
     c_ck: Optional[Tensor]
     stats: dict[str, RunningStats] = field(default_factory=dict)
+    overview: dict[str, Tensor] = field(default_factory=dict)   # name -> (L, D, n_blocks, B, H) block means
+    block: int = 1                                               # steps per overview block
 
-    def window(self, a: int, b: int) -> Trace:
-        """Exact Trace over steps [a, b) (time-major, B as in x), equal to the same slice of a full trace."""
+    def window(self, a: int, b: int, intervene=None) -> Trace:
+        """Exact Trace over steps [a, b) (time-major, B as in x), equal to the same slice of a full trace.
+
+        intervene: Interventions whose steps are absolute input positions; they act inside the
+        traced segment (the checkpoint-aligned span around [a, b)) and their consequences are
+        followed to its end, not beyond."""
         if not (0 <= a < b <= self.steps):
             raise InputError(f"a window must satisfy 0 <= a < b <= {self.steps}, got [{a}, {b}).")
         K = self.every
@@ -100,7 +106,7 @@ class LongTrace:
         hx = self._hx(s // K, -(-e // K) if e < self.steps else -1)
         if seg.dim() == 2:
             hx = tuple(t[:, 0] for t in hx) if isinstance(hx, tuple) else hx[:, 0]
-        tr = trace(self.rnn, seg.transpose(0, 1) if bf else seg, hx)
+        tr = trace(self.rnn, seg.transpose(0, 1) if bf else seg, hx, intervene=_shift(intervene, s, e))
         cut = lambda t: None if t is None else t[:, :, a - s:b - s]
         h, c = cut(tr.h), cut(tr.c)
         # h_n / c_n of a window: the state after its last step (reverse direction: after step a).
@@ -121,15 +127,39 @@ class LongTrace:
         return (h, pick(self.c_ck)) if self.kind == "lstm" else h
 
 
+def _shift(intervene, s: int, e: int):
+    """Interventions with absolute step positions -> positions relative to segment [s, e)."""
+    if intervene is None:
+        return None
+    from dataclasses import replace as _replace
+    from .trace import Intervention, _interventions
+    ivs = [Intervention(k, v) for k, v in intervene.items()] if isinstance(intervene, dict) else \
+        ([intervene] if isinstance(intervene, Intervention) else list(intervene))
+    out = []
+    for iv in ivs:
+        if iv.steps is None:
+            out.append(iv)
+            continue
+        steps = range(e)[iv.steps] if isinstance(iv.steps, slice) else ([iv.steps] if isinstance(iv.steps, int) else iv.steps)
+        rel = [t - s for t in steps if s <= t < e]
+        if rel:
+            out.append(_replace(iv, steps=rel))
+    return out or None
+
+
 def _slice(x, s: int, e: int) -> Tensor:
     return x[s:e]
 
 
-def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 8192) -> LongTrace:
+def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 8192,
+              overview_blocks: int = 0, progress=None) -> LongTrace:
     """One pass over a long time-major input x (N, I) or (N, B, I): checkpoints + statistics.
 
     Costs about one trace() of x, in chunks of `chunk` steps, holding only one chunk at a time.
     hx as the module takes it (time-major); lengths are not supported here (one long sequence).
+    overview_blocks > 0 also keeps the mean of every gate/state over blocks of
+    ceil(N / overview_blocks) steps (a decimated picture of the whole input, bounded in size).
+    progress(done_fraction) is called after every chunk.
     """
     kind = kind_of(rnn)
     N = len(x)
@@ -165,6 +195,12 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 819
     names = [*cells.GATES[kind], *(["c"] if kind == "lstm" else []), "h"]
     lt.stats = {n: RunningStats() for n in names}
     seen = [[0] * D for _ in range(L)]
+    if overview_blocks:
+        lt.block = -(-N // overview_blocks)
+        nbk = -(-N // lt.block)
+        counts = torch.bincount(torch.arange(N) // lt.block, minlength=nbk).to(w.dtype)
+        lt.overview = {n: torch.zeros(L, D, nbk, B, Hout if n == "h" else H, dtype=w.dtype) for n in names}
+    total_work, done = L * D * N, 0
     nonlin = getattr(rnn, "nonlinearity", "tanh")
 
     def layer_input(l: int, s: int, e: int) -> Tensor:
@@ -201,6 +237,13 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 819
                         _update(lt.stats[n], vals[n], (l, d), (L, D, B, Hout if n == "h" else H),
                                 *(thresholds(n) if n not in ("c", "h") else (None, None)), seen)
                     seen[l][d] += e - s
+                    if overview_blocks:
+                        pos = torch.arange(s, e) if d == 0 else torch.arange(e - 1, s - 1, -1)
+                        for n in names:
+                            lt.overview[n][l, d].index_add_(0, pos // lt.block, vals[n].cpu())
+                    done += e - s
+                    if progress is not None:
+                        progress(done / total_work)
                     # checkpoints inside this chunk: forward state after step jK-1; reverse before jK-1
                     for j in range(-(-s // K), e // K + 1):
                         if d == 0 and j * K > s:
@@ -218,4 +261,6 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 819
                             c_ck[l, d, n_ck - 1] = c_last
     for st in lt.stats.values():
         st.count = N
+    for v in lt.overview.values():
+        v /= counts[:, None, None]
     return lt

@@ -8,7 +8,7 @@ from explorer import InputError, gradient_flow
 CLS = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
 
 
-def probe_reference(rnn, x, objective=None):
+def probe_reference(rnn, x, objective=None, clamp=None):
     """Unrolled cell-by-cell from the documented equations, a zero probe added to every h_t and c_t;
     dJ/dprobe is the total derivative. x time-major (T, B, I). Returns (h_grad, c_grad) (L, D, T, B, ·)."""
     kind = {torch.nn.LSTM: "lstm", torch.nn.GRU: "gru", torch.nn.RNN: "rnn"}[type(rnn)]
@@ -29,6 +29,14 @@ def probe_reference(rnn, x, objective=None):
                 if kind == "lstm":
                     a = inp[t] @ Wi.T + bi + h @ Wh.T + bh
                     i, f, g, o = a[:, :H].sigmoid(), a[:, H:2*H].sigmoid(), a[:, 2*H:3*H].tanh(), a[:, 3*H:].sigmoid()
+                    if clamp is not None:                       # (gate, value, units, steps), layer 0 only
+                        gname, val, units, steps = clamp
+                        if l == 0 and t in steps:
+                            gs = {"i": i, "f": f, "g": g, "o": o}
+                            v = gs[gname].clone()
+                            v[:, units] = val                  # a constant: no gradient through it
+                            gs[gname] = v
+                            i, f, g, o = gs["i"], gs["f"], gs["g"], gs["o"]
                     c = f * c + i * g + pc[l, d, t]
                     h = o * c.tanh()
                     if Wr is not None:
@@ -36,6 +44,14 @@ def probe_reference(rnn, x, objective=None):
                 elif kind == "gru":
                     gi, gh = inp[t] @ Wi.T + bi, h @ Wh.T + bh
                     r, z = (gi[:, :H] + gh[:, :H]).sigmoid(), (gi[:, H:2*H] + gh[:, H:2*H]).sigmoid()
+                    if clamp is not None and l == 0 and t in clamp[3]:
+                        gname, val, units, _ = clamp
+                        if gname == "z":
+                            z = z.clone()
+                            z[:, units] = val
+                        if gname == "r":
+                            r = r.clone()
+                            r[:, units] = val
                     n = (gi[:, 2*H:] + r * gh[:, 2*H:]).tanh()
                     h = (1 - z) * n + z * h
                 else:
@@ -106,3 +122,25 @@ def test_vanishing_in_rnn_not_in_lstm_with_forget_gate_one():
     gr = gradient_flow(rnn, x)
     assert gr.h_norm[0, 0, 0] < 1e-6 * gr.h_norm[0, 0, -1]
     assert (gr.step_ratio()[0, 0] < 1).float().mean() > 0.9
+
+
+@pytest.mark.parametrize("kind,gate", [("lstm", "f"), ("lstm", "i"), ("gru", "z"), ("gru", "r")])
+def test_set_interventions_equal_probe_reference(kind, gate):
+    torch.manual_seed(0)
+    rnn = CLS[kind](3, 5, num_layers=2, bidirectional=True).double()
+    x = torch.randn(9, 2, 3, dtype=torch.double)
+    steps, units = range(2, 7), [0, 3]
+    iv = explorer.Intervention(gate, 0.9, layers=0, units=units, steps=steps)
+    gf = gradient_flow(rnn, x, intervene=iv)
+    gh, gc = probe_reference(rnn, x, clamp=(gate, 0.9, units, steps))
+    torch.testing.assert_close(gf.h_grad, gh, rtol=1e-6, atol=1e-14)
+    if kind == "lstm":
+        torch.testing.assert_close(gf.c_grad, gc, rtol=1e-6, atol=1e-14)
+
+
+def test_unsupported_gradient_interventions():
+    rnn = torch.nn.LSTM(3, 4).double()
+    with pytest.raises(InputError, match="only 'set' interventions"):
+        gradient_flow(rnn, torch.randn(5, 3, dtype=torch.double), intervene=explorer.Intervention("f", 2.0, "scale"))
+    with pytest.raises(InputError, match="only 'set' interventions"):
+        gradient_flow(rnn, torch.randn(5, 3, dtype=torch.double), intervene=explorer.Intervention("c", 0.0))

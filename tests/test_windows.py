@@ -46,3 +46,17 @@ def test_window_state_and_output_and_errors():
         lt.window(10, 60)
     with pytest.raises(InputError, match="input_size=3"):
         scan_long(rnn, torch.randn(50, 4, dtype=torch.double))
+
+
+def test_overview_block_means_and_progress():
+    torch.manual_seed(0)
+    rnn = torch.nn.GRU(3, 4, bidirectional=True).double()
+    x = torch.randn(103, 3, dtype=torch.double)
+    full = trace(rnn, x)
+    seen = []
+    lt = scan_long(rnn, x, checkpoint_every=8, chunk=16, overview_blocks=10, progress=seen.append)
+    assert lt.block == 11 and lt.overview["z"].shape == (1, 2, 10, 1, 4)
+    v = full.values("z")
+    for k in range(10):
+        torch.testing.assert_close(lt.overview["z"][:, :, k], v[:, :, k * 11:(k + 1) * 11].mean(2), atol=1e-12, rtol=0)
+    assert seen[-1] == 1.0 and seen == sorted(seen)

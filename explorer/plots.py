@@ -1,0 +1,160 @@
+"""plotly figure builders: data in, go.Figure out. No streamlit, no model code.
+
+Every builder is bounded in size whatever the input length: callers pass at most a few
+thousand time columns (decimated or windowed, see windows.scan_long), values travel as
+float32 arrays (plotly encodes them compactly), and per-cell text only for short windows.
+User text drawn inside a figure goes through safe_label(), so plotly's pseudo-HTML
+(<b>, <a href=...>) in a user's text shows as the characters typed, never as markup.
+"""
+from __future__ import annotations
+
+import html
+from typing import Optional, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .cells import GATE_NAMES, SIGMOID_GATES
+
+SEQ = "Viridis"
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+DIV = "RdBu_r"
+FONT = dict(size=13)
+
+
+def safe_label(ch: str, space: str = "␣") -> str:
+    """A character as plotly should draw it: visible whitespace, entities escaped."""
+    ch = {"\n": "↵", "\t": "⇥", " ": space}.get(ch, ch)
+    return html.escape(ch, quote=False)
+
+
+def _scale(name: str, values: np.ndarray):
+    """Colour scale and range: sigmoid gates [0, 1]; tanh gates/h [-1, 1]; c symmetric."""
+    if name in SIGMOID_GATES:
+        return SEQ, 0.0, 1.0
+    if name in ("g", "n", "h"):
+        return DIV, -1.0, 1.0
+    m = float(np.nanmax(np.abs(values))) if values.size and np.isfinite(values).any() else 1.0
+    return DIV, -max(m, 1e-6), max(m, 1e-6)
+
+
+def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.ndarray,
+                 chars: Optional[Sequence[str]] = None, title: Optional[str] = None,
+                 height: Optional[int] = None, step_label: str = "step") -> go.Figure:
+    """Units × time heatmap. values (n_units, n_steps); steps: the position of each column
+    (block start for a decimated view); chars: the input character of each column (windows)."""
+    values = np.asarray(values, dtype=np.float32)
+    cs, lo, hi = _scale(name, values)
+    hover = f"{step_label} %{{x}}<br>unit %{{customdata}}<br>value %{{z:.3f}}"
+    ylab = [f"u{u}" for u in units]
+    kw = {}
+    if chars is not None:
+        labels = [safe_label(c) for c in chars]
+        kw["text"] = np.array([labels] * len(units), dtype=object)
+        hover = f"{step_label} %{{x}} · char %{{text}}<br>unit %{{customdata}}<br>value %{{z:.3f}}"
+    fig = go.Figure(go.Heatmap(
+        z=values, x=np.asarray(steps), y=ylab, customdata=np.array([[u] * values.shape[1] for u in units]),
+        colorscale=cs, zmin=lo, zmax=hi, hovertemplate=hover + "<extra></extra>",
+        colorbar=dict(thickness=12, len=0.9), **kw))
+    fig.update_layout(title=title or f"{name}: {GATE_NAMES.get(name, name)}", font=FONT,
+                      height=height or max(220, 60 + 14 * len(units)), margin=dict(l=50, r=10, t=40, b=40),
+                      yaxis=dict(autorange="reversed", title="unit"), xaxis=dict(title=step_label))
+    if chars is not None and len(chars) <= 150:
+        fig.update_xaxes(tickmode="array", tickvals=list(steps), ticktext=[safe_label(c) for c in chars], tickangle=0,
+                         tickfont=dict(family="monospace", size=11), title=None)
+    return fig
+
+
+def state_lines(series: dict[str, np.ndarray], steps: np.ndarray, chars: Optional[Sequence[str]] = None,
+                title: str = "cell state over time", y_title: str = "value",
+                panels: Optional[Sequence[str]] = None) -> go.Figure:
+    """One line per (label -> values (n_steps,)). panels: label prefixes drawn in separate stacked
+    panels sharing the time axis (e.g. ("c ", "h ") since c is unbounded and h lives in (-1, 1))."""
+    panels = list(panels or [""])
+    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=[p.strip() and f"{p.strip()}" for p in panels] if len(panels) > 1 else None)
+    text = [safe_label(c) for c in chars] if chars is not None else None
+    colors = {}
+    for label, v in series.items():
+        row = next((k for k, p in enumerate(panels) if label.startswith(p)), 0) + 1
+        unit = label[len(panels[row - 1]):]
+        colors.setdefault(unit, len(colors))
+        fig.add_trace(go.Scatter(x=np.asarray(steps), y=np.asarray(v, dtype=np.float32), mode="lines", name=label,
+                                 legendgroup=unit, line=dict(color=PALETTE[colors[unit] % len(PALETTE)]),
+                                 text=text, hovertemplate=("step %{x}" + (" · %{text}" if text else "") +
+                                                           "<br>%{y:.3f}<extra>" + html.escape(label) + "</extra>")),
+                      row, 1)
+    fig.update_layout(title=title, font=FONT, height=300 + 160 * (len(panels) - 1), margin=dict(l=50, r=10, t=50, b=40),
+                      legend=dict(orientation="h", y=-0.18))
+    fig.update_xaxes(title_text="step", row=len(panels), col=1)
+    return fig
+
+
+def text_heatmap(chars: Sequence[str], values: np.ndarray, name: str, start: int = 0, width: int = 64,
+                 title: str = "") -> go.Figure:
+    """The input text laid out in rows of `width` characters (breaking at newlines), each
+    character's cell coloured by a unit's value: Karpathy et al.'s picture, as a figure."""
+    rows, row, vals, vrow, pos, prow = [], [], [], [], [], []
+    for k, (c, v) in enumerate(zip(chars, values)):
+        row.append(safe_label(c, space=" ")), vrow.append(float(v)), prow.append(start + k)
+        if c == "\n" or len(row) == width:
+            rows.append(row), vals.append(vrow), pos.append(prow)
+            row, vrow, prow = [], [], []
+    if row:
+        rows.append(row), vals.append(vrow), pos.append(prow)
+    pad = lambda r, fill: r + [fill] * (width - len(r))
+    z = np.array([pad(v, np.nan) for v in vals], dtype=np.float32)
+    txt = np.array([pad(r, "") for r in rows], dtype=object)
+    cd = np.array([pad(p, -1) for p in pos])
+    cs, lo, hi = _scale(name, z)
+    fig = go.Figure(go.Heatmap(z=z, text=txt, texttemplate="%{text}", customdata=cd, colorscale=cs, zmin=lo, zmax=hi,
+                               hovertemplate="step %{customdata} · %{text}<br>value %{z:.3f}<extra></extra>",
+                               textfont=dict(family="monospace", size=13), xgap=1, ygap=1,
+                               colorbar=dict(thickness=12)))
+    fig.update_layout(title=title, font=FONT, height=max(200, 40 + 22 * len(rows)), margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis=dict(visible=False), yaxis=dict(visible=False, autorange="reversed"),
+                      plot_bgcolor="white")
+    return fig
+
+
+def saturation_scatter(points: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "gate saturation") -> go.Figure:
+    """Per gate, one dot per unit: fraction of steps left-saturated (x) vs right-saturated (y)."""
+    fig = go.Figure()
+    for gate, (lo, hi) in points.items():
+        fig.add_trace(go.Scatter(x=np.asarray(lo, dtype=np.float32), y=np.asarray(hi, dtype=np.float32), mode="markers",
+                                 name=f"{gate} ({GATE_NAMES.get(gate, gate)})", customdata=np.arange(len(lo)),
+                                 hovertemplate="unit %{customdata}<br>left %{x:.2f} · right %{y:.2f}<extra>" + gate + "</extra>",
+                                 marker=dict(size=7, opacity=0.7)))
+    fig.add_shape(type="line", x0=0, y0=1, x1=1, y1=0, line=dict(dash="dot", color="grey"))
+    fig.update_layout(title=title, font=FONT, height=420, margin=dict(l=50, r=10, t=40, b=40),
+                      xaxis=dict(title="fraction of steps left-saturated (< 0.1; tanh < −0.9)", range=[-0.02, 1.02]),
+                      yaxis=dict(title="fraction right-saturated (> 0.9)", range=[-0.02, 1.02]))
+    return fig
+
+
+def side_by_side(name: str, before: np.ndarray, after: np.ndarray, units: Sequence[int], steps: np.ndarray,
+                 title: str) -> go.Figure:
+    """The same units × time heatmap before and after an intervention, sharing one colour scale."""
+    before, after = np.asarray(before, np.float32), np.asarray(after, np.float32)
+    cs, lo, hi = _scale(name, np.concatenate([before, after], 1))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("original", "with the intervention"), shared_yaxes=True)
+    for k, v in enumerate((before, after)):
+        fig.add_trace(go.Heatmap(z=v, x=np.asarray(steps), y=[f"u{u}" for u in units], colorscale=cs, zmin=lo, zmax=hi,
+                                 showscale=k == 1, hovertemplate="step %{x}<br>%{y}<br>%{z:.3f}<extra></extra>"), 1, k + 1)
+    fig.update_layout(title=title, font=FONT, height=max(240, 80 + 14 * len(units)), margin=dict(l=50, r=10, t=60, b=40))
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def log_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, y_title: str,
+               baseline: Optional[float] = None, log_y: bool = True, x_title: str = "step") -> go.Figure:
+    """Lines (label -> (x, y)) on a log y axis; an optional horizontal baseline."""
+    fig = go.Figure()
+    for label, (x, y) in curves.items():
+        fig.add_trace(go.Scatter(x=np.asarray(x), y=np.asarray(y, dtype=np.float64), mode="lines", name=label))
+    if baseline is not None:
+        fig.add_hline(y=baseline, line=dict(dash="dash", color="grey"), annotation_text=f"baseline {baseline:.3g}")
+    fig.update_layout(title=title, font=FONT, height=360, margin=dict(l=60, r=10, t=40, b=40), xaxis_title=x_title,
+                      yaxis_title=y_title, yaxis_type="log" if log_y else "linear", legend=dict(orientation="h", y=-0.2))
+    return fig

@@ -1,0 +1,182 @@
+"""The Explore tab: every gate of the picked model on the user's own input."""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import streamlit as st
+
+from explorer import analysis as A
+from explorer import plots
+from explorer.cells import GATE_NAMES, GATES
+
+from . import inspect_step, state
+from .inputs import user_input
+from .state import guard
+
+EXPLAIN = {
+    "lstm": "Each heatmap is one gate: a row per unit, a column per character. Sigmoid gates (i, f, o) run from 0 "
+            "(closed, dark) to 1 (open, yellow); g, h run from −1 (blue) to 1 (red); c is the cell state, the "
+            "long-term memory. c' = f·c + i·g, h' = o·tanh(c').",
+    "gru": "Each heatmap is one gate: a row per unit, a column per character. r and z run from 0 (dark) to 1 "
+           "(yellow); n and h from −1 (blue) to 1 (red). In PyTorch h' = (1 − z)·n + z·h: z near 1 keeps the old state.",
+    "rnn": "A vanilla RNN has no gates: h' = tanh(W_ih x + b_ih + W_hh h + b_hh). The heatmap shows h, a row per "
+           "unit, a column per step, from −1 (blue) to 1 (red).",
+}
+
+
+def explore_tab():
+    p = state.picked() if "picked" in st.session_state else None
+    if p is None:
+        st.info("Pick a model in the sidebar (or finish uploading a checkpoint) to explore it.")
+        return
+    st.caption(EXPLAIN[p.kind])
+    with guard("reading the input"):
+        ui = user_input(p)
+        st.session_state["input"] = ui
+    if "input" not in st.session_state or st.session_state["input"] is None:
+        return
+    ui = st.session_state["input"]
+    N = len(ui.payload)
+    key = f"{p.key}|{ui.key}"
+    with guard("tracing the model"):
+        with st.spinner(f"Reading {N:,} steps…" + (" (a long input: one pass, then windows are instant)" if N > 50_000 else "")):
+            lt = state.scan(key, p.core, state.core_input(p, ui.payload), N)
+        _view(p, ui, lt, key)
+
+
+FULL = 150          # inputs up to this many steps are shown whole, every character labelled
+
+
+def _window(N: int) -> tuple[int, int]:
+    if N <= FULL:
+        return 0, N
+    c1, c2 = st.columns([1, 3])
+    W = c1.select_slider("window (steps at full resolution)", [60, 120, 200, 300, 500], 120, key="win_len",
+                         help="Up to 150 steps, every character is labelled on the time axis.")
+    W = min(W, N)
+    start = c2.slider("window start", 0, N - W, min(st.session_state.get("win_start", 0), N - W), key="win_start",
+                      help="The overview above shows the whole input, averaged over blocks; the charts below show "
+                           "this window exactly.")
+    return start, start + W
+
+
+def _view(p, ui, lt, key):
+    l, d = st.session_state["layer"], st.session_state["direction"]
+    N = lt.steps
+    names = list(GATES[p.kind]) + (["c"] if p.kind == "lstm" else []) + ["h"]
+    c1, c2, c3 = st.columns([2, 1, 1])
+    shown = c1.multiselect("gates and states", names, default=names, key="shown",
+                           format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
+    H = p.core.hidden_size
+    top = c2.slider("units shown (top k)", 1, min(H, 128), min(24, H), key="topk")
+    how = c3.selectbox("order units", A.ORDERS, key="order",
+                       help="most variable: by the standard deviation of h over the whole input; clustered: units "
+                            "that move together sit together.")
+    ref = "c" if p.kind == "lstm" else "h"
+    std = lt.stats[ref].std[l, d, 0]
+    if N > FULL:
+        st.subheader("The whole input")
+        _overview(p, lt, l, d, names, top, std, N)
+    a, b = _window(N)
+    arr = state.window_cached(key, a, b, "", _lt=lt)
+    units = A.order_units(_t(arr[ref][l, d].T), how, top, std=_t(std.numpy()) if how != "unit index" else None)
+    steps = np.arange(a, b)
+    chars = list(ui.text[a:b]) if ui.text is not None else None
+    st.session_state["view"] = dict(a=a, b=b, units=units, layer=l, direction=d)
+
+    st.subheader("Gates, step by step" + (f" — steps {a:,}–{b - 1:,}" if N > FULL else ""))
+    for n in shown:
+        st.plotly_chart(plots.gate_heatmap(n, arr[n][l, d][:, units].T, units, steps, chars), key=f"hm_{n}",
+                        config={"toImageButtonOptions": {"filename": f"gate-{n}"}})
+
+    st.subheader("One unit over the text" if chars is not None else "One unit over time")
+    c1, c2 = st.columns([1, 3])
+    state.keep_valid("text_unit", units, units[0])
+    unit = c1.selectbox("unit", units, key="text_unit")
+    name = c1.selectbox("colour by", names, index=names.index("c" if p.kind == "lstm" else "h"), key="text_name",
+                        format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
+    with c2:
+        if chars is not None:
+            st.plotly_chart(plots.text_heatmap(chars, arr[name][l, d][:, unit], name, a,
+                                               title=f"unit {unit}, {GATE_NAMES[name]}"), key="textview")
+        else:
+            st.plotly_chart(plots.state_lines({f"input {k}": ui.payload[a:b, k].numpy() for k in range(ui.payload.shape[1])}
+                                              | {f"{name} u{unit}": arr[name][l, d][:, unit]}, steps,
+                                              title="input and unit"), key="textview")
+    state.keep_valid("line_units", units, units[:3])
+    picks = st.multiselect("units to plot", units, default=units[:3], key="line_units")
+    series = {}
+    for u in picks:
+        if p.kind == "lstm":
+            series[f"c u{u}"] = arr["c"][l, d][:, u]
+        series[f"h u{u}"] = arr["h"][l, d][:, u]
+    st.plotly_chart(plots.state_lines(series, steps, chars, title="cell state c (top) and hidden state h (bottom)"
+                                      if p.kind == "lstm" else "hidden state over time",
+                                      panels=("c ", "h ") if p.kind == "lstm" else None), key="lines")
+
+    inspect_step.inspector(p, ui, lt, arr, key, a, b, units)
+    if p.kind != "rnn":
+        st.subheader("Saturation")
+        st.caption("Each dot is a unit: how often its gate is nearly shut (left) or nearly open (right) over the whole "
+                   "input. Dots in the corners act like switches; dots near (0, 0) stay in between.")
+        pts = {g: tuple(x[l, d].numpy() for x in A.saturation(lt, g)) for g in GATES[p.kind]}
+        st.plotly_chart(plots.saturation_scatter(pts), key="saturation")
+    inspect_step.what_if(p, ui, lt, arr, key, a, b, units)
+    _export(p, ui, arr, a, b)
+
+
+def _overview(p, lt, l, d, names, top, std, N):
+    c1, c2 = st.columns([1, 4])
+    name = c1.selectbox("overview of", names, index=names.index("c" if p.kind == "lstm" else "h"), key="ov_name",
+                        format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
+    c1.caption(f"{N:,} steps in {lt.overview[name].shape[2]} blocks of {lt.block} step{'s' if lt.block > 1 else ''} (block means).")
+    units = A.order_units(lt.overview[name][l, d, :, 0].T, "most variable", top, std=std)
+    v = lt.overview[name][l, d, :, 0][:, units].T.numpy()
+    starts = np.arange(v.shape[1]) * lt.block
+    fig = plots.gate_heatmap(name, v, units, starts, title=f"{name} over the whole input (block means)",
+                             step_label="block start")
+    a = st.session_state.get("win_start", 0)
+    fig.add_vrect(x0=a, x1=a + st.session_state.get("win_len", 120), line_width=2, line_color="white",
+                  fillcolor="rgba(0,0,0,0)")
+    c2.plotly_chart(fig, key="overview")
+
+
+def _t(x):
+    import torch
+    return torch.as_tensor(np.asarray(x))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _csv(key: str, a: int, b: int, _arr, _chars) -> bytes:
+    """Wide CSV: one row per step; a column per (name, layer, direction, unit)."""
+    cols, heads = [], ["step"] + (["char"] if _chars is not None else [])
+    for n, v in _arr.items():
+        if n == "output":
+            continue
+        L, D, T, H = v.shape
+        for l in range(L):
+            for d in range(D):
+                cols.append(v[l, d])
+                heads += [f"{n}[l{l} d{d} u{u}]" for u in range(H)]
+    body = np.concatenate(cols, 1)
+    out = io.StringIO()
+    out.write(",".join(heads) + "\n")
+    for t in range(body.shape[0]):
+        lead = [str(a + t)] + ([json.dumps(_chars[t])] if _chars is not None else [])
+        out.write(",".join(lead) + "," + ",".join(f"{x:.6g}" for x in body[t]) + "\n")
+    return out.getvalue().encode()
+
+
+def _export(p, ui, arr, a, b):
+    st.subheader("Export this window")
+    chars = list(ui.text[a:b]) if ui.text is not None else None
+    buf = io.BytesIO()
+    np.savez_compressed(buf, steps=np.arange(a, b), **arr, chars=np.array(chars or []))
+    c1, c2, c3 = st.columns([1, 1, 3])
+    key = f"{st.session_state['picked'].key}|{ui.key}"
+    c1.download_button("trace (CSV)", _csv(key, a, b, arr, chars), f"trace-{a}-{b}.csv", "text/csv", key="dl_csv")
+    c2.download_button("trace (NPZ)", buf.getvalue(), f"trace-{a}-{b}.npz", "application/octet-stream", key="dl_npz")
+    c3.caption("Arrays are (layers, directions, steps, units). Every chart also saves as PNG from its toolbar "
+               "(the camera icon).")

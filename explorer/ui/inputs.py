@@ -1,0 +1,101 @@
+"""The input a model reads: text for char models, a series/task for sequence models,
+Gaussian noise for a bare foreign module. Returns the payload and a description."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+import torch
+
+from explorer import InputError
+from explorer import data as D
+
+from .state import MAX_CHARS, Picked, digest, md_escape
+
+DEFAULT_SAMPLE = "prose"
+
+
+@dataclass
+class UserInput:
+    key: str                 # digest of what was read: part of every cache key
+    payload: object          # ids (N,) LongTensor, or series (N, I) float tensor
+    text: str | None         # the characters (char models), else None
+    label: str
+    baseline: float | None = None
+
+
+def text_input(p: Picked, where=st) -> UserInput:
+    """Text area with a default passage, sample texts, or an upload (.txt) up to MAX_CHARS."""
+    c1, c2 = where.columns([1, 2])
+    sample = c1.selectbox("sample text", list(D.SAMPLES), key="sample",
+                          help="Prose, Python code and nested brackets show different units at work.")
+    up = c1.file_uploader(f"or upload a .txt (up to {MAX_CHARS:,} characters)", type=["txt"], key="text_upload")
+    if st.session_state.get("_sample_shown") != sample:          # a new sample replaces the text area
+        st.session_state["text_area"] = D.SAMPLES[sample]
+        st.session_state["_sample_shown"] = sample
+    text = None
+    if up is not None:
+        try:
+            text = D.read_text(up.getvalue(), max_chars=MAX_CHARS, name=up.name)
+            c2.caption(f"Reading the uploaded file {md_escape(up.name)}: {len(text):,} characters. The text box below is ignored "
+                       "while a file is uploaded.")
+        except InputError as e:
+            c2.error(md_escape(str(e)))
+    typed = c2.text_area("text", key="text_area", height=160, max_chars=200_000,
+                         help="Type or paste anything; the model reads it character by character.")
+    if text is None:
+        if not typed.strip():
+            raise InputError("the text is empty; type something or pick a sample text.")
+        text = typed.replace("\r\n", "\n")
+    unknown = p.model.vocab.unknown(text)
+    if unknown:
+        where.warning(f"{len(unknown)} character(s) are not in this model's vocabulary and are read as the unknown "
+                      f"symbol: {md_escape(D.describe_chars(unknown))}.")
+    ids = p.model.vocab.encode(text)
+    return UserInput("text:" + digest(text), ids, text, up.name if up is not None else sample)
+
+
+def series_input(p: Picked, where=st) -> UserInput:
+    """Synthetic task samples or a CSV for sequence models; Gaussian noise for foreign modules."""
+    I = p.core.input_size if p.model is None else p.model.cfg.input_size
+    choices = []
+    if I == 2:
+        choices.append("adding problem")
+    if I == 10:
+        choices.append("copy task")
+    if I == 1:
+        choices += ["noisy sine", "CSV upload"]
+    choices.append("random Gaussian input")
+    c1, c2 = where.columns([1, 2])
+    src = c1.selectbox("input", choices, key="series_src")
+    T = c1.slider("sequence length T", 10, 2000, 100 if src != "random Gaussian input" else 200, key="series_T")
+    seed = c1.number_input("sample seed", 0, 10_000, 0, key="series_seed")
+    g = torch.Generator().manual_seed(int(seed))
+    base = None
+    if src == "adding problem":
+        t = D.adding_problem(1, T, g)
+        x, base = t.x[0], t.baseline
+        c2.caption(f"Two marked values to add (steps {t.x[0, :, 1].nonzero().flatten().tolist()}); target {float(t.y[0]):.3f}.")
+    elif src == "copy task":
+        t = D.copy_task(1, max(T - 20, 1), generator=g)
+        x, base = t.x[0], t.baseline
+    elif src == "noisy sine":
+        t = D.sine_task(1, T, n_waves=2, generator=g)
+        x, base = t.x[0], t.baseline
+    elif src == "CSV upload":
+        up = c2.file_uploader("CSV with a numeric column", type=["csv"], key="csv_upload")
+        if up is None:
+            raise InputError("upload a CSV file with a numeric column to read it.")
+        names_key = "csv_col"
+        values, names, col = D.read_series(up.getvalue(), st.session_state.get(names_key))
+        c2.selectbox("column", names, key=names_key)
+        values = (values - values.mean()) / values.std().clamp_min(1e-8)
+        x = values[:, None]
+    else:
+        x = torch.randn(T, I, generator=g)
+    x = x.to(p.core.weight_ih_l0.dtype)
+    return UserInput(f"series:{src}:{T}:{seed}:" + digest(x.numpy().tobytes()), x, None, src, base)
+
+
+def user_input(p: Picked, where=st) -> UserInput:
+    return text_input(p, where) if p.is_char else series_input(p, where)

@@ -1,0 +1,173 @@
+"""Step inspector (the equations filled in with this step's numbers) and what-if interventions."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+import torch.nn.functional as F
+
+from explorer import cells, plots
+from explorer.cells import GATE_NAMES, GATES
+from explorer.data import describe_chars
+from explorer.engine import layer_params
+from explorer.trace import Intervention
+
+from . import state
+
+f3 = lambda v: f"{float(v):.3f}"
+par = lambda v: f"({f3(v)})" if float(v) < 0 else f3(v)
+
+
+def _state_at(lt, key, t: int, l: int, d: int, N: int, arr, a: int, b: int):
+    """(h, c) of layer l, direction d after input position t (zeros outside 0..N-1)."""
+    if not 0 <= t < N:
+        H, P = lt.rnn.hidden_size, (lt.rnn.proj_size or lt.rnn.hidden_size)
+        return np.zeros(P, np.float32), (np.zeros(H, np.float32) if lt.kind == "lstm" else None)
+    src, k = (arr, t - a) if a <= t < b else (state.window_cached(key, t, t + 1, "", _lt=lt), 0)
+    return src["h"][l, d, k], (src["c"][l, d, k] if lt.kind == "lstm" else None)
+
+
+def _layer_input(p, ui, lt, key, t, l, arr, a, b):
+    """What layer l reads at position t: the embedded input, or the layer below's h (both directions)."""
+    if l == 0:
+        x = state.core_input(p, ui.payload)[t:t + 1]
+        return torch.as_tensor(x)[0].to(p.core.weight_ih_l0.dtype)
+    src, k = (arr, t - a) if a <= t < b else (state.window_cached(key, t, t + 1, "", _lt=lt), 0)
+    D = src["h"].shape[1]
+    return torch.as_tensor(np.concatenate([src["h"][l - 1, dd, k] for dd in range(D)]))
+
+
+def inspector(p, ui, lt, arr, key, a, b, units):
+    st.subheader("Step inspector")
+    st.caption("Pick a step and a few units: the equations below are filled in with this step's numbers, computed "
+               "from the model's weights by explorer/cells.py and checked against the trace.")
+    l, d, N = st.session_state["layer"], st.session_state["direction"], lt.steps
+    c1, c2 = st.columns([3, 2])
+    t = c1.slider("step t", a, b - 1, a, key="insp_t")
+    state.keep_valid("insp_units", units, units[:2])
+    us = c2.multiselect("units", units, default=units[:2], key="insp_units", max_selections=4)
+    prev_t = t - 1 if d == 0 else t + 1                    # the reverse direction comes from t+1
+    h_prev, c_prev = _state_at(lt, key, prev_t, l, d, N, arr, a, b)
+    x = _layer_input(p, ui, lt, key, t, l, arr, a, b)
+    prm = layer_params(p.core, l, d)
+    hp = torch.as_tensor(h_prev).to(x.dtype)[None]
+    with torch.no_grad():
+        pre = cells.preactivations(p.kind, x[None], hp, prm.w_ih, prm.w_hh, prm.b_ih, prm.b_hh)
+        if p.kind == "lstm":
+            h_new, c_new, g = cells.lstm_cell(x[None], hp, torch.as_tensor(c_prev)[None], prm.w_ih, prm.w_hh,
+                                              prm.b_ih, prm.b_hh, prm.w_hr)
+        elif p.kind == "gru":
+            h_new, g = cells.gru_cell(x[None], hp, prm.w_ih, prm.w_hh, prm.b_ih, prm.b_hh)
+        else:
+            h_new, g = cells.rnn_cell(x[None], hp, prm.w_ih, prm.w_hh, prm.b_ih, prm.b_hh, p.core.nonlinearity)
+    ok = np.allclose(h_new[0].numpy(), arr["h"][l, d, t - a], atol=1e-5)
+    what = f"character {state.md_escape(describe_chars([ui.text[t]]))}" if ui.text is not None else "the input"
+    src = (f"the initial state (zeros)" if not 0 <= prev_t < N else
+           f"the {'previous' if d == 0 else 'next (reverse direction)'} state, from step {prev_t}")
+    st.markdown(f"**Step {t}** reads {what} (‖x_t‖ = {float(x.norm()):.3f}) and {src}. "
+                + ("✓ the equations reproduce the trace." if ok else "⚠ the equations do not reproduce the trace here."))
+    if p.kind == "gru":
+        st.info("PyTorch's GRU differs from the textbook form (seeds 000/001, Cho et al. 2014) in two places: the "
+                "reset gate multiplies (W_hn h + b_hn) *after* the matrix product, and z weights the *old* state: "
+                "h' = (1 − z)·n + z·h. The textbook resets h *before* the product and lets z weight the new state.")
+        cho = st.toggle("show the textbook (Cho) form with the same weights", key="cho")
+    for u in us:
+        st.markdown(f"**unit {u}**")
+        st.latex(_equations(p, u, pre, g, h_prev, c_prev, h_new, c_new if p.kind == "lstm" else None, d))
+        if p.kind == "gru" and cho:
+            with torch.no_grad():
+                hc, gc = cells.gru_cell(x[None], hp, prm.w_ih, prm.w_hh, prm.b_ih, prm.b_hh, convention="cho")
+                n_arg = F.linear(x[None], prm.w_ih[2 * len(hp[0]):], prm.b_ih[2 * len(hp[0]):] if prm.b_ih is not None else None)
+            st.latex(r"\text{textbook: } n_t = \tanh(W_{in}x_t + b_{in} + W_{hn}(r_t \odot h_{t-1}) + b_{hn}) = "
+                     + f3(gc['n'][0, u]) + r",\quad h_t = (1-z_t)\,h_{t-1} + z_t\,n_t = "
+                     + f"(1-{f3(gc['z'][0, u])})\\cdot {par(h_prev[u])} + {f3(gc['z'][0, u])}\\cdot {par(gc['n'][0, u])} = "
+                     + f3(hc[0, u]))
+            st.caption(f"Same weights, different function: the textbook form gives h_t = {f3(hc[0, u])} here, "
+                       f"PyTorch's {f3(h_new[0, u])}.")
+
+
+def _equations(p, u, pre, g, h_prev, c_prev, h_new, c_new, d) -> str:
+    tp = "t-1" if d == 0 else "t+1"
+    if p.kind == "lstm":
+        s = r"\begin{aligned}"
+        for n, fn in (("i", r"\sigma"), ("f", r"\sigma"), ("g", r"\tanh"), ("o", r"\sigma")):
+            s += (f"{n}_t &= {fn}(W_{{i{n}}}x_t + b_{{i{n}}} + W_{{h{n}}}h_{{{tp}}} + b_{{h{n}}}) = {fn}({f3(pre[n][0, u])}) "
+                  f"= {f3(g[n][0, u])}" + r"\\")
+        gi, gf, gg, go = (float(g[n][0, u]) for n in "ifgo")
+        s += (f"c_t &= f_t\\,c_{{{tp}}} + i_t\\,g_t = {f3(gf)}\\cdot {par(c_prev[u])} + {f3(gi)}\\cdot {par(gg)} "
+              f"= {f3(c_new[0, u])}" + r"\\")
+        if p.core.proj_size:
+            s += (r"m_t &= o_t \tanh(c_t) = " + f"{f3(go)}\\cdot\\tanh({f3(c_new[0, u])}) = {f3(go * np.tanh(float(c_new[0, u])))}"
+                  + r"\\ h_t &= W_{hr} m_t \;\text{(projection: mixes all units)}")
+        else:
+            s += f"h_t &= o_t \\tanh(c_t) = {f3(go)}\\cdot\\tanh({f3(c_new[0, u])}) = {f3(h_new[0, u])}"
+        return s + r"\end{aligned}"
+    if p.kind == "gru":
+        r, z, n = (float(g[k][0, u]) for k in "rzn")
+        return (r"\begin{aligned}"
+                f"r_t &= \\sigma(W_{{ir}}x_t + b_{{ir}} + W_{{hr}}h_{{{tp}}} + b_{{hr}}) = \\sigma({f3(pre['r'][0, u])}) = {f3(r)}" + r"\\"
+                f"z_t &= \\sigma(W_{{iz}}x_t + b_{{iz}} + W_{{hz}}h_{{{tp}}} + b_{{hz}}) = \\sigma({f3(pre['z'][0, u])}) = {f3(z)}" + r"\\"
+                f"n_t &= \\tanh(W_{{in}}x_t + b_{{in}} + r_t\\,(W_{{hn}}h_{{{tp}}} + b_{{hn}})) = "
+                f"\\tanh({f3(pre['n_x'][0, u])} + {f3(r)}\\cdot {par(pre['n_h'][0, u])}) = {f3(n)}" + r"\\"
+                f"h_t &= (1-z_t)\\,n_t + z_t\\,h_{{{tp}}} = (1-{f3(z)})\\cdot {par(n)} + {f3(z)}\\cdot {par(h_prev[u])} = {f3(h_new[0, u])}"
+                r"\end{aligned}")
+    fn = r"\tanh" if p.core.nonlinearity == "tanh" else r"\mathrm{relu}"
+    return (f"h_t = {fn}(W_{{ih}}x_t + b_{{ih}} + W_{{hh}}h_{{{tp}}} + b_{{hh}}) = {fn}({f3(pre['a'][0, u])}) = {f3(h_new[0, u])}")
+
+
+def what_if(p, ui, lt, arr, key, a, b, units):
+    st.subheader("What if…")
+    st.caption("Clamp a gate for chosen units and steps and watch the consequences: the changed trace is shown beside "
+               "the original. Try the forget gate := 1 and the input gate := 0 on an LSTM unit: its cell state freezes.")
+    l, d = st.session_state["layer"], st.session_state["direction"]
+    targets = list(GATES[p.kind]) + (["c"] if p.kind == "lstm" else []) + ["h"]
+    state.keep_valid("wi_units", units, units[:1])
+    with st.form("whatif"):
+        c1, c2, c3, c4 = st.columns(4)
+        gate = c1.selectbox("gate or state", targets, index=targets.index("f") if "f" in targets else 0,
+                            format_func=lambda n: f"{n}: {GATE_NAMES[n]}", key="wi_gate")
+        mode = c2.selectbox("operation", ["set", "scale", "add"], key="wi_mode")
+        value = c3.number_input("value", -10.0, 10.0, 1.0, 0.1, key="wi_value")
+        us = c4.multiselect("units", units, default=units[:1], key="wi_units")
+        lo, hi = st.slider("steps", a, b - 1, (a + (b - a) // 4, b - 1), key="wi_steps")
+        run = st.form_submit_button("apply")
+    if run:
+        st.session_state["wi_applied"] = dict(gate=gate, mode=mode, value=value, units=list(us), steps=(lo, hi),
+                                              layer=l, direction=d, a=a, b=b, key=key)
+    spec = st.session_state.get("wi_applied")
+    if not spec or spec["key"] != key or (spec["a"], spec["b"]) != (a, b):
+        st.caption("Choose an intervention and press apply.")
+        return
+    if not spec["units"]:
+        st.warning("Pick at least one unit to intervene on.")
+        return
+    iv = Intervention(spec["gate"], spec["value"], spec["mode"], layers=spec["layer"], directions=spec["direction"],
+                      units=spec["units"], steps=range(spec["steps"][0], spec["steps"][1] + 1))
+    with state.guard("running the intervention"):
+        new = state.window_cached(key, a, b, repr(iv), _lt=lt, _iv=iv)
+        view = "c" if p.kind == "lstm" else "h"
+        steps = np.arange(a, b)
+        st.plotly_chart(plots.side_by_side(view, arr[view][l, d][:, units].T, new[view][l, d][:, units].T, units, steps,
+                                           f"{GATE_NAMES[view]} with {spec['gate']} {spec['mode']} {spec['value']:g} "
+                                           f"on units {spec['units']}, steps {spec['steps'][0]}–{spec['steps'][1]}"),
+                        key="wi_side")
+        u = spec["units"][0]
+        st.plotly_chart(plots.state_lines({f"{view} u{u} original": arr[view][l, d][:, u],
+                                           f"{view} u{u} with the intervention": new[view][l, d][:, u]}, steps,
+                                          list(ui.text[a:b]) if ui.text is not None else None,
+                                          title=f"unit {u} before and after"), key="wi_line")
+        if p.is_char:
+            base, alt = _char_loss(p, ui, arr, a, b), _char_loss(p, ui, new, a, b)
+            if base is not None:
+                st.markdown(f"Next-character loss over this window: **{base:.3f}** nats originally, **{alt:.3f}** with "
+                            f"the intervention ({alt - base:+.3f}).")
+
+
+def _char_loss(p, ui, arr, a, b):
+    """Mean next-character cross-entropy (nats) of the window's steps that have a next character."""
+    n = min(b, len(ui.payload) - 1) - a
+    if n <= 0:
+        return None
+    with torch.no_grad():
+        logits = p.model.head(torch.as_tensor(arr["output"][:n]).to(p.model.head.weight.dtype))
+        return float(F.cross_entropy(logits, ui.payload[a + 1:a + 1 + n]))

@@ -1,0 +1,111 @@
+"""The sidebar: which model (pretrained, trained here, uploaded, random), layer, direction, device."""
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+import explorer
+from explorer import InputError, ModelConfig, Vocab
+from explorer.checkpoints import load_model, load_recurrent
+from explorer.models import build
+from explorer.training import best_device, device_label
+
+from . import state
+from .state import Picked, guard
+
+UPLOAD, RANDOM = "upload a checkpoint…", "a fresh random model…"
+RANDOM_VOCAB = "".join(chr(c) for c in range(32, 127)) + "\n\t"
+
+
+def _pretrained_options() -> list[str]:
+    names = list(explorer.list_pretrained())
+    first = [n for n in ("shakespeare-lstm", "shakespeare-gru", "shakespeare-rnn") if n in names]
+    return first + [n for n in names if n not in first]
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _random_model(kind: str, hidden: int, layers: int, seed: int):
+    torch.manual_seed(seed)
+    vocab = Vocab(RANDOM_VOCAB)
+    return build(ModelConfig(kind, vocab_size=len(vocab), embedding_size=32, hidden_size=hidden, num_layers=layers),
+                 vocab).eval()
+
+
+def _upload() -> Picked | None:
+    f = st.sidebar.file_uploader("checkpoint (.safetensors, .pt, .pth)", type=["safetensors", "pt", "pth"],
+                                 key="ckpt_upload", help="Ours (with config and vocab), or any PyTorch state_dict: "
+                                 "every LSTM/GRU/RNN inside it is found by its key names. .pt files are read with "
+                                 "torch.load(weights_only=True); files carrying code are refused.")
+    if f is None:
+        st.sidebar.caption("Upload a checkpoint to explore it.")
+        return None
+    data = f.getvalue()
+    key = "upload:" + state.digest(data)
+    cache = st.session_state.setdefault("uploads", {})
+    if key not in cache:
+        try:
+            model, card = load_model(data)
+            cache[key] = {"": Picked(key, f.name, model.core, model, card)}
+        except InputError as ours:
+            try:
+                mods = load_recurrent(data)
+            except InputError as e:
+                raise InputError(f"{f.name} could not be loaded: {e}") from None
+            cache[key] = {pre: Picked(f"{key}:{pre}", f"{f.name} · {pre or 'top level'}", m) for pre, m in mods.items()}
+    options = cache[key]
+    if len(options) > 1:
+        pre = st.sidebar.selectbox("recurrent module in this checkpoint", list(options), key="ckpt_module")
+        return options[pre]
+    return next(iter(options.values()))
+
+
+def sidebar() -> Picked | None:
+    """Draws the sidebar; returns the picked model (also in st.session_state['picked'])."""
+    sb = st.sidebar
+    sb.header("Model")
+    trained = state.session_models()
+    options = _pretrained_options() + list(trained) + [UPLOAD, RANDOM]
+    fmt = lambda k: trained[k].label + " (trained here)" if k in trained else k
+    if st.session_state.get("model_choice") not in options:
+        st.session_state["model_choice"] = options[0]
+    choice = sb.selectbox("model", options, format_func=fmt, key="model_choice",
+                          help="Pretrained models were trained by this project's own CLI (see pretrained/README.md).")
+    p = None
+    with guard("loading the model"):
+        if choice in trained:
+            p = trained[choice]
+        elif choice == UPLOAD:
+            with sb:
+                p = _upload()
+        elif choice == RANDOM:
+            kind = sb.selectbox("kind", ["lstm", "gru", "rnn"], key="rnd_kind")
+            hidden = sb.select_slider("hidden size", [8, 16, 32, 64, 128, 256], 64, key="rnd_hidden")
+            layers = sb.select_slider("layers", [1, 2, 3], 1, key="rnd_layers")
+            seed = sb.number_input("seed", 0, 10_000, 0, key="rnd_seed")
+            m = _random_model(kind, hidden, layers, int(seed))
+            p = Picked(f"random:{kind}:{hidden}:{layers}:{seed}", f"random {kind.upper()} (H={hidden}, {layers} layer)", m.core, m,
+                       {"note": "untrained: PyTorch's default initialisation"})
+        else:
+            m = state.pretrained(choice)
+            p = Picked(f"pretrained:{choice}", choice, m.core, m, m.card)
+    if p is None:
+        st.session_state.pop("picked", None)
+        return None
+    core = p.core
+    sb.caption(f"{p.kind.upper()} · hidden {core.hidden_size} · {core.num_layers} layer(s)"
+               f"{' · bidirectional' if core.bidirectional else ''}"
+               f"{' · proj ' + str(core.proj_size) if getattr(core, 'proj_size', 0) else ''}")
+    sb.header("Where to look")
+    st.session_state["layer"] = sb.selectbox("layer", list(range(core.num_layers)), key="layer_pick")
+    st.session_state["direction"] = sb.selectbox(
+        "direction", list(range(p.directions)), key="dir_pick",
+        format_func=lambda d: "forward" if d == 0 else "reverse (indexed by input position)")
+    sb.header("Device")
+    devs = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + \
+        (["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else [])
+    best = best_device()
+    dev = sb.selectbox("device for training", devs, index=devs.index(best), key="device",
+                       help="Defaults to the best available: cuda, then mps, then cpu.")
+    sb.caption(f"in use: {device_label(dev)}")
+    st.session_state["picked"] = p
+    return p

@@ -1,0 +1,136 @@
+"""What the tabs share: the picked model, cached model loads and input scans, error guards.
+
+Caching follows Streamlit's conventions: st.cache_resource for models and the long-input
+scans (heavy objects, shared read-only), st.cache_data for window traces (small numpy dicts).
+What a user makes (trained models, uploads) lives in st.session_state, keyed by ids unique
+to that session, so one session never sees another's models.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import streamlit as st
+import torch
+
+import explorer
+from explorer import InputError
+from explorer.models import LazyEmbedding
+from explorer.trace import kind_of
+from explorer.windows import LongTrace, scan_long
+
+MAX_CHARS = 2_000_000          # upload cap for text (characters)
+MAX_UPLOAD_MB = 200
+
+
+@dataclass
+class Picked:
+    """The model every tab looks at."""
+    key: str                       # unique per model instance: the cache key
+    label: str
+    core: torch.nn.RNNBase         # the stock recurrent module
+    model: Optional[torch.nn.Module] = None   # CharModel / SeqModel, None for a bare foreign module
+    card: dict = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.core)
+
+    @property
+    def is_char(self) -> bool:
+        return self.model is not None and getattr(self.model, "vocab", None) is not None
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.core.bidirectional else 1
+
+
+@contextlib.contextmanager
+def guard(what: str):
+    """Show a failure in one sentence (st.error) instead of a traceback; the page goes on."""
+    try:
+        yield
+    except InputError as e:
+        st.error(md_escape(str(e)))
+    except st.runtime.scriptrunner.StopException:   # pragma: no cover - streamlit control flow
+        raise
+    except Exception as e:                           # an unexpected failure: say so, keep the page
+        traceback.print_exc()
+        st.error(f"Something went wrong while {what} ({type(e).__name__}: {str(e).splitlines()[0][:160]}); "
+                 "the rest of the page still works.")
+
+
+@st.cache_resource(show_spinner=False)
+def pretrained(name: str):
+    return explorer.load_pretrained(name)
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def scan(key: str, _core, _x, n: int, blocks: int = 800) -> LongTrace:
+    """The one pass over an input (checkpoints, statistics, overview), once per (model, input)."""
+    with torch.no_grad():
+        return scan_long(_core, _x, checkpoint_every=256, chunk=4096, overview_blocks=blocks)
+
+
+def window_arrays(lt: LongTrace, a: int, b: int, intervene=None) -> dict[str, np.ndarray]:
+    """A window's trace as numpy arrays {name: (L, D, T, H)} (batch 0) + "output" (T, F)."""
+    tr = lt.window(a, b, intervene)
+    out = {n: tr.values(n)[:, :, :, 0].float().cpu().numpy() for n in tr.names()}
+    out["output"] = (tr.output if tr.output.dim() == 2 else tr.output[:, 0]).float().cpu().numpy()
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def window_cached(key: str, a: int, b: int, iv_key: str = "", _lt=None, _iv=None) -> dict[str, np.ndarray]:
+    return window_arrays(_lt, a, b, _iv)
+
+
+def keep_valid(key: str, options, default):
+    """Before a widget keyed `key` is drawn: if its remembered value is no longer among the
+    options (the units shown changed, say), start again from `default` instead of an empty pick."""
+    if key in st.session_state:
+        v = st.session_state[key]
+        vals = v if isinstance(v, (list, tuple)) else [v]
+        if not vals or any(x not in options for x in vals):
+            st.session_state[key] = default
+
+
+def md_escape(s: str) -> str:
+    """User-derived text inside st.markdown/st.warning: backslash every Markdown/LaTeX/HTML-active
+    character, so it shows exactly as typed and is never interpreted."""
+    return "".join("\\" + c if c in "\\`*_[]<>$~|#:&" else c for c in s)
+
+
+def digest(data) -> str:
+    h = hashlib.sha256()
+    h.update(data if isinstance(data, (bytes, bytearray)) else str(data).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()[:16]
+
+
+def session_models() -> dict:
+    """Models trained or uploaded in this session: {key: Picked}."""
+    return st.session_state.setdefault("session_models", {})
+
+
+def add_session_model(label: str, model, card: Optional[dict] = None, core=None) -> str:
+    key = f"session:{uuid.uuid4().hex[:12]}"
+    session_models()[key] = Picked(key, label, core if core is not None else model.core, model, card or {})
+    return key
+
+
+def picked() -> Picked:
+    return st.session_state["picked"]
+
+
+def core_input(p: Picked, payload) -> object:
+    """The recurrent core's input for a payload: ids -> lazy embedding; (T, I) series -> projected."""
+    if p.is_char:
+        return LazyEmbedding(p.model, payload)
+    if p.model is not None:
+        return p.model.embed(payload)
+    return payload

@@ -1,0 +1,204 @@
+"""AppTest (streamlit.testing.v1): app.py headless; the tabs; the Explore tab's charts and controls;
+bad input shown as one sentence; user text never interpreted as HTML."""
+import json
+import os
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
+
+
+def run_app(**state):
+    at = AppTest.from_file(APP, default_timeout=300)
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def specs(at):
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def arr(v):
+    """A plotly array from a figure's JSON: a list, or plotly's typed {"dtype", "bdata"} encoding."""
+    import base64
+    import numpy as np
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).tolist()
+    return list(v)
+
+
+def plain(s: str) -> str:
+    """Markdown-escaped UI text as the reader sees it."""
+    return s.replace("\\", "")
+
+
+def ok(at):
+    assert not at.exception, [str(e.value)[:300] for e in at.exception]
+    return at
+
+
+@pytest.fixture(scope="module")
+def default_app():
+    return run_app()
+
+
+def test_tabs_and_default_model(default_app):
+    at = default_app
+    assert [t.label for t in at.tabs] == ["Explore", "Gradient flow", "Train", "Units"]
+    assert at.sidebar.selectbox(key="model_choice").value == "shakespeare-lstm"
+    assert not at.error
+
+
+def test_default_view_shows_every_lstm_gate(default_app):
+    sp = specs(default_app)
+    titles = [s["layout"]["title"]["text"] for s in sp]
+    for g in ["i: input gate", "f: forget gate", "g: cell candidate", "o: output gate", "c: cell state", "h: hidden state"]:
+        assert g in titles
+    hm = next(s for s in sp if s["layout"]["title"]["text"].startswith("f:"))
+    assert hm["data"][0]["type"] == "heatmap"
+    assert len(hm["data"][0]["y"]) == 24                                   # top-k units
+    assert hm["layout"]["xaxis"]["ticktext"][:4] == ["K", "I", "N", "G"]   # the characters along time
+    assert any(s["layout"]["title"]["text"] == "gate saturation" for s in sp)
+    assert default_app.get("latex"), "the step inspector's equations"
+
+
+def test_controls(default_app):
+    at = default_app
+    at.selectbox(key="sample").set_value("python code").run()
+    ok(at)
+    assert "def fib" in at.text_area(key="text_area").value
+    at.slider(key="topk").set_value(8).run()
+    ok(at)
+    hm = next(s for s in specs(at) if s["layout"]["title"]["text"].startswith("i:"))
+    assert len(hm["data"][0]["y"]) == 8
+    at.selectbox(key="order").set_value("clustered").run()
+    ok(at)
+    at.multiselect(key="shown").set_value(["f", "c"]).run()
+    ok(at)
+    titles = [s["layout"]["title"]["text"] for s in specs(at)]
+    assert "f: forget gate" in titles and "i: input gate" not in titles
+    at.selectbox(key="text_name").set_value("f").run()
+    ok(at)
+    at.slider(key="insp_t").set_value(5).run()
+    ok(at)
+    assert any("Step 5" in m.value for m in at.markdown)
+    assert any("reproduce the trace" in m.value and "✓" in m.value for m in at.markdown)
+
+
+def test_what_if_forget_one_freezes_the_cell(default_app):
+    at = default_app
+    at.selectbox(key="wi_gate").set_value("f")
+    at.number_input(key="wi_value").set_value(1.0)
+    at.form_submit_button[0].click().run()
+    ok(at)
+    sp = specs(at)
+    side = [s for s in sp if "with f set 1" in s["layout"]["title"]["text"]]
+    assert side, [s["layout"]["title"]["text"] for s in sp]
+    assert any("Next-character loss" in m.value for m in at.markdown)
+
+
+def test_gru_inspector_cho_toggle_and_rnn():
+    at = run_app()
+    at.sidebar.selectbox(key="model_choice").set_value("shakespeare-gru").run()
+    ok(at)
+    assert any("textbook form" in i.value for i in at.info)
+    at.toggle(key="cho").set_value(True).run()
+    ok(at)
+    assert any("textbook" in l.value for l in at.get("latex"))
+    at.sidebar.selectbox(key="model_choice").set_value("shakespeare-rnn").run()
+    ok(at)
+    titles = [s["layout"]["title"]["text"] for s in specs(at)]
+    assert "h: hidden state" in titles and "f: forget gate" not in titles
+
+
+def test_sequence_model_and_random_model():
+    at = run_app()
+    at.sidebar.selectbox(key="model_choice").set_value("adding-lstm").run()
+    ok(at)
+    assert specs(at) and not at.error
+    at.sidebar.selectbox(key="model_choice").set_value("a fresh random model…").run()
+    ok(at)
+    at.sidebar.selectbox(key="rnd_kind").set_value("gru").run()
+    ok(at)
+    assert any(s["layout"]["title"]["text"].startswith("z:") for s in specs(at))
+
+
+def test_html_in_user_text_is_shown_as_text():
+    at = run_app()
+    evil = '<b>bold</b> <img src=x onerror=alert(1)> $x$ [a](javascript:alert(1))'
+    at.text_area(key="text_area").set_value(evil).run()
+    ok(at)
+    tv = next(s for s in specs(at) if s["data"][0].get("texttemplate") == "%{text}")
+    cells = [c for row in tv["data"][0]["text"] for c in row]
+    assert "&lt;" in cells and "<" not in cells and "&gt;" in cells
+    for m in list(at.markdown) + list(at.warning) + list(at.caption):
+        assert "<img" not in m.value and "<b>" not in m.value
+
+
+@pytest.mark.parametrize("name,data,match", [
+    ("bin.txt", b"\x00\x01\x02\x03binary", "binary"),
+    ("latin.txt", "café".encode("latin-1"), "not valid UTF-8"),
+    ("empty.txt", b"   \n", "empty"),
+])
+def test_bad_text_uploads(name, data, match):
+    at = run_app()
+    at.file_uploader(key="text_upload").set_value((name, data, "text/plain")).run()
+    ok(at)
+    assert any(match in plain(e.value) for e in at.error), [e.value for e in at.error]
+    assert specs(at), "the rest of the page keeps working"
+
+
+def test_empty_text_and_unknown_characters():
+    at = run_app()
+    at.text_area(key="text_area").set_value("   ").run()
+    ok(at)
+    assert any("empty" in e.value for e in at.error)
+    at.text_area(key="text_area").set_value("naïve café ✓").run()
+    ok(at)
+    assert any("not in this model's vocabulary" in w.value for w in at.warning)
+
+
+def test_bad_checkpoint_upload():
+    at = run_app()
+    at.sidebar.selectbox(key="model_choice").set_value("upload a checkpoint…").run()
+    ok(at)
+    at.sidebar.file_uploader(key="ckpt_upload").set_value(("model.pt", b"not a checkpoint at all", "application/octet-stream")).run()
+    ok(at)
+    assert any("could not be loaded" in e.value for e in at.error)
+
+
+def test_foreign_checkpoint_upload(tmp_path):
+    import io
+    import torch
+    m = torch.nn.Module()
+    m.rnn = torch.nn.GRU(5, 12, num_layers=2)
+    buf = io.BytesIO()
+    torch.save(m.state_dict(), buf)
+    at = run_app()
+    at.sidebar.selectbox(key="model_choice").set_value("upload a checkpoint…").run()
+    at.sidebar.file_uploader(key="ckpt_upload").set_value(("wlm.pt", buf.getvalue(), "application/octet-stream")).run()
+    ok(at)
+    assert not at.error
+    assert any(s["layout"]["title"]["text"].startswith("r:") for s in specs(at))
+
+
+def test_long_input_is_windowed_and_figures_stay_small():
+    text = ("To be, or not to be, that is the question:\n" * 25_000)[:1_000_000]
+    at = run_app()
+    at.file_uploader(key="text_upload").set_value(("book.txt", text.encode(), "text/plain")).run()
+    ok(at)
+    assert not at.error
+    sp = [c.proto.spec for c in at.get("plotly_chart")]
+    assert max(len(s) for s in sp) < 2_000_000
+    overview = next(json.loads(s) for s in sp if "whole input" in json.loads(s)["layout"]["title"]["text"])
+    assert overview["layout"]["xaxis"]["title"]["text"] == "block start"
+    at.slider(key="win_start").set_value(500_000).run()
+    ok(at)
+    hm = next(json.loads(s) for s in (c.proto.spec for c in at.get("plotly_chart"))
+              if json.loads(s)["layout"]["title"]["text"].startswith("f:"))
+    x = arr(hm["data"][0]["x"])
+    assert x[0] == 500_000 and len(x) == 120
