@@ -3,20 +3,28 @@ import streamlit as st
 
 st.set_page_config(page_title="Gate Explorer", page_icon="🔬", layout="wide")
 
-from explorer.ui.explore import explore_tab          # noqa: E402  (after set_page_config)
-from explorer.ui.sidebar import sidebar              # noqa: E402
+from explorer.ui.classroom import classroom_sidebar, lesson_panel   # noqa: E402  (after set_page_config)
+from explorer.ui.explore import explore_tab                         # noqa: E402
+from explorer.ui.gradflow import gradflow_tab                       # noqa: E402
+from explorer.ui.sidebar import sidebar                             # noqa: E402
+from explorer.ui.train import train_tab                             # noqa: E402
+from explorer.ui.units import units_tab                             # noqa: E402
+
+TABS = ["Explore", "Gradient flow", "Train", "Units"]
 
 st.title("Gate Explorer")
 st.caption("What happens inside LSTM, GRU and vanilla RNN cells while they read a real sequence.")
 sidebar()
-explore, grad, train, units = st.tabs(["Explore", "Gradient flow", "Train", "Units"])
+classroom_sidebar()
+lesson_panel()
+# The active tab is part of the URL (?tab=Units), like every bound widget, so a link reopens the same view.
+# Every tab is drawn on every run (the heavy parts are cached): a widget that is not drawn loses its state.
+explore, grad, train, units = st.tabs(TABS, key="tab", bind="query-params")
 with explore:
     explore_tab()
 with grad:
-    st.info("Gradient flow side by side (LSTM, GRU, vanilla RNN) is coming in a later issue; "
-            "from Python: `explorer.gradient_flow(rnn, x)`.")
+    gradflow_tab()
 with train:
-    st.info("Live training on any device is coming in a later issue; from the command line: `python -m explorer.train`.")
+    train_tab()
 with units:
-    st.info("The unit finder and classroom mode are coming in a later issue; from Python: "
-            "`explorer.analysis.find_units(trace, text)`.")
+    units_tab()

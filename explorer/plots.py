@@ -41,11 +41,11 @@ def _scale(name: str, values: np.ndarray):
 
 def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.ndarray,
                  chars: Optional[Sequence[str]] = None, title: Optional[str] = None,
-                 height: Optional[int] = None, step_label: str = "step") -> go.Figure:
+                 height: Optional[int] = None, step_label: str = "step", scale: Optional[tuple] = None) -> go.Figure:
     """Units × time heatmap. values (n_units, n_steps); steps: the position of each column
     (block start for a decimated view); chars: the input character of each column (windows)."""
     values = np.asarray(values, dtype=np.float32)
-    cs, lo, hi = _scale(name, values)
+    cs, lo, hi = scale or _scale(name, values)
     hover = f"{step_label} %{{x}}<br>unit %{{customdata}}<br>value %{{z:.3f}}"
     ylab = [f"u{u}" for u in units]
     kw = {}

@@ -146,12 +146,14 @@ class Trainer:
         self.model.train()
         return sum(losses) / len(losses)
 
-    def run(self) -> "Trainer":
+    def run(self, until: Optional[int] = None) -> "Trainer":
+        """Train up to step `until` (default cfg.steps); call again to continue (jobs interleave models)."""
         c, model = self.cfg, self.model
+        until = c.steps if until is None else min(until, c.steps)
         model.train()
         tokens = c.batch_size * c.seq_len
         t_last, s_last = time.perf_counter(), self.step
-        while self.step < c.steps and not self._stop:
+        while self.step < until and not self._stop:
             if c.lr_decay:
                 self.lr = c.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * self.step / max(c.steps, 1))))
                 for grp in self.opt.param_groups:

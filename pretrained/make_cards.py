@@ -26,7 +26,9 @@ Load one with `explorer.load_pretrained(name)`; `explorer.list_pretrained()` ret
 
 def main():
     out = [HEAD]
-    for name, c in explorer.list_pretrained().items():
+    cards = explorer.list_pretrained()
+    for name in sorted(cards, key=lambda n: (not n.startswith("shakespeare"), n)):
+        c = cards[name]
         cfg = c.get("config", {})
         out.append(f"\n## {name}\n")
         rows = [("kind", cfg.get("kind", "").upper()),
@@ -43,8 +45,8 @@ def main():
                      ("held-out loss", f"{c['heldout_loss_nats']:.3f} nats ({c['heldout_bpc']:.3f} bpc)"),
                      ("uniform baseline", f"{c.get('baseline', 0):.3f} nats")]
         else:
-            rows += [("held-out MSE (fresh samples)", f"{c.get('heldout_loss'):.4f}"),
-                     ("final training-batch loss", f"{c.get('final_loss'):.4f}"),
+            rows += [("held-out MSE (2,048 fresh samples)", f"{c.get('heldout_loss'):.2e}"),
+                     ("final training-batch loss", f"{c.get('final_loss'):.2e}"),
                      ("baseline (predict 1)", f"{c.get('baseline', 0):.4f}")]
         out.append("| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows))
         out.append(f"\nRecipe:\n\n```bash\n{c.get('recipe', '')}\n```\n")

@@ -105,3 +105,25 @@ def test_series_and_bad_inputs():
 def test_generation_is_seeded():
     m = tiny_char()
     assert m.generate("the", 30, 0.8, seed=3) == m.generate("the", 30, 0.8, seed=3)
+
+
+def test_job_trains_several_models_in_lockstep_on_the_same_batches_and_stops():
+    from explorer.jobs import TrainingJob
+    models = {k: SeqModel(ModelConfig(k, input_size=2, embedding_size=8, hidden_size=16, readout="last"))
+              for k in ("lstm", "gru", "rnn")}
+    cfg = TrainConfig("adding", steps=40, batch_size=8, seq_len=20, device="cpu", eval_every=10)
+    job = TrainingJob(models, cfg).start()
+    job.join(60)
+    snap = job.snapshot()
+    assert not snap["running"] and all(m["step"] == 40 for m in snap["models"].values())
+    tr = job.trainers
+    assert all(torch.equal(tr["lstm"].batch(s)[0], tr["rnn"].batch(s)[0]) for s in (0, 17, 39))
+    job2 = TrainingJob({"lstm": models["lstm"]}, TrainConfig("adding", steps=100000, batch_size=8, seq_len=20,
+                                                                device="cpu", eval_every=0)).start()
+    import time
+    time.sleep(0.5)
+    t = time.time()
+    job2.stop()
+    job2.join(5)
+    assert not job2.running and time.time() - t < 2.0
+    assert 0 < job2.trainers["lstm"].step < 100000

@@ -12,6 +12,7 @@ from explorer import plots
 from explorer.cells import GATE_NAMES, GATES
 
 from . import inspect_step, state
+from .classroom import hidden
 from .inputs import user_input
 from .state import guard
 
@@ -32,9 +33,13 @@ def explore_tab():
         st.info("Pick a model in the sidebar (or finish uploading a checkpoint) to explore it.")
         return
     st.caption(EXPLAIN[p.kind])
-    with guard("reading the input"):
-        ui = user_input(p)
-        st.session_state["input"] = ui
+    prev = st.session_state.get("input")
+    if hidden("input") and prev is not None and (prev.text is not None) == p.is_char:
+        pass                                     # presentation mode: keep reading what was read before
+    else:
+        with guard("reading the input"):
+            st.session_state["input"] = None
+            st.session_state["input"] = user_input(p)
     if "input" not in st.session_state or st.session_state["input"] is None:
         return
     ui = st.session_state["input"]
@@ -52,11 +57,19 @@ FULL = 150          # inputs up to this many steps are shown whole, every charac
 def _window(N: int) -> tuple[int, int]:
     if N <= FULL:
         return 0, N
+    if hidden("display controls"):
+        W = min(st.session_state.get("win_len", 120), N)
+        a = min(st.session_state.get("win_start", 0), N - W)
+        return a, a + W
     c1, c2 = st.columns([1, 3])
     W = c1.select_slider("window (steps at full resolution)", [60, 120, 200, 300, 500], 120, key="win_len",
+                         bind="query-params",
                          help="Up to 150 steps, every character is labelled on the time axis.")
     W = min(W, N)
-    start = c2.slider("window start", 0, N - W, min(st.session_state.get("win_start", 0), N - W), key="win_start",
+    if "pending_win_start" in st.session_state:             # "go there" from the Units tab
+        st.session_state["win_start"] = st.session_state.pop("pending_win_start")
+    state.seed("win_start", 0, 0, N - W)
+    start = c2.slider("window start", 0, N - W, key="win_start", bind="query-params",
                       help="The overview above shows the whole input, averaged over blocks; the charts below show "
                            "this window exactly.")
     return start, start + W
@@ -66,17 +79,24 @@ def _view(p, ui, lt, key):
     l, d = st.session_state["layer"], st.session_state["direction"]
     N = lt.steps
     names = list(GATES[p.kind]) + (["c"] if p.kind == "lstm" else []) + ["h"]
-    c1, c2, c3 = st.columns([2, 1, 1])
-    shown = c1.multiselect("gates and states", names, default=names, key="shown",
-                           format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
     H = p.core.hidden_size
-    top = c2.slider("units shown (top k)", 1, min(H, 128), min(24, H), key="topk")
-    how = c3.selectbox("order units", A.ORDERS, key="order",
-                       help="most variable: by the standard deviation of h over the whole input; clustered: units "
-                            "that move together sit together.")
+    state.keep_valid("shown", names, names)
+    if hidden("display controls"):
+        shown = st.session_state.get("shown", names)
+        top = min(st.session_state.get("topk", 24), H)
+        how = st.session_state.get("order", A.ORDERS[0])
+    else:
+        c1, c2, c3 = st.columns([2, 1, 1])
+        shown = c1.multiselect("gates and states", names, default=names, key="shown",
+                               format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
+        state.seed("topk", min(24, H), 1, min(H, 128))
+        top = c2.slider("units shown (top k)", 1, min(H, 128), key="topk", bind="query-params")
+        how = c3.selectbox("order units", A.ORDERS, key="order", bind="query-params",
+                           help="most variable: by the standard deviation of h over the whole input; clustered: units "
+                                "that move together sit together.")
     ref = "c" if p.kind == "lstm" else "h"
     std = lt.stats[ref].std[l, d, 0]
-    if N > FULL:
+    if N > FULL and not hidden("overview"):
         st.subheader("The whole input")
         _overview(p, lt, l, d, names, top, std, N)
     a, b = _window(N)
@@ -94,7 +114,7 @@ def _view(p, ui, lt, key):
     st.subheader("One unit over the text" if chars is not None else "One unit over time")
     c1, c2 = st.columns([1, 3])
     state.keep_valid("text_unit", units, units[0])
-    unit = c1.selectbox("unit", units, key="text_unit")
+    unit = c1.selectbox("unit", units, key="text_unit", bind="query-params")
     name = c1.selectbox("colour by", names, index=names.index("c" if p.kind == "lstm" else "h"), key="text_name",
                         format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
     with c2:
@@ -116,15 +136,18 @@ def _view(p, ui, lt, key):
                                       if p.kind == "lstm" else "hidden state over time",
                                       panels=("c ", "h ") if p.kind == "lstm" else None), key="lines")
 
-    inspect_step.inspector(p, ui, lt, arr, key, a, b, units)
-    if p.kind != "rnn":
+    if not hidden("step inspector"):
+        inspect_step.inspector(p, ui, lt, arr, key, a, b, units)
+    if p.kind != "rnn" and not hidden("saturation"):
         st.subheader("Saturation")
         st.caption("Each dot is a unit: how often its gate is nearly shut (left) or nearly open (right) over the whole "
                    "input. Dots in the corners act like switches; dots near (0, 0) stay in between.")
         pts = {g: tuple(x[l, d].numpy() for x in A.saturation(lt, g)) for g in GATES[p.kind]}
         st.plotly_chart(plots.saturation_scatter(pts), key="saturation")
-    inspect_step.what_if(p, ui, lt, arr, key, a, b, units)
-    _export(p, ui, arr, a, b)
+    if not hidden("what-if"):
+        inspect_step.what_if(p, ui, lt, arr, key, a, b, units)
+    if not hidden("export"):
+        _export(p, ui, arr, a, b)
 
 
 def _overview(p, lt, l, d, names, top, std, N):

@@ -27,9 +27,13 @@ class UserInput:
 def text_input(p: Picked, where=st) -> UserInput:
     """Text area with a default passage, sample texts, or an upload (.txt) up to MAX_CHARS."""
     c1, c2 = where.columns([1, 2])
-    sample = c1.selectbox("sample text", list(D.SAMPLES), key="sample",
+    sample = c1.selectbox("sample text", list(D.SAMPLES), key="sample", bind="query-params",
                           help="Prose, Python code and nested brackets show different units at work.")
     up = c1.file_uploader(f"or upload a .txt (up to {MAX_CHARS:,} characters)", type=["txt"], key="text_upload")
+    shared = st.query_params.get("text")
+    if "_sample_shown" not in st.session_state and shared:      # a shared link carries its own text
+        st.session_state["text_area"] = shared
+        st.session_state["_sample_shown"] = sample
     if st.session_state.get("_sample_shown") != sample:          # a new sample replaces the text area
         st.session_state["text_area"] = D.SAMPLES[sample]
         st.session_state["_sample_shown"] = sample
@@ -47,6 +51,11 @@ def text_input(p: Picked, where=st) -> UserInput:
         if not typed.strip():
             raise InputError("the text is empty; type something or pick a sample text.")
         text = typed.replace("\r\n", "\n")
+        # A typed text travels in the link when it is short and not simply the sample.
+        if text != D.SAMPLES[sample] and len(text) <= 2000:
+            st.query_params["text"] = text
+        elif "text" in st.query_params:
+            del st.query_params["text"]
     unknown = p.model.vocab.unknown(text)
     if unknown:
         where.warning(f"{len(unknown)} character(s) are not in this model's vocabulary and are read as the unknown "

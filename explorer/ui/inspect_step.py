@@ -43,9 +43,12 @@ def inspector(p, ui, lt, arr, key, a, b, units):
                "from the model's weights by explorer/cells.py and checked against the trace.")
     l, d, N = st.session_state["layer"], st.session_state["direction"], lt.steps
     c1, c2 = st.columns([3, 2])
-    t = c1.slider("step t", a, b - 1, a, key="insp_t")
+    if "pending_insp_t" in st.session_state:
+        st.session_state["insp_t"] = st.session_state.pop("pending_insp_t")
+    state.seed("insp_t", a, a, b - 1)
+    t = c1.slider("step t", a, b - 1, key="insp_t", bind="query-params")
     state.keep_valid("insp_units", units, units[:2])
-    us = c2.multiselect("units", units, default=units[:2], key="insp_units", max_selections=4)
+    us = c2.multiselect("units", units, default=units[:2], key="insp_units", max_selections=4, bind="query-params")
     prev_t = t - 1 if d == 0 else t + 1                    # the reverse direction comes from t+1
     h_prev, c_prev = _state_at(lt, key, prev_t, l, d, N, arr, a, b)
     x = _layer_input(p, ui, lt, key, t, l, arr, a, b)
@@ -129,7 +132,8 @@ def what_if(p, ui, lt, arr, key, a, b, units):
         mode = c2.selectbox("operation", ["set", "scale", "add"], key="wi_mode")
         value = c3.number_input("value", -10.0, 10.0, 1.0, 0.1, key="wi_value")
         us = c4.multiselect("units", units, default=units[:1], key="wi_units")
-        lo, hi = st.slider("steps", a, b - 1, (a + (b - a) // 4, b - 1), key="wi_steps")
+        state.seed("wi_steps", (a + (b - a) // 4, b - 1), a, b - 1)
+        lo, hi = st.slider("steps", a, b - 1, key="wi_steps")
         run = st.form_submit_button("apply")
     if run:
         st.session_state["wi_applied"] = dict(gate=gate, mode=mode, value=value, units=list(us), steps=(lo, hi),

@@ -66,9 +66,12 @@ def sidebar() -> Picked | None:
     trained = state.session_models()
     options = _pretrained_options() + list(trained) + [UPLOAD, RANDOM]
     fmt = lambda k: trained[k].label + " (trained here)" if k in trained else k
+    pending = st.session_state.pop("pending_choice", None)     # "explore this model" from the Train tab
+    if pending in options:
+        st.session_state["model_choice"] = pending
     if st.session_state.get("model_choice") not in options:
         st.session_state["model_choice"] = options[0]
-    choice = sb.selectbox("model", options, format_func=fmt, key="model_choice",
+    choice = sb.selectbox("model", options, format_func=fmt, key="model_choice", bind="query-params",
                           help="Pretrained models were trained by this project's own CLI (see pretrained/README.md).")
     p = None
     with guard("loading the model"):
@@ -96,9 +99,11 @@ def sidebar() -> Picked | None:
                f"{' · bidirectional' if core.bidirectional else ''}"
                f"{' · proj ' + str(core.proj_size) if getattr(core, 'proj_size', 0) else ''}")
     sb.header("Where to look")
-    st.session_state["layer"] = sb.selectbox("layer", list(range(core.num_layers)), key="layer_pick")
+    state.keep_valid("layer_pick", list(range(core.num_layers)), 0)
+    st.session_state["layer"] = sb.selectbox("layer", list(range(core.num_layers)), key="layer_pick", bind="query-params")
+    state.keep_valid("dir_pick", list(range(p.directions)), 0)
     st.session_state["direction"] = sb.selectbox(
-        "direction", list(range(p.directions)), key="dir_pick",
+        "direction", list(range(p.directions)), key="dir_pick", bind="query-params",
         format_func=lambda d: "forward" if d == 0 else "reverse (indexed by input position)")
     sb.header("Device")
     devs = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + \

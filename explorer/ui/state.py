@@ -90,6 +90,18 @@ def window_cached(key: str, a: int, b: int, iv_key: str = "", _lt=None, _iv=None
     return window_arrays(_lt, a, b, _iv)
 
 
+def seed(key: str, default, lo=None, hi=None):
+    """For a widget whose value is also set from code: keep its value in session state only
+    (never a second default), clamped into [lo, hi] when the range changed."""
+    v = st.session_state.get(key, default)
+    if lo is not None and hi is not None:
+        if isinstance(v, (tuple, list)):
+            v = tuple(min(max(x, lo), hi) for x in v)
+        else:
+            v = min(max(v, lo), hi)
+    st.session_state[key] = v
+
+
 def keep_valid(key: str, options, default):
     """Before a widget keyed `key` is drawn: if its remembered value is no longer among the
     options (the units shown changed, say), start again from `default` instead of an empty pick."""

@@ -1,0 +1,84 @@
+"""A training job: one or several models (e.g. LSTM, GRU and RNN) trained in a background thread
+on the same batches, in lockstep, so their curves compare fairly. No streamlit: the app polls
+job.snapshot(); a notebook can call job.run() directly.
+
+    job = TrainingJob({"lstm": m1, "gru": m2}, TrainConfig("adding", steps=500))
+    job.start(); ...; job.stop(); job.join()
+"""
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from typing import Optional
+
+from torch import nn
+
+from .training import TrainConfig, Trainer
+
+
+class TrainingJob:
+    CHUNK = 5            # steps per model before switching: lockstep, and a Stop lands within a chunk
+
+    def __init__(self, models: dict[str, nn.Module], tcfg: TrainConfig, source=None):
+        # Every model gets the same config and seed, hence the same batches (Trainer.batch is a
+        # function of seed and step).
+        self.trainers = {name: Trainer(m, copy.deepcopy(tcfg), source) for name, m in models.items()}
+        self.cfg = tcfg
+        self.thread: Optional[threading.Thread] = None
+        self.started = self.finished = None
+        self.error: Optional[str] = None
+        self._stop = threading.Event()
+
+    @property
+    def baseline(self) -> float:
+        return next(iter(self.trainers.values())).baseline
+
+    def run(self):
+        self.started = time.time()
+        try:
+            step = 0
+            while step < self.cfg.steps and not self._stop.is_set():
+                step = min(step + self.CHUNK, self.cfg.steps)
+                for tr in self.trainers.values():
+                    if not tr.stopped:
+                        tr.run(until=step)
+                if all(tr.stopped for tr in self.trainers.values()):
+                    break
+        except Exception as e:                    # never lose the weights: report and keep them
+            self.error = f"training failed: {type(e).__name__}: {str(e).splitlines()[0][:160]}"
+        finally:
+            self.finished = time.time()
+
+    def start(self) -> "TrainingJob":
+        self.thread = threading.Thread(target=self.run, daemon=True, name="gate-explorer-training")
+        self.thread.start()
+        return self
+
+    def stop(self):
+        """Stop every model after its current step; weights trained so far are kept."""
+        self._stop.set()
+        for tr in self.trainers.values():
+            tr.stop()
+
+    def join(self, timeout: Optional[float] = None):
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def snapshot(self) -> dict:
+        """A consistent copy of the progress for drawing (the lists are copied, not shared)."""
+        now = time.time()
+        out = {"running": self.running, "stopped": self._stop.is_set(), "error": self.error,
+               "elapsed": (self.finished or now) - (self.started or now), "steps": self.cfg.steps, "models": {}}
+        for name, tr in self.trainers.items():
+            h = tr.history
+            n = len(h["step"])
+            out["models"][name] = {"step": tr.step, "loss": tr.loss, "val_loss": tr.val_loss, "steps_per_s": tr.steps_per_s,
+                                   "tokens_per_s": tr.tokens_per_s, "error": tr.error, "device": tr.device,
+                                   "history": {k: list(v[:n] if k in ("step", "loss", "grad_norm") else v)
+                                               for k, v in h.items()}}
+        return out

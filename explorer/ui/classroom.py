@@ -1,0 +1,179 @@
+"""Classroom: shareable views (widgets bound to the URL's query parameters), presentation mode,
+and guided lessons, one per claim of the seeds, each computed live, never hard-coded."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+import explorer
+from explorer import analysis as A
+from explorer import plots
+from explorer.models import core_parameters
+from explorer.trace import Intervention
+
+from . import state
+
+HIDEABLE = ["input", "display controls", "overview", "step inspector", "saturation", "what-if", "export"]
+LESSONS = {
+    "vanishing": "1 · Vanishing gradients: RNN vs LSTM",
+    "forget": "2 · A forget gate near 1 keeps memory",
+    "params": "3 · A GRU has about 25% fewer parameters",
+    "unit": "4 · An interpretable unit in the char model",
+    "packing": "5 · Padded batches are handled like packed sequences",
+}
+CSS = """<style>
+html, body, [class*="css"], .stMarkdown p, .stCaption, label, .stSelectbox, .stSlider { font-size: 1.22rem !important; }
+h1 { font-size: 3rem !important; } h2, h3 { font-size: 2.1rem !important; }
+</style>"""
+
+
+def hidden(section: str) -> bool:
+    """True when presentation mode hides this section."""
+    return bool(st.session_state.get("present")) and section in (st.session_state.get("hide") or [])
+
+
+# Widgets inside sections that presentation mode can hide: their values must survive runs in which
+# they are not drawn (Streamlit forgets the state of widgets that are not drawn).
+PERSIST = ["shown", "topk", "order", "win_len", "win_start", "insp_t", "insp_units", "text_unit", "text_name",
+           "line_units", "sample", "text_area", "ov_name"]
+
+
+def classroom_sidebar():
+    sb = st.sidebar
+    for k in PERSIST:
+        if k in st.session_state:
+            st.session_state[k] = st.session_state[k]
+    sb.header("Classroom")
+    sb.toggle("presentation mode", key="present", bind="query-params",
+              help="Larger fonts, and the sections you choose hidden: for a projector.")
+    if st.session_state.get("present"):
+        sb.multiselect("hide", HIDEABLE, default=["input", "display controls", "export"], key="hide", bind="query-params")
+        st.markdown(CSS, unsafe_allow_html=True)            # our own constant stylesheet; never user text
+    sb.selectbox("guided lesson", [""] + list(LESSONS), format_func=lambda k: LESSONS.get(k, "—"), key="lesson",
+                 bind="query-params", on_change=_lesson_setup)
+    sb.caption("Every choice on this page lives in the address bar: copy the URL to hand out exactly this view.")
+
+
+def _lesson_setup():
+    """When a lesson is picked: move the page to where it is best seen."""
+    k = st.session_state.get("lesson")
+    if k == "vanishing":
+        st.session_state.update(tab="Gradient flow", gf_source="pretrained (shakespeare-lstm, -gru, -rnn)", gf_T=500,
+                                gf_clamp=False)
+    elif k in ("forget", "unit"):
+        st.session_state.update(tab="Explore", model_choice="shakespeare-lstm")
+    elif k == "packing":
+        st.session_state.update(tab="Explore")
+
+
+def lesson_panel():
+    k = st.session_state.get("lesson")
+    if not k:
+        return
+    with st.container(border=True):
+        c1, c2 = st.columns([6, 1])
+        c1.subheader(LESSONS[k])
+        if c2.button("close", key="lesson_close"):
+            st.session_state["lesson"] = ""
+            st.rerun()
+        with state.guard("preparing the lesson"):
+            {"vanishing": _vanishing, "forget": _forget, "params": _params, "unit": _unit, "packing": _packing}[k]()
+
+
+def _text() -> str:
+    ui = st.session_state.get("input")
+    return ui.text if ui is not None and ui.text else explorer.data.SAMPLES["prose"]
+
+
+def _vanishing():
+    from explorer import compare as C
+    trio = {k: state.pretrained(f"shakespeare-{k}") for k in ("lstm", "gru", "rnn")}
+    text = (_text() * 5)[:500]
+    ids = trio["lstm"].vocab.encode(text)[None]
+    flows = C.compare_flow(trio, ids, "last")
+    st.markdown("Seeds 000 and 004: in a vanilla RNN the gradient is multiplied by W_hh and tanh' at every step back, "
+                "so it vanishes; the LSTM's cell state carries it back multiplied only by the forget gate. The three "
+                "pretrained models read the same 500 characters; the loss is the next-character loss at the end.")
+    steps = np.arange(500)
+    st.plotly_chart(plots.log_curves({f"{k.upper()}": (steps, np.maximum(gf.h_norm[0, 0].numpy(), 1e-45))
+                                      for k, gf in flows.items()}, "‖dJ/dh_t‖ over t (log scale)", "‖dJ/dh_t‖"),
+                    key="lesson_vanishing")
+    st.info(C.reading(flows))
+    st.caption("The Gradient flow tab has the same picture with more controls (random models, inits, clamping f).")
+
+
+def _forget():
+    m = state.pretrained("shakespeare-lstm")
+    text = (_text() * 3)[:300]
+    x = m.embed(text)
+    base = explorer.trace(m.core, x)
+    u = int(base.c[0, 0, :, 0].std(0).argmax())
+    iv = [Intervention("f", 1.0, units=[u], steps=range(100, 300)), Intervention("i", 0.0, units=[u], steps=range(100, 300))]
+    new = explorer.trace(m.core, x, intervene=iv)
+    st.markdown(f"c_t = f_t·c_(t−1) + i_t·g_t (seed 001). From step 100 on we set **f := 1** and **i := 0** for unit "
+                f"{u} (the unit whose cell state varies most here): nothing is forgotten and nothing written, so the "
+                "cell keeps its value exactly, however long the text runs. Without the clamp it keeps changing.")
+    steps = np.arange(300)
+    st.plotly_chart(plots.state_lines({f"c u{u} as trained": base.c[0, 0, :, 0, u].numpy(),
+                                       f"c u{u} with f := 1, i := 0 from step 100": new.c[0, 0, :, 0, u].numpy()},
+                                      steps, list(text), title="a forget gate of 1 keeps memory"), key="lesson_forget")
+    frozen = float((new.c[0, 0, 100:, 0, u] - new.c[0, 0, 99, 0, u]).abs().max())
+    st.caption(f"Largest change of the clamped cell after step 99: {frozen:.1e}. Try it yourself in the Explore tab's "
+               "What if… section.")
+
+
+def _params():
+    rows = []
+    for H in (64, 128, 256, 512):
+        lstm, gru, rnn = (core_parameters(k, 64, H) for k in ("lstm", "gru", "rnn"))
+        rows.append({"hidden size": H, "LSTM": lstm, "GRU": gru, "RNN": rnn, "GRU / LSTM": round(gru / lstm, 4)})
+    st.markdown("Seed 002: the GRU 'has fewer parameters'. Per layer an LSTM has 4 weight blocks (i, f, g, o), a GRU 3 "
+                "(r, z, n), a vanilla RNN 1, each with H·(I + H) weights and 2H biases, so at the same hidden size "
+                "a GRU has exactly 3/4 of the LSTM's recurrent parameters. Counted for input size 64:")
+    st.dataframe(rows, hide_index=True)
+    counts = {k: explorer.models.count_parameters(state.pretrained(f"shakespeare-{k}").core) for k in ("lstm", "gru")}
+    st.caption(f"The pretrained models' cores, counted from their weights: LSTM {counts['lstm']:,}, GRU {counts['gru']:,} "
+               f"(ratio {counts['gru'] / counts['lstm']:.3f}).")
+
+
+def _unit():
+    m = state.pretrained("shakespeare-lstm")
+    text = _text()
+    tr = explorer.trace(m.core, m.embed(text))
+    rows = A.find_units(tr, text, top=1)
+    best = rows[0]
+    st.markdown(f"Karpathy, Johnson & Fei-Fei (2015) found cells that track quotes, line length and nesting. The unit "
+                f"finder searched every gate and state of shakespeare-lstm on the current text: the strongest is "
+                f"**{best['name']} unit {best['unit']}**, correlated **r = {best['r']:+.2f}** with **{best['track']}**.")
+    v = tr.values(best["name"])[best["layer"], best["direction"], :, 0, best["unit"]].numpy()
+    n = min(len(text), 400)
+    st.plotly_chart(plots.text_heatmap(list(text[:n]), v[:n], best["name"], 0, title=f"{best['name']} unit {best['unit']}"),
+                    key="lesson_unit")
+    st.caption("The Units tab ranks units for every feature, and lets you add your own as a regular expression.")
+
+
+def _packing():
+    m = state.pretrained("shakespeare-lstm")
+    texts = ["To be, or not to be.", "Ay, there's the rub.", "What light through yonder window breaks?"]
+    ids = [m.vocab.encode(t) for t in texts]
+    L = torch.tensor([len(i) for i in ids])
+    pad = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True)
+    with torch.no_grad():
+        x = m.embedding(pad)
+        tr = explorer.trace(m.core, x, lengths=L)
+        packed = pack_padded_sequence(x, L, batch_first=True, enforce_sorted=False)
+        out, (h_n, c_n) = m.core(packed)
+        out = pad_packed_sequence(out, batch_first=True, total_length=pad.shape[1])[0]
+    diff = max(float((tr.output - out).abs().max()), float((tr.h_n - h_n).abs().max()), float((tr.c_n - c_n).abs().max()))
+    st.markdown("Seed 004 packs sequences of different lengths so the LSTM never reads the padding. "
+                "`explorer.trace(..., lengths=...)` does the same: three lines of different lengths, padded into one "
+                f"batch. Largest difference from PyTorch's own run on the PackedSequence (output, h_n, c_n): **{diff:.1e}**. "
+                "Padded steps are empty (NaN) in the trace, so they show as gaps:")
+    h = tr.h[0, 0, :, :, :8].permute(1, 2, 0).reshape(-1, pad.shape[1]).numpy()      # (3·8 rows, T)
+    fig = plots.gate_heatmap("h", h, list(range(h.shape[0])), np.arange(pad.shape[1]),
+                             title="h of 8 units for each of the three lines (rows grouped by line); gaps = padding")
+    fig.update_yaxes(ticktext=[f"line {b + 1} u{u}" for b in range(3) for u in range(8)],
+                     tickvals=[f"u{k}" for k in range(h.shape[0])])
+    st.plotly_chart(fig, key="lesson_packing")

@@ -1,0 +1,112 @@
+"""The Gradient flow tab: the same input through LSTM, GRU and vanilla RNN, ‖dJ/dh_t‖ side by side."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+
+import explorer
+from explorer import analysis as A
+from explorer import compare as C
+from explorer import plots
+from explorer.models import ModelConfig
+
+from . import state
+from .state import guard
+
+NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+SOURCES = ("pretrained (shakespeare-lstm, -gru, -rnn)", "random, equal hidden size", "random, equal parameter count")
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _trio(source: str, hidden: int, init: str, seed: int, t_max: int):
+    if source == SOURCES[0]:
+        return {k: state.pretrained(f"shakespeare-{k}") for k in ("lstm", "gru", "rnn")}
+    vocab = state.pretrained("shakespeare-lstm").vocab
+    base = ModelConfig("lstm", vocab_size=len(vocab), embedding_size=64, hidden_size=hidden)
+    return C.random_trio(base, vocab, "params" if "parameter" in source else "hidden", init, seed, t_max)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _flows(trio_key: tuple, text: str, objective: str, clamp, _trio) -> dict:
+    """Everything the tab draws, as numpy (cached per models, input, objective, clamp)."""
+    vocab = next(iter(_trio.values())).vocab
+    ids = vocab.encode(text)[None]
+    flows = C.compare_flow(_trio, ids, objective, clamp)
+    out = {"reading": C.reading(flows), "summary": C.summary(_trio)}
+    for k, gf in flows.items():
+        out[k] = {"h_norm": gf.h_norm[0, 0].numpy(), "c_norm": None if gf.c_norm is None else gf.c_norm[0, 0].numpy(),
+                  "unit_grad": gf.h_grad[0, 0, :, 0].abs().numpy(), "ratio": gf.step_ratio()[0, 0].numpy()}
+        if k == "lstm":
+            out[k]["forget_product"] = A.forget_product(gf.trace)[0, 0, :, 0].numpy()
+    return out
+
+
+def _input_text(T: int, source: str, seed: int) -> str:
+    ui = st.session_state.get("input")
+    if source == "the text from the Explore tab" and ui is not None and ui.text:
+        base = ui.text
+    else:
+        g = torch.Generator().manual_seed(seed)
+        letters = "abcdefghijklmnopqrstuvwxyz      ,.\n"
+        base = "".join(letters[i] for i in torch.randint(0, len(letters), (T,), generator=g).tolist())
+    return (base * (T // len(base) + 1))[:T]
+
+
+def gradflow_tab():
+    st.caption("The seeds' central claim, measured: backpropagate a loss at the end of the text and watch how much "
+               "gradient reaches each earlier step. A vanilla RNN multiplies by W_hh and tanh' at every step, so its "
+               "gradient shrinks geometrically; the LSTM's cell state passes it back multiplied only by the forget gate.")
+    c1, c2, c3 = st.columns(3)
+    source = c1.selectbox("models", SOURCES, key="gf_source", bind="query-params")
+    objective = c2.selectbox("objective J", list(C.OBJECTIVES), format_func=C.OBJECTIVES.get, key="gf_obj", bind="query-params")
+    T = c3.slider("sequence length", 10, 2000, 300, 10, key="gf_T", bind="query-params",
+                  help="The input is repeated or cut to this length. Longer sequences make the vanishing visible.")
+    c1, c2, c3, c4 = st.columns(4)
+    text_src = c1.selectbox("input", ["the text from the Explore tab", "random characters"], key="gf_text", bind="query-params")
+    random = source != SOURCES[0]
+    init = c2.selectbox("init (random models)", A.INITS, key="gf_init", bind="query-params", disabled=not random,
+                        help="forget bias 1: Gers et al. 2000; chrono: Tallec & Ollivier 2018; orthogonal W_hh keeps "
+                             "the RNN's spectral radius at 1.")
+    hidden = c3.select_slider("hidden size (random)", [16, 32, 64, 128, 256], 128, key="gf_hidden", bind="query-params", disabled=not random)
+    clamp = c4.checkbox("clamp the LSTM's forget gate", key="gf_clamp", bind="query-params")
+    fval = c4.slider("f :=", 0.0, 1.0, 1.0, 0.05, key="gf_fval", bind="query-params", disabled=not clamp)
+    with guard("computing the gradient flow"):
+        trio = _trio(source, hidden, init, 0, T)
+        text = _input_text(T, text_src, 0)
+        out = _flows((source, hidden, init, T), text, objective, fval if clamp else None, _trio=trio)
+        _draw(out, T)
+
+
+def _draw(out: dict, T: int):
+    steps = np.arange(T)
+    curves = {f"{NAMES[k]} ‖dJ/dh_t‖": (steps, np.maximum(out[k]["h_norm"], 1e-45)) for k in ("lstm", "gru", "rnn")}
+    curves["LSTM ‖dJ/dc_t‖"] = (steps, np.maximum(out["lstm"]["c_norm"], 1e-45))
+    st.plotly_chart(plots.log_curves(curves, "how much gradient reaches each step (log scale)", "‖dJ/dh_t‖"),
+                    key="gf_curves")
+    st.info(out["reading"])
+    cols = st.columns(3)
+    s = out["summary"]
+    for col, k in zip(cols, ("lstm", "gru", "rnn")):
+        col.metric(f"{NAMES[k]} parameters (core)", f"{s[k]['core parameters']:,}", help=f"hidden size {s[k]['hidden size']}")
+    ratio = s["gru"]["core parameters"] / s["lstm"]["core parameters"]
+    extra = f" The RNN's W_hh has spectral radius {s['rnn']['spectral radius of W_hh']:.3f}" + \
+        (" (< 1: repeated multiplication shrinks)." if s["rnn"]["spectral radius of W_hh"] < 1 else " (≥ 1).")
+    st.caption(f"At equal hidden size a GRU has 3/4 of an LSTM's recurrent parameters; here the ratio is {ratio:.2f}." + extra)
+    st.plotly_chart(plots.log_curves({NAMES[k]: (steps[:-1], np.clip(out[k]["ratio"], 1e-12, 1e12)) for k in ("lstm", "gru", "rnn")},
+                                     "step ratio ‖dJ/dh_t‖ / ‖dJ/dh_t+1‖ (Pascanu et al. 2013): below 1 = shrinking",
+                                     "ratio"), key="gf_ratio")
+    st.subheader("Per unit")
+    top = st.slider("units shown", 4, 64, 24, key="gf_top")
+    for k in ("lstm", "gru", "rnn"):
+        g = out[k]["unit_grad"]                                       # (T, H)
+        units = np.argsort(-g.max(0))[:top].tolist()
+        v = np.log10(np.maximum(g[:, units].T, 1e-30))
+        st.plotly_chart(plots.gate_heatmap("grad", v, units, steps, title=f"{NAMES[k]}: log10 |dJ/dh_t| per unit",
+                                           scale=("Viridis", max(float(v.max()) - 12, -30), float(v.max()))),
+                        key=f"gf_units_{k}")
+    fp = out["lstm"]["forget_product"]
+    units = np.argsort(-fp[0])[:top].tolist()
+    st.plotly_chart(plots.gate_heatmap("f", fp[:, units].T, units, steps,
+                                       title="LSTM: ∏ f from step t to the end — how much of c_t survives to the last step"),
+                    key="gf_fprod")

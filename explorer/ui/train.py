@@ -1,0 +1,197 @@
+"""The Train tab: train LSTM / GRU / RNN (or all three on the same batches) live, on any device."""
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+import streamlit as st
+import torch
+
+from explorer import InputError, ModelConfig, Vocab
+from explorer import data as D
+from explorer import plots
+from explorer.checkpoints import save_model
+from explorer.jobs import TrainingJob
+from explorer.models import build, count_parameters
+from explorer.training import TrainConfig, device_label
+
+from . import state
+from .state import guard, md_escape
+
+TASKS = {"char: the text from the Explore tab": "char", "char: an uploaded text": "char",
+         "char: Tiny Shakespeare (a local copy)": "char", "adding problem": "adding", "copy task": "copy",
+         "sine forecasting": "sine", "CSV series (upload)": "series"}
+SEQ_IO = {"adding": (2, 1, "last"), "copy": (10, 10, "all"), "sine": (1, 1, "all"), "series": (1, 1, "all")}
+DEFAULT_CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "tinyshakespeare.txt")
+
+
+def _source(task_label: str, seq_len: int):
+    """The training data for a task: text (char), a series tensor, or None (synthetic)."""
+    kind = TASKS[task_label]
+    if task_label.endswith("Explore tab"):
+        ui = st.session_state.get("input")
+        if ui is None or not ui.text:
+            raise InputError("there is no text in the Explore tab; type or upload one there, or pick another task.")
+        return ui.text
+    if task_label.endswith("uploaded text"):
+        up = st.file_uploader("training text (.txt)", type=["txt"], key="train_upload")
+        if up is None:
+            raise InputError("upload a .txt file to train on.")
+        return D.read_text(up.getvalue(), max_chars=state.MAX_CHARS, name=up.name)
+    if "Shakespeare" in task_label:
+        path = st.text_input("path to tinyshakespeare.txt", os.path.normpath(DEFAULT_CORPUS), key="train_corpus",
+                             help="The corpus is not shipped with Gate Explorer; give the path of a local copy.")
+        if not os.path.isfile(path):
+            raise InputError(f"there is no file at {path}; download Tiny Shakespeare and give its path.")
+        with open(path, "rb") as f:
+            return D.read_text(f.read(), max_chars=5_000_000, name="tinyshakespeare.txt")
+    if kind == "series":
+        up = st.file_uploader("series (.csv)", type=["csv"], key="train_csv")
+        if up is None:
+            raise InputError("upload a CSV file with a numeric column to train on.")
+        values, names, col = D.read_series(up.getvalue(), st.session_state.get("train_csv_col"))
+        st.selectbox("column", names, key="train_csv_col")
+        return values
+    return None
+
+
+def _models(archs, kind, hidden, layers, source):
+    out = {}
+    vocab = Vocab.from_text(source) if kind == "char" else None
+    for a in archs:
+        torch.manual_seed(0)
+        if kind == "char":
+            cfg = ModelConfig(a, vocab_size=len(vocab), embedding_size=64, hidden_size=hidden, num_layers=layers)
+        else:
+            i, o, r = SEQ_IO[kind]
+            cfg = ModelConfig(a, input_size=i, embedding_size=32, hidden_size=hidden, num_layers=layers, output_size=o, readout=r)
+        out[a] = build(cfg, vocab)
+    return out
+
+
+def train_tab():
+    st.caption("Train models here, live, and then explore them in every tab. Picking all three architectures trains "
+               "them on exactly the same batches, so their curves compare fairly.")
+    job = st.session_state.get("job")
+    busy = job is not None and job.running
+    with st.form("train_setup"):
+        c1, c2, c3 = st.columns(3)
+        task = c1.selectbox("task", list(TASKS), key="train_task")
+        arch = c2.selectbox("architecture", ["LSTM", "GRU", "RNN", "all three"], key="train_arch")
+        seq_len = c3.select_slider("sequence length T", [20, 50, 64, 100, 128, 200, 500, 1000], 64, key="train_T",
+                                   help="Window length for text and series; T for the synthetic tasks.")
+        c1, c2, c3, c4 = st.columns(4)
+        hidden = c1.select_slider("hidden size", [16, 32, 64, 128, 256, 512], 64, key="train_hidden")
+        layers = c2.select_slider("layers", [1, 2, 3], 1, key="train_layers")
+        lr = c3.select_slider("learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0, 1e38], 3e-3, key="train_lr",
+                              format_func=lambda v: f"{v:g}", help="The last one is absurd on purpose: see what happens.")
+        steps = c4.number_input("steps", 1, 100_000, 300, 50, key="train_steps")
+        c1, c2, c3 = st.columns(3)
+        batch = c1.select_slider("batch size", [4, 8, 16, 32, 64, 128], 32, key="train_batch")
+        clip = c2.select_slider("gradient clipping (global norm)", [0.0, 0.25, 1.0, 5.0], 1.0, key="train_clip",
+                                format_func=lambda v: "off" if v == 0 else f"{v:g}")
+        device = st.session_state.get("device", "cpu")
+        c3.caption(f"device: {device_label(device)} (change it in the sidebar)")
+        go = st.form_submit_button("start training", disabled=busy, type="primary")
+    if go:
+        with guard("setting up the training"):
+            kind = TASKS[task]
+            source = _source(task, seq_len)
+            archs = ["lstm", "gru", "rnn"] if arch == "all three" else [arch.lower()]
+            models = _models(archs, kind, hidden, layers, source)
+            cfg = TrainConfig(kind, steps=int(steps), batch_size=batch, seq_len=seq_len, lr=float(lr), clip=float(clip),
+                              eval_every=max(10, int(steps) // 20), device=device)
+            job = TrainingJob(models, cfg, source)
+            job.label = f"{task.split(':')[-1].strip()} · H={hidden}"
+            job.task = task
+            st.session_state["job"] = job.start()
+            st.session_state["job_id"] = id(job)
+    elif task in ("char: an uploaded text", "CSV series (upload)", "char: Tiny Shakespeare (a local copy)"):
+        with guard("reading the training data"):
+            _source(task, seq_len)                 # show the uploader / path box before starting
+    job = st.session_state.get("job")
+    if job is None:
+        st.caption("Choose a task and press start training.")
+        return
+    _live(job)
+
+
+def _live(job: TrainingJob):
+    @st.fragment(run_every=1.0 if job.running else None)
+    def live():
+        snap = job.snapshot()
+        c1, c2 = st.columns([5, 1])
+        done = min(m["step"] for m in snap["models"].values())
+        rate = sum(m["steps_per_s"] for m in snap["models"].values()) / max(len(snap["models"]), 1)
+        remaining = (snap["steps"] - done) / rate * len(snap["models"]) if rate > 0 and snap["running"] else 0
+        c1.progress(done / snap["steps"], text=f"step {done:,} / {snap['steps']:,} · {rate:.1f} steps/s per model · "
+                    f"elapsed {snap['elapsed']:.0f} s" + (f" · about {remaining:.0f} s left" if snap["running"] else ""))
+        if c2.button("stop", key="train_stop", disabled=not snap["running"]):
+            job.stop()
+            job.join(5)
+            snap = job.snapshot()
+        if snap["error"]:
+            st.error(md_escape(snap["error"]) + " The weights trained so far are kept.")
+        for name, m in snap["models"].items():
+            if m["error"]:
+                st.error(f"{name.upper()}: {md_escape(m['error'])}")
+        if not snap["running"]:
+            what = "stopped" if snap["stopped"] else "finished"
+            st.success(f"Training {what} after {done:,} steps in {snap['elapsed']:.0f} s; the weights are kept.")
+        curves, norms = {}, {}
+        for name, m in snap["models"].items():
+            h = m["history"]
+            if h["step"]:
+                curves[f"{name.upper()} train"] = (h["step"], _smooth(h["loss"]))
+                norms[name.upper()] = (h["step"], np.maximum(h["grad_norm"], 1e-12))
+            if h["val_step"]:
+                curves[f"{name.upper()} held-out"] = (h["val_step"], h["val_loss"])
+        if curves:
+            c1, c2 = st.columns(2)
+            c1.plotly_chart(plots.log_curves(curves, "loss (train smoothed; held-out every few steps)", "loss",
+                                             baseline=job.baseline, log_y=False), key="train_loss")
+            c2.plotly_chart(plots.log_curves(norms, "gradient norm before clipping", "‖g‖"), key="train_gnorm")
+        if not snap["running"] and st.session_state.get("job_drawn_done") != id(job):
+            st.session_state["job_drawn_done"] = id(job)
+            st.rerun()                              # draw the "afterwards" part below the fragment
+    live()
+    if not job.running:
+        _afterwards(job)
+
+
+def _smooth(v, k: int = 10):
+    v = np.asarray(v, dtype=np.float64)
+    if len(v) < k:
+        return v
+    c = np.cumsum(np.insert(v, 0, 0.0))
+    out = np.empty_like(v)
+    out[k - 1:] = (c[k:] - c[:-k]) / k
+    out[:k - 1] = c[1:k] / np.arange(1, k)
+    return out
+
+
+def _afterwards(job: TrainingJob):
+    st.subheader("Your trained models")
+    for name, tr in job.trainers.items():
+        m = tr.model.eval()
+        with st.container(border=True):
+            c1, c2, c3 = st.columns([2, 1, 1])
+            c1.markdown(f"**{name.upper()}** · {count_parameters(m):,} parameters · step {tr.step} · "
+                        f"held-out loss {tr.val_loss:.4f}" + (f" (baseline {tr.baseline:.4f})" if math.isfinite(tr.baseline) else ""))
+            label = f"{name.upper()} on {job.label}"
+            if c2.button("explore this model", key=f"explore_{name}_{id(job)}"):
+                key = state.add_session_model(label, m, tr.card(name=label))
+                st.session_state["pending_choice"] = key
+                st.rerun()
+            c3.download_button("download (.safetensors)", save_model(m, card=tr.card(name=label)),
+                               f"{name}-{tr.step}.safetensors", key=f"dl_{name}_{id(job)}")
+            if getattr(m, "vocab", None) is not None:
+                g1, g2, g3 = st.columns([2, 1, 1])
+                prompt = g1.text_input("prompt", "\n", key=f"gen_prompt_{name}")
+                temp = g2.slider("temperature", 0.1, 2.0, 0.8, 0.1, key=f"gen_temp_{name}")
+                seed = g3.number_input("seed", 0, 10_000, 0, key=f"gen_seed_{name}")
+                with torch.no_grad():
+                    sample = m.generate(prompt, 300, temp, int(seed))
+                st.code(prompt + sample, language=None)

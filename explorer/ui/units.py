@@ -1,0 +1,155 @@
+"""The Units tab: which units mean something (unit finder), where a pattern recurs, and clusters."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+
+from explorer import analysis as A
+from explorer import patterns as P
+from explorer import plots
+from explorer.cells import GATE_NAMES, GATES
+
+from . import state
+from .state import guard
+
+LONG = 20_000       # above this many steps, whole-input passes run when asked, not on every page load
+
+
+def _on_demand(key: str, what: str, N: int, button_key: str) -> bool:
+    """True when a whole-input pass may run: always for short inputs, after a click for long ones."""
+    done = st.session_state.setdefault("units_ready", set())
+    if N <= LONG or (key, what) in done:
+        return True
+    if st.button(f"{what} over all {N:,} steps (one pass through the text, about {max(1, N // 40_000)} s)",
+                 key=button_key):
+        done.add((key, what))
+        return True
+    return False
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _find(key: str, regex: str, top: int, _lt, _text) -> list[dict]:
+    return A.find_units(_lt, _text, regex or None, top=top)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _pattern(key: str, name: str, l: int, d: int, s: int, e: int, thr: float, _lt):
+    return P.find_pattern(_lt, name, l, d, s, e, thr, top=8)
+
+
+def units_tab():
+    p = st.session_state.get("picked")
+    ui = st.session_state.get("input")
+    view = st.session_state.get("view")
+    if p is None or ui is None or view is None:
+        st.info("Open the Explore tab with a model and an input first; this tab analyses the same input.")
+        return
+    key = f"{p.key}|{ui.key}"
+    lt = state.scan(key, p.core, state.core_input(p, ui.payload), len(ui.payload))
+    names = list(GATES[p.kind]) + (["c"] if p.kind == "lstm" else []) + ["h"]
+    if ui.text is not None:
+        with guard("finding units"):
+            _finder(p, ui, lt, key)
+    else:
+        st.caption("The unit finder correlates units with features of text; this input is a numeric series.")
+    with guard("searching for the pattern"):
+        _patterns(p, ui, lt, key, names, view)
+    with guard("clustering units"):
+        _clusters(p, ui, lt, key, names, view)
+
+
+def _finder(p, ui, lt, key):
+    st.subheader("Unit finder")
+    st.caption("Every unit of every gate and state, correlated with simple features of the text (Pearson r over the "
+               "whole input, computed window by window for long inputs). High |r| = a unit that tracks the feature.")
+    c1, c2 = st.columns([2, 1])
+    regex = c1.text_input("your own feature: a regular expression (1 inside a match)", "", key="uf_regex",
+                          help=r"e.g. \bthe\b, [A-Z]+:, or \d+")
+    top = c2.slider("units per feature", 1, 10, 3, key="uf_top")
+    if not _on_demand(key, "find units", len(ui.text), "uf_go"):
+        return
+    with st.spinner(f"Correlating units with features over {len(ui.text):,} characters…"):
+        rows = _find(key, regex, top, _lt=lt, _text=ui.text)
+    table = [{"rank": k + 1, "feature": r["track"], "gate/state": r["name"], "layer": r["layer"],
+              "direction": r["direction"], "unit": r["unit"], "r": round(r["r"], 3)} for k, r in enumerate(rows)]
+    st.dataframe(table, hide_index=True, height=260, key="uf_table")
+    labels = [f"{k + 1}. {r['track']} · {r['name']} unit {r['unit']} (layer {r['layer']}, dir {r['direction']}) · "
+              f"r = {r['r']:+.2f}" for k, r in enumerate(rows)]
+    pick = st.selectbox("show", range(len(rows)), format_func=lambda i: labels[i], key="uf_row")
+    r = rows[pick]
+    a, b = st.session_state["view"]["a"], st.session_state["view"]["b"]
+    arr = state.window_cached(key, a, b, "", _lt=lt)
+    vals = arr[r["name"]][r["layer"], r["direction"]][:, r["unit"]]
+    track = A.feature_tracks(ui.text[a:b] if r["track"] != "regex" else ui.text, regex or None)[r["track"]]
+    if r["track"] == "regex":
+        track = track[a:b]
+    chars = list(ui.text[a:b])
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(plots.text_heatmap(chars, vals, r["name"], a, width=48,
+                                       title=f"{r['name']} unit {r['unit']} over the text"), key="uf_text")
+    span = float(np.ptp(vals)) or 1.0
+    c2.plotly_chart(plots.state_lines({f"{r['name']} u{r['unit']}": vals,
+                                       f"feature: {r['track']} (scaled)": (track.numpy() / max(float(track.max()), 1e-9))
+                                       * span + float(vals.min())}, np.arange(a, b), chars,
+                                      title="the unit next to the feature"), key="uf_line")
+
+
+def _patterns(p, ui, lt, key, names, view):
+    st.subheader("Pattern search")
+    st.caption("After LSTMVis: select a few steps and a threshold. The units that stay above it over the whole "
+               "selection form a pattern; below are the places where the most similar set of units is on, ranked.")
+    a, b = view["a"], view["b"]
+    c1, c2, c3 = st.columns([2, 1, 1])
+    state.seed("pt_range", (a + (b - a) // 3, min(a + (b - a) // 3 + 4, b - 1)), a, b - 1)
+    s, e = c1.slider("selected steps (in the current window)", a, b - 1, key="pt_range")
+    name = c2.selectbox("of", names, index=names.index("h"), key="pt_name", format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
+    thr = c3.slider("threshold", -1.0, 1.0, 0.5, 0.05, key="pt_thr")
+    l, d = st.session_state["layer"], st.session_state["direction"]
+    if not _on_demand(key, "search the pattern", lt.steps, "pt_search"):
+        return
+    units, hits = _pattern(key, name, l, d, s, e + 1, thr, _lt=lt)
+    if not units:
+        st.warning("No unit stays above the threshold over the whole selection; lower the threshold or select fewer steps.")
+        return
+    st.markdown(f"**{len(units)} unit(s)** are on over steps {s}–{e}: {', '.join(map(str, units[:30]))}"
+                + (" …" if len(units) > 30 else ""))
+    if not hits:
+        st.caption("No other place has any of these units on throughout a range of this length.")
+    for k, h in enumerate(hits):
+        c1, c2 = st.columns([5, 1])
+        where = f"steps {h['start']:,}–{h['end'] - 1:,} · similarity {h['score']:.2f} · {h['shared']} shared unit(s)"
+        if ui.text is not None:
+            c1.code(f"{where}\n{ui.text[max(h['start'] - 20, 0):h['start']]}[{ui.text[h['start']:h['end']]}]"
+                    f"{ui.text[h['end']:h['end'] + 20]}", language=None)
+        else:
+            c1.caption(where)
+        if c2.button("go there", key=f"pt_go_{k}"):
+            W = st.session_state.get("win_len", 120)
+            st.session_state["pending_win_start"] = max(0, min(h["start"] - W // 4, lt.steps - W))
+            st.session_state["pending_insp_t"] = h["start"]
+            st.rerun()
+
+
+def _clusters(p, ui, lt, key, names, view):
+    st.subheader("Clusters of units")
+    st.caption("Units grouped by k-means on their activation profiles in the current window (standardised, so the "
+               "shape of the profile decides). Rows are sorted by cluster.")
+    c1, c2 = st.columns(2)
+    name = c1.selectbox("of", names, index=names.index("h"), key="cl_name", format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
+    k = c2.slider("clusters", 2, 12, 5, key="cl_k")
+    a, b = view["a"], view["b"]
+    arr = state.window_cached(key, a, b, "", _lt=lt)
+    l, d = st.session_state["layer"], st.session_state["direction"]
+    v = torch.as_tensor(arr[name][l, d].T)                            # (H, T)
+    k = min(k, v.shape[0])
+    labels = P.kmeans_units(v, k)
+    order = torch.argsort(labels * v.shape[0] + torch.arange(v.shape[0])).tolist()
+    show = order[:128] if v.shape[0] > 128 else order
+    fig = plots.gate_heatmap(name, v[show].numpy(), show, np.arange(a, b),
+                             list(ui.text[a:b]) if ui.text is not None else None,
+                             title=f"{name} in cluster order ({k} clusters)", height=min(1400, 80 + 6 * len(show)))
+    fig.update_yaxes(ticktext=[f"c{int(labels[u])}·u{u}" for u in show], tickvals=[f"u{u}" for u in show])
+    sizes = torch.bincount(labels, minlength=k).tolist()
+    st.caption("cluster sizes: " + ", ".join(f"c{j}: {n}" for j, n in enumerate(sizes)))
+    st.plotly_chart(fig, key="clusters")

@@ -1,0 +1,121 @@
+"""AppTest for the Gradient flow and Train tabs: curves and reading, a few-step training run, Stop,
+the trained model in the picker, the NaN path, and two sessions that do not see each other's models."""
+import time
+
+from test_app import arr, ok, plain, run_app, specs
+
+
+def train_until_done(at, timeout=120):
+    t = time.time()
+    while time.time() - t < timeout:
+        job = at.session_state["job"]
+        if not job.running:
+            break
+        time.sleep(0.3)
+        at.run()
+    at.run()
+    return ok(at)
+
+
+def start(at, **values):
+    defaults = dict(train_task="adding problem", train_arch="LSTM", train_steps=30, train_hidden=16, train_T=20,
+                    train_batch=8)
+    defaults.update(values)
+    for k, v in defaults.items():
+        w = next((w for w in at.get("selectbox") + at.get("select_slider") + at.get("number_input") if w.key == k), None)
+        assert w is not None, k
+        w.set_value(v)
+    submit = next(b for b in list(at.form_submit_button) if "start training" in b.label)
+    submit.click().run()
+    return ok(at)
+
+
+def titles(at):
+    return [s["layout"]["title"]["text"] for s in specs(at)]
+
+
+def test_gradient_flow_tab_default_and_controls():
+    at = run_app()
+    t = titles(at)
+    assert "how much gradient reaches each step (log scale)" in t
+    curves = next(s for s in specs(at) if s["layout"]["title"]["text"].startswith("how much gradient"))
+    assert {d["name"] for d in curves["data"]} >= {"LSTM ‖dJ/dh_t‖", "GRU ‖dJ/dh_t‖", "RNN ‖dJ/dh_t‖", "LSTM ‖dJ/dc_t‖"}
+    assert curves["layout"]["yaxis"]["type"] == "log"
+    assert any("Gradient ‖dJ/dh_t‖:" in i.value for i in at.info)
+    assert any("RNN parameters" in m.label for m in at.get("metric"))
+    at.selectbox(key="gf_source").set_value("random, equal parameter count").run()
+    at.selectbox(key="gf_init").set_value("chrono")
+    at.slider(key="gf_T").set_value(1000)
+    at.checkbox(key="gf_clamp").check()
+    at.run()
+    ok(at)
+    reading = next(i.value for i in at.info if "Gradient" in i.value)
+    assert "the LSTM's stays above" in reading                 # f := 1: nothing vanishes on the cell path
+    curves = next(s for s in specs(at) if s["layout"]["title"]["text"].startswith("how much gradient"))
+    assert len(arr(curves["data"][0]["x"])) == 1000
+    at.selectbox(key="gf_obj").set_value("mean").run()
+    ok(at)
+
+
+def test_train_few_steps_then_explore_it():
+    at = run_app()
+    start(at)
+    train_until_done(at)
+    assert any("finished after 30 steps" in s.value for s in at.success)
+    assert "loss (train smoothed; held-out every few steps)" in titles(at)
+    loss = next(s for s in specs(at) if s["layout"]["title"]["text"].startswith("loss"))
+    assert any(sh.get("type") == "line" for sh in loss["layout"].get("shapes", []))    # the baseline
+    assert any("gradient norm" in t for t in titles(at))
+    at.button(key=[b.key for b in at.button if b.key and b.key.startswith("explore_lstm")][0]).click().run()
+    ok(at)
+    choice = at.sidebar.selectbox(key="model_choice")
+    assert choice.value.startswith("session:")
+    assert "(trained here)" in choice.format_func(choice.value)
+    assert any(s["layout"]["title"]["text"].startswith("f:") for s in specs(at))   # the Explore tab shows it
+
+
+def test_train_all_three_char_and_generate():
+    at = run_app()
+    at.text_area(key="text_area").set_value("to be or not to be, that is the question. " * 20).run()
+    start(at, train_task="char: the text from the Explore tab", train_arch="all three", train_steps=10)
+    train_until_done(at)
+    assert len(at.session_state["job"].trainers) == 3
+    samples = [c for c in at.get("code") if not c.value.startswith("steps ")]   # not the Units tab's snippets
+    assert len(samples) == 3 and all(len(c.value) > 100 for c in samples)     # a generated sample per model
+
+
+def test_stop_keeps_weights():
+    at = run_app()
+    start(at, train_steps=100000)
+    time.sleep(1.0)
+    at.run()
+    t = time.time()
+    at.button(key="train_stop").click().run()
+    ok(at)
+    job = at.session_state["job"]
+    assert not job.running and time.time() - t < 10
+    assert 0 < job.trainers["lstm"].step < 100000
+    at.run()
+    assert any("stopped after" in s.value for s in at.success)
+
+
+def test_absurd_learning_rate_says_so_and_keeps_weights():
+    import torch
+    at = run_app()
+    start(at, train_lr=1e38, train_steps=50)
+    train_until_done(at)
+    assert any("last good weights" in plain(e.value) for e in at.error), [e.value for e in at.error]
+    m = at.session_state["job"].trainers["lstm"].model
+    assert all(torch.isfinite(p).all() for p in m.parameters())
+
+
+def test_two_sessions_are_isolated():
+    a, b = run_app(), run_app()
+    start(a)
+    train_until_done(a)
+    a.button(key=[x.key for x in a.button if x.key and x.key.startswith("explore_lstm")][0]).click().run()
+    ok(a)
+    mine = a.sidebar.selectbox(key="model_choice").value
+    b.run()
+    assert mine not in b.sidebar.selectbox(key="model_choice").options
+    assert "job" not in b.session_state

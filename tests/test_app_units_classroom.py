@@ -1,0 +1,115 @@
+"""AppTest for the Units tab, shareable URLs (query parameters), presentation mode and every lesson."""
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from test_app import APP, arr, ok, plain, run_app, specs
+
+LONG = ("KING: What say you, lords? (Shall we) to the field tonight,\nOr wait the morning and the better light?\n" * 8)
+
+
+def titles(at):
+    return [s["layout"]["title"]["text"] for s in specs(at)]
+
+
+def test_units_tab_finder_pattern_clusters():
+    at = run_app()
+    at.text_area(key="text_area").set_value(LONG).run()
+    ok(at)
+    table = at.dataframe[0].value
+    assert {"feature", "gate/state", "unit", "r"} <= set(table.columns)
+    assert (table["r"].abs().diff().dropna() <= 1e-9).all()              # ranked by |r|
+    assert "the unit next to the feature" in titles(at)
+    at.selectbox(key="uf_row").set_value(3).run()
+    ok(at)
+    at.text_input(key="uf_regex").set_value(r"\bthe\b").run()
+    ok(at)
+    assert "regex" in set(at.dataframe[0].value["feature"])
+    at.text_input(key="uf_regex").set_value("(").run()
+    ok(at)
+    assert any("regular expression" in plain(e.value) for e in at.error)
+    at.text_input(key="uf_regex").set_value("").run()
+    assert any("in cluster order" in t for t in titles(at))
+    at.slider(key="pt_thr").set_value(-0.5).run()
+    ok(at)
+    go = [b for b in at.button if b.key and b.key.startswith("pt_go_")]
+    assert go, "pattern matches are listed"
+    go[0].click().run()
+    ok(at)
+    assert at.session_state["win_start"] > 0 or at.session_state["view"]["a"] == 0
+
+
+def test_url_reproduces_a_view():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update({"model_choice": "shakespeare-gru", "sample": "nested brackets", "topk": "8",
+                            "tab": "Units", "insp_t": "5", "order": "clustered"})
+    at.run()
+    ok(at)
+    assert at.sidebar.selectbox(key="model_choice").value == "shakespeare-gru"
+    assert at.selectbox(key="sample").value == "nested brackets"
+    assert at.slider(key="topk").value == 8 and at.slider(key="insp_t").value == 5
+    assert at.session_state["tab"] == "Units"
+    hm = next(s for s in specs(at) if s["layout"]["title"]["text"].startswith("z:"))
+    assert len(hm["data"][0]["y"]) == 8
+
+
+def test_url_carries_a_short_typed_text_and_a_window():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update({"text": LONG, "win_start": "100", "win_len": "60"})
+    at.run()
+    ok(at)
+    assert at.text_area(key="text_area").value == LONG
+    hm = next(s for s in specs(at) if s["layout"]["title"]["text"].startswith("f:"))
+    x = arr(hm["data"][0]["x"])
+    assert x[0] == 100 and len(x) == 60
+    at.text_area(key="text_area").set_value("a new text to share").run()
+    assert at.query_params["text"] == "a new text to share"
+
+
+def test_presentation_mode_hides_chosen_sections():
+    at = run_app()
+    at.sidebar.toggle(key="present").set_value(True).run()
+    ok(at)
+    at.sidebar.multiselect(key="hide").set_value(["input", "step inspector", "export"]).run()
+    ok(at)
+    heads = [h.value for h in at.subheader]
+    assert "Step inspector" not in heads and "Export this window" not in heads
+    assert not [t for t in at.text_area if t.key == "text_area"]
+    assert any(t.startswith("f:") for t in titles(at))                  # the gates are still shown
+    assert any("font-size" in m.value for m in at.markdown)             # larger fonts
+
+
+@pytest.mark.parametrize("lesson", ["vanishing", "forget", "params", "unit", "packing"])
+def test_every_lesson_opens(lesson):
+    at = run_app()
+    at.sidebar.selectbox(key="lesson").set_value(lesson).run()
+    ok(at)
+    assert not [e for e in at.error], [e.value for e in at.error]
+    body = " ".join(m.value for m in at.markdown)
+    if lesson == "vanishing":
+        assert "‖dJ/dh_t‖ over t (log scale)" in titles(at)
+        assert at.session_state["tab"] == "Gradient flow"
+    if lesson == "forget":
+        assert "Largest change of the clamped cell after step 99: 0.0e+00" in " ".join(c.value for c in at.caption)
+    if lesson == "params":
+        rows = at.dataframe[0].value
+        assert (rows["GRU / LSTM"] == 0.75).all()
+    if lesson == "unit":
+        assert "correlated **r =" in body
+    if lesson == "packing":
+        import re
+        diff = float(re.search(r"PackedSequence \(output, h_n, c_n\): \*\*([0-9.e+-]+)\*\*", body).group(1))
+        assert diff <= 1e-6
+
+
+def test_long_inputs_run_whole_text_passes_on_demand(monkeypatch):
+    import explorer.ui.units as U
+    monkeypatch.setattr(U, "LONG", 500)               # the same path as a book, on a small text
+    at = run_app()
+    at.text_area(key="text_area").set_value(LONG * 2).run()
+    ok(at)
+    assert not at.dataframe                           # nothing ran yet
+    at.button(key="uf_go").click().run()
+    ok(at)
+    assert at.dataframe and "the unit next to the feature" in titles(at)
