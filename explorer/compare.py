@@ -90,7 +90,10 @@ def reading(flows: dict[str, GradientFlow], layer: int = 0, direction: int = 0, 
             parts.append(f"the {names[kind]}'s stays above {threshold:g} of its final value over all {last + 1} steps "
                          f"(lowest ratio {lo:.1e})")
         else:
-            parts.append(f"the {names[kind]}'s falls below {threshold:g} of its final value {k} steps back")
+            last = _last_reached(n)
+            zero = (n[:last + 1] == 0).nonzero()
+            under = f" (and is exactly 0, below float range, from {last - int(zero.max())} steps back)" if zero.numel() else ""
+            parts.append(f"the {names[kind]}'s falls below {threshold:g} of its final value {k} steps back{under}")
     return "Gradient ‖dJ/dh_t‖: " + "; ".join(parts) + "."
 
 

@@ -80,24 +80,27 @@ def test_presentation_mode_hides_chosen_sections():
     assert any("font-size" in m.value for m in at.markdown)             # larger fonts
 
 
-@pytest.mark.parametrize("lesson", ["vanishing", "forget", "params", "unit", "packing"])
+@pytest.mark.parametrize("lesson", ["vanishing gradients", "forget gate", "GRU parameters", "interpretable unit",
+                                    "padding and packing"])
 def test_every_lesson_opens(lesson):
     at = run_app()
     at.sidebar.selectbox(key="lesson").set_value(lesson).run()
     ok(at)
     assert not [e for e in at.error], [e.value for e in at.error]
     body = " ".join(m.value for m in at.markdown)
-    if lesson == "vanishing":
+    from explorer.ui.classroom import LESSONS
+    assert LESSONS[lesson] in [h.value for h in at.subheader]
+    if lesson == "vanishing gradients":
         assert "‖dJ/dh_t‖ over t (log scale)" in titles(at)
         assert at.session_state["tab"] == "Gradient flow"
-    if lesson == "forget":
+    if lesson == "forget gate":
         assert "Largest change of the clamped cell after step 99: 0.0e+00" in " ".join(c.value for c in at.caption)
-    if lesson == "params":
+    if lesson == "GRU parameters":
         rows = at.dataframe[0].value
         assert (rows["GRU / LSTM"] == 0.75).all()
-    if lesson == "unit":
+    if lesson == "interpretable unit":
         assert "correlated **r =" in body
-    if lesson == "packing":
+    if lesson == "padding and packing":
         import re
         diff = float(re.search(r"PackedSequence \(output, h_n, c_n\): \*\*([0-9.e+-]+)\*\*", body).group(1))
         assert diff <= 1e-6
@@ -113,3 +116,11 @@ def test_long_inputs_run_whole_text_passes_on_demand(monkeypatch):
     at.button(key="uf_go").click().run()
     ok(at)
     assert at.dataframe and "the unit next to the feature" in titles(at)
+
+
+def test_a_lesson_opens_from_the_url():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["lesson"] = "padding and packing"
+    at.run()
+    ok(at)
+    assert "Lesson 5 · Padded batches are handled like packed sequences" in [h.value for h in at.subheader]

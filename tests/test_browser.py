@@ -1,5 +1,8 @@
-"""The real thing: `streamlit run app.py` in a subprocess, Chromium through Playwright."""
+"""The real thing: `streamlit run app.py` in a subprocess, Debian's Chromium through Playwright.
+Screenshots land in shots/ (ignored by git) for a person to look at."""
 import os
+import time
+import urllib.parse
 
 import pytest
 
@@ -14,17 +17,76 @@ def shot(page, name):
     page.screenshot(path=os.path.join(SHOTS, name), full_page=False)
 
 
-def test_default_view_renders_charts_without_exceptions():
-    with streamlit_server() as url, browser_page() as page:
-        page.goto(url)
+def no_exception(page, where=""):
+    assert page.locator("[data-testid='stException']").count() == 0, where
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server() as url:
+        yield url
+
+
+def test_default_view_and_every_tab(server):
+    with browser_page() as page:
+        page.goto(server)
         wait_idle(page)
         page.wait_for_selector(".js-plotly-plot", timeout=120_000)
-        assert page.locator(".js-plotly-plot").count() >= 4
-        assert page.locator("[data-testid='stException']").count() == 0
+        assert page.locator(".js-plotly-plot").count() >= 6
+        no_exception(page, "explore")
         assert page.get_by_text("Gate Explorer").first.is_visible()
+        assert page.locator(".js-plotly-plot").first.is_visible()
         shot(page, "explore.png")
         for tab in ["Gradient flow", "Train", "Units"]:
             page.get_by_role("tab", name=tab).click()
             wait_idle(page)
-            assert page.locator("[data-testid='stException']").count() == 0, tab
+            no_exception(page, tab)
+            if tab != "Train":
+                panel = page.locator("[role='tabpanel']:visible")
+                assert panel.locator(".js-plotly-plot").count() >= 1, tab
             shot(page, f"tab-{tab.split()[0].lower()}.png")
+        assert "tab=Units" in page.url                       # the tab is part of the link
+
+
+def test_train_in_the_browser_then_stop(server):
+    with browser_page() as page:
+        page.goto(server + "/?tab=Train")
+        wait_idle(page)
+        page.get_by_role("button", name="start training").click()
+        page.wait_for_selector("[data-testid='stProgress'] >> visible=true", timeout=60_000)
+        page.wait_for_timeout(1500)
+        page.get_by_role("button", name="stop", exact=True).click()
+        page.get_by_text("Training stopped after").wait_for(timeout=30_000)
+        wait_idle(page)
+        no_exception(page, "train")
+        shot(page, "train.png")
+
+
+def test_a_shared_url_reproduces_the_view(server):
+    q = urllib.parse.urlencode({"model_choice": "shakespeare-gru", "sample": "nested brackets", "topk": 8,
+                                "tab": "Units"})
+    with browser_page() as page:
+        page.goto(f"{server}/?{q}")
+        wait_idle(page)
+        page.wait_for_selector("[role='tabpanel']:visible .js-plotly-plot", timeout=120_000)
+        no_exception(page, "shared url")
+        assert page.get_by_role("tab", name="Units").get_attribute("aria-selected") == "true"
+        assert "GRU · hidden 256" in page.locator("[data-testid='stSidebar']").inner_text()
+        assert page.get_by_text("Unit finder").first.is_visible()
+        shot(page, "shared-url.png")
+
+
+LESSON_NAMES = ["vanishing gradients", "forget gate", "GRU parameters", "interpretable unit", "padding and packing"]
+
+
+@pytest.mark.parametrize("lesson", LESSON_NAMES)
+def test_every_lesson_opens_in_the_browser(server, lesson):
+    from explorer.ui.classroom import LESSONS
+    with browser_page() as page:
+        page.goto(f"{server}/?" + urllib.parse.urlencode({"lesson": lesson}))
+        wait_idle(page)
+        page.get_by_text(LESSONS[lesson]).wait_for(timeout=120_000)          # the lesson's own panel
+        assert page.get_by_text(LESSONS[lesson]).is_visible()
+        no_exception(page, lesson)
+        assert page.locator("[data-testid='stAlert'] >> text=Something went wrong").count() == 0
+        shot(page, f"lesson-{lesson.split()[0].lower()}.png")

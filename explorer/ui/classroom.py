@@ -16,12 +16,13 @@ from explorer.trace import Intervention
 from . import state
 
 HIDEABLE = ["input", "display controls", "overview", "step inspector", "saturation", "what-if", "export"]
+# Option names double as the URL's value (?lesson=vanishing+gradients), so they are short and readable.
 LESSONS = {
-    "vanishing": "1 · Vanishing gradients: RNN vs LSTM",
-    "forget": "2 · A forget gate near 1 keeps memory",
-    "params": "3 · A GRU has about 25% fewer parameters",
-    "unit": "4 · An interpretable unit in the char model",
-    "packing": "5 · Padded batches are handled like packed sequences",
+    "vanishing gradients": "Lesson 1 · Vanishing gradients: RNN vs LSTM",
+    "forget gate": "Lesson 2 · A forget gate near 1 keeps memory",
+    "GRU parameters": "Lesson 3 · A GRU has about 25% fewer parameters",
+    "interpretable unit": "Lesson 4 · An interpretable unit in the char model",
+    "padding and packing": "Lesson 5 · Padded batches are handled like packed sequences",
 }
 CSS = """<style>
 html, body, [class*="css"], .stMarkdown p, .stCaption, label, .stSelectbox, .stSlider { font-size: 1.22rem !important; }
@@ -51,26 +52,27 @@ def classroom_sidebar():
     if st.session_state.get("present"):
         sb.multiselect("hide", HIDEABLE, default=["input", "display controls", "export"], key="hide", bind="query-params")
         st.markdown(CSS, unsafe_allow_html=True)            # our own constant stylesheet; never user text
-    sb.selectbox("guided lesson", [""] + list(LESSONS), format_func=lambda k: LESSONS.get(k, "—"), key="lesson",
-                 bind="query-params", on_change=_lesson_setup)
+    sb.selectbox("guided lesson", [""] + list(LESSONS), format_func=lambda k: k or "—", key="lesson",
+                 bind="query-params", on_change=_lesson_setup,
+                 help="One click each: the seeds' claims, computed live on the pretrained models.")
     sb.caption("Every choice on this page lives in the address bar: copy the URL to hand out exactly this view.")
 
 
 def _lesson_setup():
     """When a lesson is picked: move the page to where it is best seen."""
     k = st.session_state.get("lesson")
-    if k == "vanishing":
+    if k == "vanishing gradients":
         st.session_state.update(tab="Gradient flow", gf_source="pretrained (shakespeare-lstm, -gru, -rnn)", gf_T=500,
                                 gf_clamp=False)
-    elif k in ("forget", "unit"):
+    elif k in ("forget gate", "interpretable unit"):
         st.session_state.update(tab="Explore", model_choice="shakespeare-lstm")
-    elif k == "packing":
+    elif k == "padding and packing":
         st.session_state.update(tab="Explore")
 
 
 def lesson_panel():
     k = st.session_state.get("lesson")
-    if not k:
+    if k not in LESSONS:
         return
     with st.container(border=True):
         c1, c2 = st.columns([6, 1])
@@ -79,7 +81,8 @@ def lesson_panel():
             st.session_state["lesson"] = ""
             st.rerun()
         with state.guard("preparing the lesson"):
-            {"vanishing": _vanishing, "forget": _forget, "params": _params, "unit": _unit, "packing": _packing}[k]()
+            {"vanishing gradients": _vanishing, "forget gate": _forget, "GRU parameters": _params,
+             "interpretable unit": _unit, "padding and packing": _packing}[k]()
 
 
 def _text() -> str:

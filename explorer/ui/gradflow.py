@@ -80,8 +80,9 @@ def gradflow_tab():
 
 def _draw(out: dict, T: int):
     steps = np.arange(T)
-    curves = {f"{NAMES[k]} ‖dJ/dh_t‖": (steps, np.maximum(out[k]["h_norm"], 1e-45)) for k in ("lstm", "gru", "rnn")}
-    curves["LSTM ‖dJ/dc_t‖"] = (steps, np.maximum(out["lstm"]["c_norm"], 1e-45))
+    gap = lambda v: np.where(v > 0, v, np.nan)        # exactly 0 (underflow, or a step J never sees): a gap
+    curves = {f"{NAMES[k]} ‖dJ/dh_t‖": (steps, gap(out[k]["h_norm"])) for k in ("lstm", "gru", "rnn")}
+    curves["LSTM ‖dJ/dc_t‖"] = (steps, gap(out["lstm"]["c_norm"]))
     st.plotly_chart(plots.log_curves(curves, "how much gradient reaches each step (log scale)", "‖dJ/dh_t‖"),
                     key="gf_curves")
     st.info(out["reading"])

@@ -88,11 +88,13 @@ def _finder(p, ui, lt, key):
     c1, c2 = st.columns(2)
     c1.plotly_chart(plots.text_heatmap(chars, vals, r["name"], a, width=48,
                                        title=f"{r['name']} unit {r['unit']} over the text"), key="uf_text")
+    # The feature scaled onto the unit's range; flipped when r < 0, so that the two lines overlay.
     span = float(np.ptp(vals)) or 1.0
-    c2.plotly_chart(plots.state_lines({f"{r['name']} u{r['unit']}": vals,
-                                       f"feature: {r['track']} (scaled)": (track.numpy() / max(float(track.max()), 1e-9))
-                                       * span + float(vals.min())}, np.arange(a, b), chars,
-                                      title="the unit next to the feature"), key="uf_line")
+    f = track.numpy() / max(float(track.max()), 1e-9)
+    f = 1 - f if r["r"] < 0 else f
+    label = f"feature: {r['track']} (scaled{', flipped since r < 0' if r['r'] < 0 else ''})"
+    c2.plotly_chart(plots.state_lines({f"{r['name']} u{r['unit']}": vals, label: f * span + float(vals.min())},
+                                      np.arange(a, b), chars, title="the unit next to the feature"), key="uf_line")
 
 
 def _patterns(p, ui, lt, key, names, view):
