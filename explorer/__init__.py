@@ -12,3 +12,4 @@ from .models import CharModel, ModelConfig, SeqModel
 
 __all__ += ["GradientFlow", "gradient_flow", "char_objective", "load_recurrent", "load_model", "save_model",
             "list_pretrained", "load_pretrained", "Vocab", "CharModel", "SeqModel", "ModelConfig"]
+from . import analysis, cells, checkpoints, compare, data, gradients, jobs, models, patterns, plots, training, windows  # noqa: E402,F401

@@ -92,9 +92,7 @@ def gates_from_h(kind: str, p: LayerParams, x: Tensor, h0: Tensor, out: Tensor) 
     if kind == "lstm":
         # One buffer, GEMMs accumulating into it, activations in place: the buffer is
         # T*B*4H floats, so every extra pass over it (or a fresh copy) costs like a GEMM.
-        pre = torch.mm(x2, p.w_ih.t())
-        if p.b_ih is not None:
-            pre += p.b_ih + p.b_hh
+        pre = torch.mm(x2, p.w_ih.t()) if p.b_ih is None else torch.addmm(p.b_ih + p.b_hh, x2, p.w_ih.t())
         pre = pre.view(T, B, -1)
         pre[0].addmm_(h0, p.w_hh.t())
         if T > 1:

@@ -152,3 +152,15 @@ def test_truncated_pt_file(tmp_path):
     torch.save(torch.nn.LSTM(2, 3).state_dict(), buf)
     with pytest.raises(InputError, match="damaged or truncated"):
         load_recurrent(buf.getvalue()[:200])
+
+
+def test_a_file_saved_in_format_1_keeps_loading():
+    """A checkpoint frozen on the day format 1 shipped, with the logits it gave then."""
+    import json
+    here = os.path.join(os.path.dirname(__file__), "data")
+    m, card = load_model(os.path.join(here, "format-v1-charmodel.safetensors"))
+    ref = json.load(open(os.path.join(here, "format-v1-charmodel.json")))
+    with torch.no_grad():
+        logits = m(m.vocab.encode(ref["text"])[None])[0]
+    torch.testing.assert_close(logits, torch.tensor(ref["logits"]), atol=1e-6, rtol=0)
+    assert card["note"].startswith("frozen fixture")
