@@ -169,18 +169,19 @@ def _bptt(kind, p, direct, h, c, gates, h0, c0, nonlin, fixed=None):
         Ko = free("o", tc * o * (1 - o))
         da = torch.empty(T, B, 4, H, dtype=h.dtype, device=h.device)
         gh, gc = torch.empty_like(h), torch.empty_like(c)
-        dc_next = None
+        # Per-step views made once (unbind), results written in place (out=): the loop is five ops a step.
+        GH, GC, DA, DA2, DIR = gh.unbind(0), gc.unbind(0), da.unbind(0), da.view(T, B, 4 * H).unbind(0), direct.unbind(0)
+        A_, F_, K3_, Ko_ = A.unbind(0), f.unbind(0), K3.unbind(0), Ko.unbind(0)
+        GH[T - 1].copy_(DIR[T - 1])
         for t in range(T - 1, -1, -1):
-            gt = direct[t] if t == T - 1 else torch.addmm(direct[t], da[t + 1].view(B, -1), W)
-            gh[t] = gt
-            gm = gt @ p.w_hr if p.w_hr is not None else gt
-            dc = gm * A[t]
-            if dc_next is not None:
-                dc.addcmul_(dc_next, f[t + 1])
-            gc[t] = dc
-            torch.mul(dc[:, None], K3[t], out=da[t, :, :3])
-            torch.mul(gm, Ko[t], out=da[t, :, 3])
-            dc_next = dc
+            if t < T - 1:
+                torch.addmm(DIR[t], DA2[t + 1], W, out=GH[t])
+            gm = GH[t] @ p.w_hr if p.w_hr is not None else GH[t]
+            dc = torch.mul(gm, A_[t], out=GC[t])
+            if t < T - 1:
+                dc.addcmul_(GC[t + 1], F_[t + 1])
+            torch.mul(dc.unsqueeze(1), K3_[t], out=DA[t][:, :3])
+            torch.mul(gm, Ko_[t], out=DA[t][:, 3])
         return gh, gc, da.view(T, B, 4 * H)
     if kind == "gru":
         r, z, n = gates["r"], gates["z"], gates["n"]
@@ -208,7 +209,9 @@ def _bptt(kind, p, direct, h, c, gates, h0, c0, nonlin, fixed=None):
     da = torch.empty_like(h)
     gh = torch.empty_like(h)
     for t in range(T - 1, -1, -1):
-        gt = direct[t] if t == T - 1 else torch.addmm(direct[t], da[t + 1], W)
-        gh[t] = gt
-        torch.mul(gt, d_act[t], out=da[t])
+        if t == T - 1:
+            gh[t] = direct[t]
+        else:
+            torch.addmm(direct[t], da[t + 1], W, out=gh[t])
+        torch.mul(gh[t], d_act[t], out=da[t])
     return gh, None, da

@@ -151,7 +151,7 @@ def _slice(x, s: int, e: int) -> Tensor:
     return x[s:e]
 
 
-def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 8192,
+def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 4096,
               overview_blocks: int = 0, progress=None) -> LongTrace:
     """One pass over a long time-major input x (N, I) or (N, B, I): checkpoints + statistics.
 

@@ -225,3 +225,46 @@ def test_values_error():
         tr.values("c")
     with pytest.raises(InputError, match="no gate 'f'"):
         tr.values("f")
+
+
+# ---- the oneDNN workspace route (float32 CPU LSTM, small T*B) ---------------------------------
+
+def test_fused_route_is_taken_and_matches_the_reference(monkeypatch):
+    from explorer import engine
+    calls, fallbacks = [], []
+    real, real_stock = engine._lstm_fused, engine._stock
+    monkeypatch.setattr(engine, "_lstm_fused", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(engine, "_stock", lambda *a: fallbacks.append(1) or real_stock(*a))
+    torch.manual_seed(3)
+    rnn = torch.nn.LSTM(5, 7, num_layers=2, bidirectional=True)
+    x = torch.randn(40, 2, 5)
+    tr = trace(rnn, x)
+    assert torch.backends.mkldnn.is_available()
+    assert len(calls) == 4 and not fallbacks           # taken for every layer/direction, and it passed its check
+    for T, B, H in [(300, 1, 256), (100, 3, 33)]:      # padded rows (4H = 1024 -> 1040; 132 -> 144)
+        trace(torch.nn.LSTM(4, H), torch.randn(T, B, 4))
+    assert not fallbacks
+    ref = reference(rnn.double(), x.double())
+    for name in tr.names():
+        torch.testing.assert_close(tr.values(name).double(), ref[name], atol=2e-6, rtol=0)
+    out, h_n, c_n = unpack(rnn.float()(x))
+    assert (tr.output - out).abs().max() <= 1e-6 and (tr.c_n - c_n).abs().max() <= 1e-6
+
+
+def test_a_workspace_that_fails_the_check_falls_back(monkeypatch):
+    from explorer import engine
+    real = engine._lstm_fused
+
+    def corrupted(*a):
+        r = real(*a)
+        if r is None:
+            return None
+        out, h_n, c_n, gates = r
+        return out, h_n, c_n, {k: v.flip(0) for k, v in gates.items()}     # a layout we did not expect
+    monkeypatch.setattr(engine, "_lstm_fused", corrupted)
+    torch.manual_seed(4)
+    rnn = torch.nn.LSTM(5, 7)
+    x = torch.randn(30, 1, 5)
+    tr = trace(rnn, x)
+    ref = reference(rnn.double(), x.double())
+    torch.testing.assert_close(tr.gates["f"].double(), ref["f"], atol=2e-6, rtol=0)
