@@ -35,9 +35,13 @@ def test_units_tab_finder_pattern_clusters():
     ok(at)
     go = [b for b in at.button if b.key and b.key.startswith("pt_go_")]
     assert go, "pattern matches are listed"
+    first = next(c.value for c in at.get("code") if c.value.startswith("steps "))
+    start = int(first.split("–")[0].split()[1].replace(",", ""))
     go[0].click().run()
     ok(at)
-    assert at.session_state["win_start"] > 0 or at.session_state["view"]["a"] == 0
+    N, W = len(LONG), at.session_state["win_len"]
+    assert at.session_state["win_start"] == max(0, min(start - W // 4, N - W))   # the window moved there
+    assert at.session_state["insp_t"] == start                                   # and the inspector too
 
 
 def test_url_reproduces_a_view():

@@ -57,9 +57,7 @@ def guard(what: str):
         yield
     except InputError as e:
         st.error(md_escape(str(e)))
-    except st.runtime.scriptrunner.StopException:   # pragma: no cover - streamlit control flow
-        raise
-    except Exception as e:                           # an unexpected failure: say so, keep the page
+    except Exception as e:      # an unexpected failure: say so, keep the page (st.rerun/st.stop are BaseExceptions)
         traceback.print_exc()
         st.error(f"Something went wrong while {what} ({type(e).__name__}: {str(e).splitlines()[0][:160]}); "
                  "the rest of the page still works.")
