@@ -6,7 +6,6 @@ pass (windows.scan_long), so a whole book never has to be held at full resolutio
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Optional
@@ -14,7 +13,6 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from . import cells
 from .errors import InputError
 from .trace import Trace
 from .windows import LongTrace, thresholds

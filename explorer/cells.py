@@ -46,6 +46,11 @@ GATE_NAMES = {
     "r": "reset gate", "z": "update gate", "n": "new-state candidate",
     "c": "cell state", "h": "hidden state",
 }
+def names(kind: str) -> list[str]:
+    """Everything a trace holds for a cell kind, in display order: its gates, c (LSTM), h."""
+    return [*GATES[kind], *(["c"] if kind == "lstm" else []), "h"]
+
+
 # Sigmoid gates live in (0, 1); tanh ones in (-1, 1). Saturation statistics use this.
 SIGMOID_GATES = ("i", "f", "o", "r", "z")
 

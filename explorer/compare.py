@@ -15,7 +15,7 @@ from .analysis import init_core, spectral_radius
 from .data import Vocab
 from .errors import InputError
 from .gradients import GradientFlow, char_objective, gradient_flow
-from .models import KINDS, ModelConfig, build, comparable_configs, count_parameters
+from .models import ModelConfig, build, comparable_configs, count_parameters
 from .trace import Intervention
 
 OBJECTIVES = {"last": "next-character loss at the last step", "mean": "next-character loss averaged over all steps",
@@ -83,7 +83,6 @@ def reading(flows: dict[str, GradientFlow], layer: int = 0, direction: int = 0, 
         if direction == 1:
             n = n.flip(0)
         k = vanishing_point(n, threshold)
-        T = n.numel()
         if k is None:
             last = _last_reached(n)
             lo = float((n[:last + 1] / n[last].clamp_min(1e-300)).min())

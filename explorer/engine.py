@@ -88,10 +88,9 @@ FUSED_MAX_STEPS, FUSED_MAX_ROWS = 4096, 32768
 def _lstm_fused(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor):
     """PyTorch's CPU LSTM (oneDNN) keeps every step's activated gates in its training-mode
     workspace, at its start: (T, B) rows of 4H values in i, f, g, o order, each row padded. Reading them costs no
-    GEMM at all. Returns (out, h_n, c_n, gates) or None where that route does not apply (not
-    float32 CPU, projections, no bias, long calls where the training workspace costs more than
-    the GEMM it saves, or a
-    workspace whose layout fails the check in run_layer)."""
+    GEMM at all. Returns (out, h_n, c_n, gates) or None where that route does not apply: not
+    float32 CPU, projections, no bias, or long calls where the training workspace costs more than
+    the GEMM it saves. run_layer checks the result exactly and falls back when it fails."""
     T, B = x.shape[:2]
     H = p.w_hh.shape[1]
     if (x.device.type != "cpu" or x.dtype != torch.float32 or p.w_hr is not None or p.b_ih is None
@@ -110,7 +109,8 @@ def _lstm_fused(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor):
     n = T * B * ld
     if ws is None or ws.dtype != torch.uint8 or ws.numel() < 4 * n:
         return None
-    gates = ws[:4 * n].view(torch.float32).view(T, B, ld)[:, :, :4 * H].reshape(T, B, 4, H)  # a copy: frees ws
+    rows = ws[:4 * n].view(torch.float32).view(T, B, ld)[:, :, :4 * H]
+    gates = rows.clone(memory_format=torch.contiguous_format).view(T, B, 4, H)   # always a copy: lets ws go
     return out.detach(), h_n.detach(), c_n.detach(), {k: gates[:, :, j] for j, k in enumerate(cells.LSTM_GATES)}
 
 

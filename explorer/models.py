@@ -3,7 +3,6 @@
 batch_first=True, so trace() and gradient_flow() apply to it directly."""
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, replace
 from typing import Optional
 

@@ -13,7 +13,6 @@ from torch import Tensor
 
 from .errors import InputError
 from .trace import Trace
-from .windows import LongTrace
 
 
 def pattern(values: Tensor, start: int, end: int, threshold: float) -> Tensor:

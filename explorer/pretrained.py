@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
 
 from .checkpoints import _read_bytes, _safetensors_metadata, load_model

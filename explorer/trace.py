@@ -185,7 +185,7 @@ def _interventions(intervene, kind: str) -> list[Intervention]:
         intervene = [intervene]
     elif isinstance(intervene, dict):
         intervene = [Intervention(k, v) for k, v in intervene.items()]
-    allowed = cells.GATES[kind] + (("c",) if kind == "lstm" else ()) + ("h",)
+    allowed = cells.names(kind)
     for iv in intervene:
         if iv.gate not in allowed:
             raise InputError(f"a {kind.upper()} cannot edit {iv.gate!r}; choose from {', '.join(allowed)}.")

@@ -132,7 +132,7 @@ def _shift(intervene, s: int, e: int):
     if intervene is None:
         return None
     from dataclasses import replace as _replace
-    from .trace import Intervention, _interventions
+    from .trace import Intervention
     ivs = [Intervention(k, v) for k, v in intervene.items()] if isinstance(intervene, dict) else \
         ([intervene] if isinstance(intervene, Intervention) else list(intervene))
     out = []
@@ -192,7 +192,7 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
             if D == 2:
                 c_ck[:, 1, -1] = c0[:, 1]
     lt = LongTrace(rnn, x, N, K, kind, h_ck, c_ck)
-    names = [*cells.GATES[kind], *(["c"] if kind == "lstm" else []), "h"]
+    names = cells.names(kind)
     lt.stats = {n: RunningStats() for n in names}
     seen = [[0] * D for _ in range(L)]
     if overview_blocks:

@@ -39,7 +39,8 @@ def test_feature_tracks():
 
 
 def test_unit_finder_finds_a_planted_unit_and_streams_exactly():
-    """A unit whose input weight reads only the 'quote' embedding tracks inside-quotes; the finder ranks it first."""
+    """Unit 5 is wired to be +1 on a space and -1 elsewhere (g reads the space's one-hot, f shut,
+    i and o open); the finder must rank it first for whitespace."""
     torch.manual_seed(0)
     text = ('he said "hello there" and "bye" then left. ' * 20)
     vocab = explorer.Vocab.from_text(text)
@@ -47,23 +48,25 @@ def test_unit_finder_finds_a_planted_unit_and_streams_exactly():
     with torch.no_grad():
         for p in rnn.parameters():
             p.mul_(0.1)
-        q = vocab.stoi['"']
-        rnn.weight_ih_l0[16 + 5, q] = 30.0        # g of unit 5: +1 on a quote
-        rnn.weight_hh_l0[16 + 5] = 0.0
-        rnn.bias_ih_l0[8 + 5] = 20.0              # f of unit 5: keep
-        rnn.bias_ih_l0[5] = -10.0                 # i of unit 5: closed...
-        rnn.weight_ih_l0[5, q] = 30.0             # ...except on quotes
+        sp, u = vocab.stoi[" "], 5
+        rnn.weight_hh_l0[[u, 8 + u, 16 + u, 24 + u]] = 0.0
+        rnn.weight_ih_l0[[u, 8 + u, 16 + u, 24 + u]] = 0.0
+        rnn.bias_ih_l0[[u, 8 + u, 16 + u, 24 + u]] = torch.tensor([20.0, -20.0, -15.0, 20.0], dtype=torch.double)
+        rnn.weight_ih_l0[16 + u, sp] = 30.0          # g: tanh(15) on a space, tanh(-15) elsewhere
     x = torch.nn.functional.one_hot(vocab.encode(text), len(vocab)).double()
     tr = trace(rnn, x)
     rows = A.find_units(tr, text, top=3)
+    ws = [r for r in rows if r["track"] == "whitespace"]
+    assert ws[0]["unit"] == 5 and ws[0]["r"] > 0.999, ws[0]
     assert {"track", "name", "layer", "direction", "unit", "r"} <= set(rows[0])
     by_track = [r for r in rows if r["track"] == "bracket depth"]
     assert all(r["r"] == 0 for r in by_track)    # constant track -> 0, not NaN
     lt = scan_long(rnn, x, checkpoint_every=32, chunk=64)
     rows2 = A.find_units(lt, text, top=3, window=100)
-    for a, b in zip(rows, rows2):
-        assert (a["track"], a["name"], a["unit"]) == (b["track"], b["name"], b["unit"])
-        assert abs(a["r"] - b["r"]) < 1e-9
+    key = lambda r: (r["track"], r["name"], r["layer"], r["direction"], r["unit"])
+    full, streamed = {key(r): r["r"] for r in rows}, {key(r): r["r"] for r in rows2}
+    assert full.keys() == streamed.keys()                       # the same units (near-ties may swap order)
+    assert all(abs(full[k] - streamed[k]) < 1e-9 for k in full)
     # cross-check one correlation by hand
     c = A.Correlator()
     c.update(tr, A.feature_tracks(text))

@@ -1,5 +1,4 @@
 """AppTest for the Units tab, shareable URLs (query parameters), presentation mode and every lesson."""
-import json
 
 import pytest
 from streamlit.testing.v1 import AppTest

@@ -1,7 +1,6 @@
 """The real thing: `streamlit run app.py` in a subprocess, Debian's Chromium through Playwright.
 Screenshots land in shots/ (ignored by git) for a person to look at."""
 import os
-import time
 import urllib.parse
 
 import pytest

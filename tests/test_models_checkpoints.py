@@ -6,9 +6,8 @@ import pickle
 import pytest
 import torch
 
-import explorer
 from explorer import InputError, ModelConfig, Vocab, load_model, load_recurrent, save_model, trace
-from explorer.models import CharModel, SeqModel, build, comparable_configs, core_parameters, count_parameters
+from explorer.models import CharModel, SeqModel, comparable_configs, core_parameters, count_parameters
 
 
 def char_model(kind="lstm", **kw):

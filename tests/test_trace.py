@@ -5,7 +5,6 @@ import itertools
 import pytest
 import torch
 
-import explorer
 from explorer import Intervention, InputError, trace
 from reference import reference
 

@@ -4,7 +4,6 @@ import math
 import pytest
 import torch
 
-import explorer
 from explorer import InputError, ModelConfig, Vocab
 from explorer.models import CharModel, SeqModel
 from explorer.training import TrainConfig, Trainer, best_device, heldout_loss
@@ -29,10 +28,12 @@ def test_char_training_learns_and_reports():
     assert heldout_loss(t.model, t.val_ids, seq_len=16) < math.log(len(t.model.vocab))
 
 
-def test_best_device_is_cpu_here():
-    assert best_device() in ("cuda", "mps", "cpu")
-    if not torch.cuda.is_available():
-        assert best_device() in ("mps", "cpu")
+def test_best_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    mps = torch.backends.mps
+    for cuda, apple, want in [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")]:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+        monkeypatch.setattr(mps, "is_available", lambda: apple)
+        assert best_device() == want
 
 
 def test_stop_flag_keeps_weights():

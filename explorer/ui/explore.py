@@ -6,9 +6,10 @@ import json
 
 import numpy as np
 import streamlit as st
+import torch
 
 from explorer import analysis as A
-from explorer import plots
+from explorer import cells, plots
 from explorer.cells import GATE_NAMES, GATES
 
 from . import inspect_step, state
@@ -78,7 +79,7 @@ def _window(N: int) -> tuple[int, int]:
 def _view(p, ui, lt, key):
     l, d = st.session_state["layer"], st.session_state["direction"]
     N = lt.steps
-    names = list(GATES[p.kind]) + (["c"] if p.kind == "lstm" else []) + ["h"]
+    names = cells.names(p.kind)
     H = p.core.hidden_size
     state.keep_valid("shown", names, names)
     if hidden("display controls"):
@@ -101,7 +102,7 @@ def _view(p, ui, lt, key):
         _overview(p, lt, l, d, names, top, std, N)
     a, b = _window(N)
     arr = state.window_cached(key, a, b, "", _lt=lt)
-    units = A.order_units(_t(arr[ref][l, d].T), how, top, std=_t(std.numpy()) if how != "unit index" else None)
+    units = A.order_units(torch.as_tensor(arr[ref][l, d].T), how, top, std=std if how != "unit index" else None)
     steps = np.arange(a, b)
     chars = list(ui.text[a:b]) if ui.text is not None else None
     st.session_state["view"] = dict(a=a, b=b, units=units, layer=l, direction=d)
@@ -166,11 +167,6 @@ def _overview(p, lt, l, d, names, top, std, N):
     c2.plotly_chart(fig, key="overview")
 
 
-def _t(x):
-    import torch
-    return torch.as_tensor(np.asarray(x))
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
 def _csv(key: str, a: int, b: int, _arr, _chars) -> bytes:
     """Wide CSV: one row per step; a column per (name, layer, direction, unit)."""
@@ -192,14 +188,20 @@ def _csv(key: str, a: int, b: int, _arr, _chars) -> bytes:
     return out.getvalue().encode()
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _npz(key: str, a: int, b: int, _arr, _chars) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, steps=np.arange(a, b), **_arr, chars=np.array(_chars or []))
+    return buf.getvalue()
+
+
 def _export(p, ui, arr, a, b):
     st.subheader("Export this window")
     chars = list(ui.text[a:b]) if ui.text is not None else None
-    buf = io.BytesIO()
-    np.savez_compressed(buf, steps=np.arange(a, b), **arr, chars=np.array(chars or []))
     c1, c2, c3 = st.columns([1, 1, 3])
     key = f"{st.session_state['picked'].key}|{ui.key}"
     c1.download_button("trace (CSV)", _csv(key, a, b, arr, chars), f"trace-{a}-{b}.csv", "text/csv", key="dl_csv")
-    c2.download_button("trace (NPZ)", buf.getvalue(), f"trace-{a}-{b}.npz", "application/octet-stream", key="dl_npz")
+    c2.download_button("trace (NPZ)", _npz(key, a, b, arr, chars), f"trace-{a}-{b}.npz", "application/octet-stream",
+                       key="dl_npz")
     c3.caption("Arrays are (layers, directions, steps, units). Every chart also saves as PNG from its toolbar "
                "(the camera icon).")

@@ -5,7 +5,6 @@ import numpy as np
 import streamlit as st
 import torch
 
-import explorer
 from explorer import analysis as A
 from explorer import compare as C
 from explorer import plots

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from explorer import cells, plots
-from explorer.cells import GATE_NAMES, GATES
+from explorer.cells import GATE_NAMES
 from explorer.data import describe_chars
 from explorer.engine import layer_params
 from explorer.trace import Intervention
@@ -65,7 +65,7 @@ def inspector(p, ui, lt, arr, key, a, b, units):
             h_new, g = cells.rnn_cell(x[None], hp, prm.w_ih, prm.w_hh, prm.b_ih, prm.b_hh, p.core.nonlinearity)
     ok = np.allclose(h_new[0].numpy(), arr["h"][l, d, t - a], atol=1e-5)
     what = f"character {state.md_escape(describe_chars([ui.text[t]]))}" if ui.text is not None else "the input"
-    src = (f"the initial state (zeros)" if not 0 <= prev_t < N else
+    src = ("the initial state (zeros)" if not 0 <= prev_t < N else
            f"the {'previous' if d == 0 else 'next (reverse direction)'} state, from step {prev_t}")
     st.markdown(f"**Step {t}** reads {what} (‖x_t‖ = {float(x.norm()):.3f}) and {src}. "
                 + ("✓ the equations reproduce the trace." if ok else "⚠ the equations do not reproduce the trace here."))
@@ -74,13 +74,13 @@ def inspector(p, ui, lt, arr, key, a, b, units):
                 "reset gate multiplies (W_hn h + b_hn) *after* the matrix product, and z weights the *old* state: "
                 "h' = (1 − z)·n + z·h. The textbook resets h *before* the product and lets z weight the new state.")
         cho = st.toggle("show the textbook (Cho) form with the same weights", key="cho")
+        if cho:
+            with torch.no_grad():
+                hc, gc = cells.gru_cell(x[None], hp, prm.w_ih, prm.w_hh, prm.b_ih, prm.b_hh, convention="cho")
     for u in us:
         st.markdown(f"**unit {u}**")
         st.latex(_equations(p, u, pre, g, h_prev, c_prev, h_new, c_new if p.kind == "lstm" else None, d))
         if p.kind == "gru" and cho:
-            with torch.no_grad():
-                hc, gc = cells.gru_cell(x[None], hp, prm.w_ih, prm.w_hh, prm.b_ih, prm.b_hh, convention="cho")
-                n_arg = F.linear(x[None], prm.w_ih[2 * len(hp[0]):], prm.b_ih[2 * len(hp[0]):] if prm.b_ih is not None else None)
             st.latex(r"\text{textbook: } n_t = \tanh(W_{in}x_t + b_{in} + W_{hn}(r_t \odot h_{t-1}) + b_{hn}) = "
                      + f3(gc['n'][0, u]) + r",\quad h_t = (1-z_t)\,h_{t-1} + z_t\,n_t = "
                      + f"(1-{f3(gc['z'][0, u])})\\cdot {par(h_prev[u])} + {f3(gc['z'][0, u])}\\cdot {par(gc['n'][0, u])} = "
@@ -123,7 +123,7 @@ def what_if(p, ui, lt, arr, key, a, b, units):
     st.caption("Clamp a gate for chosen units and steps and watch the consequences: the changed trace is shown beside "
                "the original. Try the forget gate := 1 and the input gate := 0 on an LSTM unit: its cell state freezes.")
     l, d = st.session_state["layer"], st.session_state["direction"]
-    targets = list(GATES[p.kind]) + (["c"] if p.kind == "lstm" else []) + ["h"]
+    targets = cells.names(p.kind)
     state.keep_valid("wi_units", units, units[:1])
     with st.form("whatif"):
         c1, c2, c3, c4 = st.columns(4)

@@ -46,7 +46,7 @@ def _upload() -> Picked | None:
         try:
             model, card = load_model(data)
             cache[key] = {"": Picked(key, f.name, model.core, model, card)}
-        except InputError as ours:
+        except InputError:                               # not ours: perhaps a foreign state_dict
             try:
                 mods = load_recurrent(data)
             except InputError as e:

@@ -25,7 +25,6 @@ from explorer.trace import kind_of
 from explorer.windows import LongTrace, scan_long
 
 MAX_CHARS = 2_000_000          # upload cap for text (characters)
-MAX_UPLOAD_MB = 200
 
 
 @dataclass

@@ -8,7 +8,8 @@ import torch
 from explorer import analysis as A
 from explorer import patterns as P
 from explorer import plots
-from explorer.cells import GATE_NAMES, GATES
+from explorer import cells
+from explorer.cells import GATE_NAMES
 
 from . import state
 from .state import guard
@@ -47,7 +48,7 @@ def units_tab():
         return
     key = f"{p.key}|{ui.key}"
     lt = state.scan(key, p.core, state.core_input(p, ui.payload), len(ui.payload))
-    names = list(GATES[p.kind]) + (["c"] if p.kind == "lstm" else []) + ["h"]
+    names = cells.names(p.kind)
     if ui.text is not None:
         with guard("finding units"):
             _finder(p, ui, lt, key)
