@@ -253,17 +253,62 @@ def test_fused_route_is_taken_and_matches_the_reference(monkeypatch):
 def test_a_workspace_that_fails_the_check_falls_back(monkeypatch):
     from explorer import engine
     real = engine._lstm_fused
+    broken = {
+        "gates in another order": lambda out, h_n, c_n, g, c: (out, h_n, c_n, g.flip(0), c),
+        "cell states shifted by a step": lambda out, h_n, c_n, g, c: (out, h_n, c_n, g, c.roll(1, 0)),
+        "one late step wrong": lambda out, h_n, c_n, g, c: (out, h_n, c_n, g.index_fill(0, torch.tensor([29]), 0.5), c),
+    }
+    for why, corrupt in broken.items():
+        stock_calls = []
+        real_stock = engine._stock
+        monkeypatch.setattr(engine, "_lstm_fused", lambda *a: corrupt(*real(*a)))
+        monkeypatch.setattr(engine, "_stock", lambda *a: stock_calls.append(1) or real_stock(*a))
+        torch.manual_seed(4)
+        rnn = torch.nn.LSTM(5, 7)
+        x = torch.randn(30, 1, 5)
+        tr = trace(rnn, x)
+        assert stock_calls, why                      # the check failed and the GEMM route ran
+        ref = reference(rnn.double(), x.double())
+        for name in ("f", "c", "h"):
+            torch.testing.assert_close(tr.values(name).double(), ref[name], atol=2e-6, rtol=0, msg=why)
+        monkeypatch.undo()
 
-    def corrupted(*a):
-        r = real(*a)
-        if r is None:
-            return None
-        out, h_n, c_n, gates = r
-        return out, h_n, c_n, {k: v.flip(0) for k, v in gates.items()}     # a layout we did not expect
-    monkeypatch.setattr(engine, "_lstm_fused", corrupted)
-    torch.manual_seed(4)
-    rnn = torch.nn.LSTM(5, 7)
-    x = torch.randn(30, 1, 5)
-    tr = trace(rnn, x)
-    ref = reference(rnn.double(), x.double())
-    torch.testing.assert_close(tr.gates["f"].double(), ref["f"], atol=2e-6, rtol=0)
+
+def test_cell_states_come_from_the_workspace_without_a_scan(monkeypatch):
+    """The kernel keeps c_0..c_{T-2} in its workspace; reading them saves the scan. Where they
+    cannot be found unambiguously (T=1, or c_0 all zeros), the scan rebuilds c."""
+    from explorer import engine
+    scans = []
+    real_scan = engine.cell_scan
+    monkeypatch.setattr(engine, "cell_scan", lambda *a, **k: scans.append(1) or real_scan(*a, **k))
+    torch.manual_seed(5)
+    for T, B, I, H in [(50, 1, 5, 7), (40, 3, 70, 33), (20, 9, 4, 16), (300, 2, 64, 256)]:
+        rnn = torch.nn.LSTM(I, H)
+        x = torch.randn(T, B, I)
+        tr = trace(rnn, x)
+        assert not scans, (T, B, I, H)
+        out, _ = rnn(x)                            # batches over 4 go through the kernel in slices
+        assert (tr.output - out).abs().max() <= 1e-6
+        ref = reference(rnn.double(), x.double())
+        torch.testing.assert_close(tr.values("c").double(), ref["c"], atol=2e-6, rtol=0)
+    rnn = torch.nn.LSTM(3, 4)
+    with torch.no_grad():
+        rnn.weight_ih_l0.zero_(), rnn.bias_ih_l0.zero_(), rnn.bias_hh_l0.zero_()    # g = tanh(0) = 0: c_0 = 0
+    tr = trace(rnn, torch.randn(6, 1, 3))
+    assert scans and (tr.values("c") == 0).all()
+
+
+def test_float32_fast_route_equals_the_module_for_strided_inputs():
+    """batch_first input reaches the layer as a transposed view, and batches over 4 go through the
+    kernel in slices: the oneDNN kernel reads its input as if contiguous, so both must be copied."""
+    torch.manual_seed(6)
+    for B in (2, 9):
+        rnn = torch.nn.LSTM(5, 7, num_layers=2, bidirectional=True, batch_first=True)
+        x = torch.randn(B, 12, 5)
+        tr = trace(rnn, x)
+        out, (h_n, c_n) = rnn(x)
+        assert (tr.output - out).abs().max() <= 1e-6
+        assert (tr.h_n - h_n).abs().max() <= 1e-6 and (tr.c_n - c_n).abs().max() <= 1e-6
+        ref = reference(rnn.double(), x.double().transpose(0, 1))      # the reference is time-major
+        for name in tr.names():
+            torch.testing.assert_close(tr.values(name).double(), ref[name], atol=2e-6, rtol=0)
