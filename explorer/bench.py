@@ -3,8 +3,9 @@
     python -m explorer.bench            # trace vs forward, long-input pass, gradient flow
     python -m explorer.bench trace      # one section only (trace | long | grad | train)
 
-CPU, 2 threads, median of N runs after a warm-up. Ratios, not seconds, are what matter:
-both sides run on the same machine in the same process.
+CPU, 2 threads, medians after a warm-up, the two sides timed alternately (at least 7 pairs,
+more for short calls). Ratios, not seconds, are what matter: both sides run on the same machine
+in the same process, interleaved, so a slow spell of a shared machine hits both alike.
 """
 from __future__ import annotations
 
@@ -15,15 +16,24 @@ import time
 import torch
 
 
-def median_time(fn, repeat: int = 7, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
+def paired_times(ref, fn, repeat: int = 7, min_seconds: float = 0.5) -> tuple[float, float]:
+    """Median seconds of ref() and of fn(), run alternately (ref, fn, ref, fn, ...) after a
+    warm-up of each, so that a slow spell of the machine hits both sides alike. Short calls are
+    repeated more, up to about min_seconds of timing per side."""
+    ref(), fn()
+    t = time.perf_counter()
+    ref()
+    once = time.perf_counter() - t
+    repeat = max(repeat, min(201, int(min_seconds / max(once, 1e-6))))
+    a, b = [], []
     for _ in range(repeat):
         t = time.perf_counter()
+        ref()
+        a.append(time.perf_counter() - t)
+        t = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        b.append(time.perf_counter() - t)
+    return statistics.median(a), statistics.median(b)
 
 
 def bench_trace(repeat: int = 7):
@@ -36,8 +46,7 @@ def bench_trace(repeat: int = 7):
             rnn = cls(I, H).eval()
             x = torch.randn(T, B, I)
             with torch.no_grad():
-                fwd = median_time(lambda: rnn(x), repeat)
-                tr = median_time(lambda: trace(rnn, x), repeat)
+                fwd, tr = paired_times(lambda: rnn(x), lambda: trace(rnn, x), repeat)
             print(f"{cls.__name__:6} {T:5} {B:3} {I:3} {H:4} {fwd * 1e3:11.1f} {tr * 1e3:9.1f} {tr / fwd:6.2f}")
 
 
@@ -85,8 +94,7 @@ def bench_grad(repeat: int = 5):
         def stock():
             out, _ = rnn(x)
             out[-1].sum().backward()
-        ref = median_time(stock, repeat)
-        flow = median_time(lambda: gradient_flow(rnn, x.detach()), repeat)
+        ref, flow = paired_times(stock, lambda: gradient_flow(rnn, x.detach()), repeat)
         print(f"{cls.__name__:6} {T:5} {B:3} {H:4} {ref * 1e3:11.1f} {flow * 1e3:8.1f} {flow / ref:6.2f}")
 
 

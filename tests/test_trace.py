@@ -312,3 +312,39 @@ def test_float32_fast_route_equals_the_module_for_strided_inputs():
         ref = reference(rnn.double(), x.double().transpose(0, 1))      # the reference is time-major
         for name in tr.names():
             torch.testing.assert_close(tr.values(name).double(), ref[name], atol=2e-6, rtol=0)
+
+
+def test_gru_batches_take_the_op_for_op_loop_and_stay_exact(monkeypatch):
+    """From 8 sequences on a CPU GRU is traced by redoing ATen's own loop (no stock call, no
+    gate GEMM); it must equal the module and the reference like the other routes."""
+    from explorer import engine
+    stock_calls = []
+    real_stock = engine._stock
+    monkeypatch.setattr(engine, "_stock", lambda *a: stock_calls.append(1) or real_stock(*a))
+    torch.manual_seed(7)
+    for kw in [dict(), dict(bias=False), dict(num_layers=2, bidirectional=True), dict(batch_first=True)]:
+        rnn = torch.nn.GRU(6, 16, **kw)
+        x = torch.randn(engine.GRU_LOOP_BATCH + 1, 11, 6) if kw.get("batch_first") else torch.randn(11, engine.GRU_LOOP_BATCH + 1, 6)
+        hx = torch.randn(rnn.num_layers * (2 if rnn.bidirectional else 1), engine.GRU_LOOP_BATCH + 1, 16)
+        tr = trace(rnn, x, hx)
+        out, h_n = rnn(x, hx)
+        assert (tr.output - out).abs().max() <= 1e-6 and (tr.h_n - h_n).abs().max() <= 1e-6, kw
+        rnn64, x64 = rnn.double(), x.double()
+        tr64 = trace(rnn64, x64, hx.double())
+        ref = reference(rnn64, x64.transpose(0, 1) if kw.get("batch_first") else x64, hx.double())
+        for name in tr64.names():
+            torch.testing.assert_close(tr64.values(name), ref[name], atol=1e-12, rtol=0, msg=str(kw))
+    assert not stock_calls
+    trace(torch.nn.GRU(6, 16), torch.randn(11, engine.GRU_LOOP_BATCH - 1, 6))
+    assert stock_calls                                  # smaller batches: stock + one gate GEMM
+
+
+def test_huge_but_finite_input_is_not_mistaken_for_nan():
+    """The NaN/inf check sums x first; a sum that overflows must not refuse finite input."""
+    rnn = torch.nn.GRU(3, 4)
+    x = torch.full((5, 3), 3e38)                        # the sum is inf, every value is finite
+    assert not torch.isfinite(x.sum())
+    tr = trace(rnn, x)
+    assert torch.isfinite(tr.output).all()
+    with pytest.raises(InputError, match=r"NaN or inf \(first at index \(3, 1\)\)"):
+        trace(rnn, x.index_put((torch.tensor([3]), torch.tensor([1])), torch.tensor(float("-inf"))))
