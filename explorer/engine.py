@@ -13,7 +13,6 @@ reversing each sequence within its own length before calling in (see reverse_pad
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -22,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, _VF
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from . import cells
+from . import cells, onednn
 
 
 @dataclass
@@ -78,133 +77,6 @@ def _stock(kind: str, p: LayerParams, x: Tensor, h0: Tensor, c0: Optional[Tensor
                                   total_length=x.shape[0])[0]
         states = tuple(s.index_select(1, packed.unsorted_indices) for s in res[1:])
     return out, states[0][0], (states[1][0] if kind == "lstm" else None)
-
-
-# The oneDNN workspace route (see _lstm_fused) is faster than recomputing the gate GEMM up to about
-# 4096 steps per call (measured on 2 cores: T=4096, B=1: 70 vs 94 ms; T=500, B=32: 125 vs 169 ms),
-# slower beyond (T=8192: 200 vs 164 ms). scan_long's chunks are 4096 steps for that reason.
-FUSED_MAX_STEPS, FUSED_MAX_ROWS = 4096, 32768
-# oneDNN's training-mode kernel gets slower per sequence as the batch grows (T=500, H=256, 2 cores:
-# 32 sequences in one call 131 ms, in 8 calls of 4 91 ms; the inference kernel takes 66 ms), so
-# batches go through it 4 sequences at a time.
-FUSED_BATCH = 4
-PAGE = 1024                               # oneDNN aligns each workspace region to 4096 bytes
-
-
-def _lstm_fused(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor):
-    """PyTorch's CPU LSTM (oneDNN) keeps every step's activated gates, and every cell state but
-    the last, in its training-mode workspace. Reading them costs no GEMM and no scan.
-
-    x (T, B, I) -> (out (T, B, H), h_n, c_n, gates (T, B, 4, H) in i, f, g, o order, c (T, B, H)
-    or None when the cell states could not be found). None where the route does not apply: not
-    float32 CPU, projections, no bias, or long calls where the workspace costs more than the GEMM
-    it saves. run_layer checks the result against the kernel's own h and c_n."""
-    T, B = x.shape[:2]
-    H = p.w_hh.shape[1]
-    if (x.device.type != "cpu" or x.dtype != torch.float32 or p.w_hr is not None or p.b_ih is None
-            or T > FUSED_MAX_STEPS or T * B > FUSED_MAX_ROWS or not torch.backends.mkldnn.is_available()):
-        return None
-    if B <= FUSED_BATCH:
-        r = _workspace_call(p, x, h0, c0)
-        if r is None:
-            return None
-        out, h_n, c_n, gates, c = r           # copies, so the workspace can go
-        return (out, h_n, c_n, gates.clone(memory_format=torch.contiguous_format),
-                None if c is None else torch.cat([c, c_n[None]]))
-    out, c, gates = x.new_empty(T, B, H), x.new_empty(T, B, H), x.new_empty(T, B, 4, H)
-    h_n, c_n = x.new_empty(B, H), x.new_empty(B, H)
-    found_c = True
-    for s in range(0, B, FUSED_BATCH):
-        b = slice(s, s + FUSED_BATCH)
-        r = _workspace_call(p, x[:, b], h0[b], c0[b])
-        if r is None:
-            return None
-        out[:, b], h_n[b], c_n[b], gates[:, b] = r[:4]
-        if r[4] is None:
-            found_c = False
-        else:
-            c[:-1, b] = r[4]
-    c[-1] = c_n
-    return out, h_n, c_n, gates, (c if found_c else None)
-
-
-def _workspace_call(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor):
-    """One training-mode oneDNN call. Returns out, h_n, c_n, gates (T, B, 4, H) and c for steps
-    0..T-2 (T-1, B, H) or None, the last two as views into the workspace; or None on failure.
-    The kernel reads its inputs as if contiguous, whatever their strides, hence the copies."""
-    T, B = x.shape[:2]
-    H = p.w_hh.shape[1]
-    x, h0, c0 = x.contiguous(), h0.contiguous(), c0.contiguous()
-    try:
-        with torch.enable_grad():              # the kernel only fills its workspace when grad mode is on
-            out, h_n, c_n, ws = torch.mkldnn_rnn_layer(x, p.w_ih, p.w_hh, p.b_ih, p.b_hh, h0, c0, False, [], 2, H, 1,
-                                                      True, False, False, True)
-    except (RuntimeError, AttributeError):
-        return None
-    # The workspace opens with the gates: (T, B) rows of 4H values in i, f, g, o order, each row
-    # padded to oneDNN's "good leading dimension": 4H rounded up to 16 floats (64 bytes), plus 16
-    # more when that is a multiple of 256 (cache-set aliasing).
-    ld = -(-4 * H // 16) * 16
-    ld += 16 if ld % 256 == 0 else 0
-    n = T * B * ld
-    if ws is None or ws.dtype != torch.uint8 or ws.numel() < 4 * n:
-        return None
-    ws = ws.view(torch.float32)
-    gates = ws[:n].view(T, B, ld)[:, :, :4 * H].view(T, B, 4, H)
-    return out.detach(), h_n.detach(), c_n.detach(), gates, _workspace_cells(ws, gates, c0, -(-n // PAGE) * PAGE, (T, B, H, x.shape[2]))
-
-
-_CELL_PAGE: dict[tuple, int] = {}         # (T, B, H, I) -> the page where a search found the cell states
-
-
-def _workspace_cells(ws: Tensor, gates: Tensor, c0: Tensor, start: int, key: tuple) -> Optional[Tensor]:
-    """Find the cell states c_0..c_{T-2} in the workspace: a (layer, step, B, H) block with layer 1's
-    c_t at step t+1, on a page boundary somewhere after the gates (after the h regions, whose
-    sizes depend on oneDNN's version). We look for c_0 = f_0 c0 + i_0 g_0, computed from the gates
-    we read, at every page; exactly one must match, else None (the scan rebuilds c instead). The
-    page found is remembered per shape; run_layer's check catches a stale one."""
-    T, B, _, H = gates.shape
-    k = B * H
-    offset = (T + 2) * k                      # layer 1, step 1 (step 0 holds c0)
-    pages = (ws.numel() - start - offset - (T - 1) * k) // PAGE + 1
-    if T < 2 or pages <= 0:
-        return None
-    page = _CELL_PAGE.get(key)
-    if page is None or page >= pages:
-        first = torch.addcmul(gates[0, :, 1] * c0, gates[0, :, 0], gates[0, :, 2]).flatten()
-        probe = min(k, 16)
-        rows = ws.as_strided((pages, probe), (PAGE, 1), start + offset)
-        hit = ((rows - first[:probe]).abs() <= 1e-5).all(1).nonzero()
-        if hit.numel() != 1:
-            return None
-        page = _CELL_PAGE[key] = int(hit)
-        if len(_CELL_PAGE) > 512:
-            _CELL_PAGE.clear()
-    at = start + page * PAGE + offset
-    return ws[at:at + (T - 1) * k].view(T - 1, B, H)
-
-
-@functools.lru_cache(maxsize=64)
-def _sample_steps(T: int, samples: int) -> tuple[Tensor, Tensor]:
-    """`samples` steps spread over 0..T-1 (both ends included) and the step before each."""
-    ts = sorted({round(k * (T - 1) / max(samples - 1, 1)) for k in range(samples)})
-    return torch.tensor(ts), torch.tensor([max(t - 1, 0) for t in ts])
-
-
-def _consistent(out: Tensor, c_n: Tensor, gates: Tensor, c: Tensor, c0: Tensor, samples: int = 16) -> bool:
-    """Do gates (T, B, 4, H) and c (T, B, H) read from the workspace reproduce the kernel's own h
-    and c_n? Checked at `samples` steps spread over the sequence, first and last included: a
-    misread layout is wrong at every step (or grows wrong with t), so this catches it at a small
-    fraction of a full pass. (Few ops on purpose: at T=200 each costs as much as ten steps.)"""
-    at, before = _sample_steps(out.shape[0], samples)
-    i, f, g, o = gates.index_select(0, at).unbind(2)
-    prev = c.index_select(0, before)
-    prev[0] = c0                              # ts[0] is step 0, whose c_{t-1} is c0
-    cs = c.index_select(0, at)
-    inf = float("inf")
-    err = max(torch.dist(torch.addcmul(i * g, f, prev), cs, inf), torch.dist(o * torch.tanh(cs), out.index_select(0, at), inf),
-              torch.dist(c[-1], c_n, inf))
-    return bool(err <= 1e-5)
 
 
 # PyTorch's CPU GRU is a C++ loop of ATen ops (no oneDNN kernel). From 8 sequences on, redoing
@@ -308,7 +180,7 @@ def run_layer(kind: str, p: LayerParams, x: Tensor, h0: Tensor, c0: Optional[Ten
 
     edit(t) returns the cells.py edit for step t (or None); t0 is the first step it may edit.
     """
-    fused = _lstm_fused(p, x, h0, c0) if (kind == "lstm" and lengths is None) else None
+    fused = onednn.lstm_forward(p, x, h0, c0) if (kind == "lstm" and lengths is None) else None
     if fused is not None:
         out, h_n, c_n, stacked, c = fused
         gates = dict(zip(cells.LSTM_GATES, stacked.unbind(2)))
@@ -316,7 +188,7 @@ def run_layer(kind: str, p: LayerParams, x: Tensor, h0: Tensor, c0: Optional[Ten
             c = cell_scan(gates["i"], gates["f"], gates["g"], c0)
         # The workspace layout is the kernel's, not a public API: check it against what the kernel
         # returned (c_t = f c_{t-1} + i g and h_t = o tanh(c_t), and c_n), else take the GEMM route.
-        if not _consistent(out, c_n, stacked, c, c0):
+        if not onednn.consistent(out, c_n, stacked, c, c0):
             fused = None
     if kind == "gru" and lengths is None and x.device.type == "cpu" and x.shape[1] >= GRU_LOOP_BATCH:
         out, h_n, gates = _gru_loop(p, x, h0)

@@ -144,3 +144,62 @@ def test_unsupported_gradient_interventions():
         gradient_flow(rnn, torch.randn(5, 3, dtype=torch.double), intervene=explorer.Intervention("f", 2.0, "scale"))
     with pytest.raises(InputError, match="only 'set' interventions"):
         gradient_flow(rnn, torch.randn(5, 3, dtype=torch.double), intervene=explorer.Intervention("c", 0.0))
+
+
+# ---- float32 CPU LSTM: dJ/dh_t from the oneDNN kernel's own backward --------------------------
+
+def _kernel_route_calls(monkeypatch):
+    from explorer import gradients
+    calls = []
+    real = gradients._lstm_from_kernel
+    monkeypatch.setattr(gradients, "_lstm_from_kernel", lambda *a: (lambda r: calls.append(r is not None) or r)(real(*a)))
+    return calls
+
+
+@pytest.mark.parametrize("kw,T,B", [(dict(), 40, 1), (dict(num_layers=2, bidirectional=True), 25, 3),
+                                    (dict(batch_first=True), 30, 6), (dict(), 1, 2)])
+def test_float32_lstm_takes_the_kernel_backward_and_matches_the_reference(monkeypatch, kw, T, B):
+    calls = _kernel_route_calls(monkeypatch)
+    torch.manual_seed(8)
+    rnn = torch.nn.LSTM(4, 16, **kw)
+    x = torch.randn(B, T, 4) if kw.get("batch_first") else torch.randn(T, B, 4)
+    mean_sq = lambda out: (out ** 2).mean()                 # dJ/dh nonzero at every step and layer
+    gf = gradient_flow(rnn, x, objective=mean_sq)
+    assert calls and all(calls)                             # every layer and direction took it
+    rnn64, x64 = rnn.double(), x.double()
+    gh, gc = probe_reference(rnn64, x64.transpose(0, 1) if kw.get("batch_first") else x64, mean_sq)
+    scale = lambda g: g.abs().max()
+    assert (gf.h_grad.double() - gh).abs().max() <= 1e-5 * scale(gh)
+    assert (gf.c_grad.double() - gc).abs().max() <= 1e-5 * scale(gc)
+
+
+def test_a_kernel_backward_read_that_fails_the_check_falls_back_to_the_loop(monkeypatch):
+    from explorer import onednn
+    real = onednn.lstm_backward
+    monkeypatch.setattr(onednn, "lstm_backward", lambda *a: (lambda gh: None if gh is None else gh.roll(1, 0))(real(*a)))
+    calls = _kernel_route_calls(monkeypatch)
+    torch.manual_seed(9)
+    rnn = torch.nn.LSTM(4, 16)
+    x = torch.randn(30, 2, 4)
+    gf = gradient_flow(rnn, x)
+    assert calls == [False]                                 # the check refused it; the loop ran
+    gh, gc = probe_reference(rnn.double(), x.double())
+    assert (gf.h_grad.double() - gh).abs().max() <= 1e-5 * gh.abs().max()
+
+
+def test_the_backward_reuses_the_forward_calls_the_trace_made(monkeypatch):
+    """gradient_flow keeps trace()'s kernel calls (in a context variable, so no other thread or
+    session sees them) and runs the backward on them instead of running the forward again."""
+    from explorer import onednn
+    kernel_calls = []
+    real = onednn._kernel
+    monkeypatch.setattr(onednn, "_kernel", lambda *a: kernel_calls.append(1) or real(*a))
+    calls = _kernel_route_calls(monkeypatch)
+    torch.manual_seed(10)
+    rnn = torch.nn.LSTM(4, 16, num_layers=2, bidirectional=True)
+    gradient_flow(rnn, torch.randn(20, 2, 4))
+    assert all(calls) and len(calls) == 4 and len(kernel_calls) == 4     # one forward per layer/direction
+    assert onednn._KEEP.get() is None
+    with pytest.raises(InputError):
+        gradient_flow(rnn, torch.randn(20, 2, 4), objective=lambda out: out)   # not a scalar
+    assert onednn._KEEP.get() is None

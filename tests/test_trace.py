@@ -229,10 +229,10 @@ def test_values_error():
 # ---- the oneDNN workspace route (float32 CPU LSTM, small T*B) ---------------------------------
 
 def test_fused_route_is_taken_and_matches_the_reference(monkeypatch):
-    from explorer import engine
+    from explorer import engine, onednn
     calls, fallbacks = [], []
-    real, real_stock = engine._lstm_fused, engine._stock
-    monkeypatch.setattr(engine, "_lstm_fused", lambda *a: calls.append(1) or real(*a))
+    real, real_stock = onednn.lstm_forward, engine._stock
+    monkeypatch.setattr(onednn, "lstm_forward", lambda *a: calls.append(1) or real(*a))
     monkeypatch.setattr(engine, "_stock", lambda *a: fallbacks.append(1) or real_stock(*a))
     torch.manual_seed(3)
     rnn = torch.nn.LSTM(5, 7, num_layers=2, bidirectional=True)
@@ -251,8 +251,8 @@ def test_fused_route_is_taken_and_matches_the_reference(monkeypatch):
 
 
 def test_a_workspace_that_fails_the_check_falls_back(monkeypatch):
-    from explorer import engine
-    real = engine._lstm_fused
+    from explorer import engine, onednn
+    real = onednn.lstm_forward
     broken = {
         "gates in another order": lambda out, h_n, c_n, g, c: (out, h_n, c_n, g.flip(0), c),
         "cell states shifted by a step": lambda out, h_n, c_n, g, c: (out, h_n, c_n, g, c.roll(1, 0)),
@@ -261,7 +261,7 @@ def test_a_workspace_that_fails_the_check_falls_back(monkeypatch):
     for why, corrupt in broken.items():
         stock_calls = []
         real_stock = engine._stock
-        monkeypatch.setattr(engine, "_lstm_fused", lambda *a: corrupt(*real(*a)))
+        monkeypatch.setattr(onednn, "lstm_forward", lambda *a: corrupt(*real(*a)))
         monkeypatch.setattr(engine, "_stock", lambda *a: stock_calls.append(1) or real_stock(*a))
         torch.manual_seed(4)
         rnn = torch.nn.LSTM(5, 7)

@@ -1,0 +1,279 @@
+"""Reading PyTorch's CPU LSTM kernel (oneDNN) from the inside.
+
+In training mode the kernel keeps, in a workspace it returns, every step's activated gates and
+every cell state but the last; after its backward call the same workspace holds dJ/dh_t for every
+step. Reading them costs no extra GEMM, no scan and no Python loop over steps, which is what lets
+trace() and gradient_flow() cost little more than the stock forward and backward.
+
+The workspace layout is oneDNN's, not a public API: every region is found from what we already
+know (its first values, computed from quantities we read before), and every result is checked
+against the kernel's official outputs at sampled steps. Anything that does not match makes the
+caller fall back to the plain routes (a gate GEMM and a scan; a BPTT loop), which are exact too.
+"""
+from __future__ import annotations
+
+import functools
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
+
+import torch
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from .engine import LayerParams
+
+# The oneDNN workspace route (see lstm_forward) is faster than recomputing the gate GEMM up to about
+# 4096 steps per call (measured on 2 cores: T=4096, B=1: 70 vs 94 ms; T=500, B=32: 125 vs 169 ms),
+# slower beyond (T=8192: 200 vs 164 ms). scan_long's chunks are 4096 steps for that reason.
+FUSED_MAX_STEPS, FUSED_MAX_ROWS = 4096, 32768
+# oneDNN's training-mode kernel gets slower per sequence as the batch grows (T=500, H=256, 2 cores:
+# 32 sequences in one call 131 ms, in 8 calls of 4 91 ms; the inference kernel takes 66 ms), so
+# batches go through it 4 sequences at a time.
+FUSED_BATCH = 4
+PAGE = 1024                               # oneDNN aligns each workspace region to 4096 bytes
+
+
+def lstm_forward(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor):
+    """PyTorch's CPU LSTM (oneDNN) keeps every step's activated gates, and every cell state but
+    the last, in its training-mode workspace. Reading them costs no GEMM and no scan.
+
+    x (T, B, I) -> (out (T, B, H), h_n, c_n, gates (T, B, 4, H) in i, f, g, o order, c (T, B, H)
+    or None when the cell states could not be found). None where the route does not apply: not
+    float32 CPU, projections, no bias, or long calls where the workspace costs more than the GEMM
+    it saves. engine.run_layer checks the result with consistent()."""
+    T, B = x.shape[:2]
+    if (x.device.type != "cpu" or x.dtype != torch.float32 or p.w_hr is not None or p.b_ih is None
+            or T > FUSED_MAX_STEPS or T * B > FUSED_MAX_ROWS or not torch.backends.mkldnn.is_available()):
+        return None
+    if B <= FUSED_BATCH:
+        r = _call(p, x, h0, c0)
+        if r is None:
+            return None
+        out, h_n, c_n, gates, c = r           # copies, so the workspace can go
+        return (out, h_n, c_n, gates.clone(memory_format=torch.contiguous_format),
+                None if c is None else torch.cat([c, c_n[None]]))
+    token = _KEEP.set(None)                   # slices of a batch are no forward to run a backward on
+    try:
+        return _sliced(p, x, h0, c0)
+    finally:
+        _KEEP.reset(token)
+
+
+def _sliced(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor):
+    """lstm_forward for batches over FUSED_BATCH: one call per slice, each copied out at once so
+    its workspace can go."""
+    T, B = x.shape[:2]
+    H = p.w_hh.shape[1]
+    out, c, gates = x.new_empty(T, B, H), x.new_empty(T, B, H), x.new_empty(T, B, 4, H)
+    h_n, c_n = x.new_empty(B, H), x.new_empty(B, H)
+    found_c = True
+    for s in range(0, B, FUSED_BATCH):
+        b = slice(s, s + FUSED_BATCH)
+        r = _call(p, x[:, b], h0[b], c0[b])
+        if r is None:
+            return None
+        out[:, b], h_n[b], c_n[b], gates[:, b] = r[:4]
+        if r[4] is None:
+            found_c = False
+        else:
+            c[:-1, b] = r[4]
+    c[-1] = c_n
+    return out, h_n, c_n, gates, (c if found_c else None)
+
+
+@dataclass
+class Forward:
+    """One training-mode forward call, kept for a backward call on it: inputs as passed, outputs,
+    and the workspace (uint8, as the kernel returned it)."""
+    x: Tensor
+    h0: Tensor
+    c0: Tensor
+    out: Tensor
+    h_n: Tensor
+    c_n: Tensor
+    ws: Tensor
+
+
+# While gradient_flow traces, the forward calls are kept here (a list) so that its backward need
+# not run them again. A context variable: each thread (each app session) sees only its own.
+_KEEP: ContextVar[Optional[list]] = ContextVar("gate_explorer_kept_forwards", default=None)
+
+
+@contextmanager
+def keeping_forwards():
+    """with keeping_forwards() as kept: trace(...)  -> kept lists every single-call forward made."""
+    kept: list[Forward] = []
+    token = _KEEP.set(kept)
+    try:
+        yield kept
+    finally:
+        _KEEP.reset(token)
+
+
+def _good_ld(n: int) -> int:
+    """oneDNN's "good leading dimension" for rows of n floats: rounded up to 16 floats (64 bytes),
+    plus 16 more when that is a multiple of 256 (to avoid cache-set aliasing)."""
+    ld = -(-n // 16) * 16
+    return ld + 16 if ld % 256 == 0 else ld
+
+
+def _kernel(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor):
+    """One training-mode forward call: out, h_n, c_n and the workspace as float32, or None.
+    The kernel reads its inputs as if contiguous, whatever their strides: callers pass copies."""
+    H = p.w_hh.shape[1]
+    try:
+        with torch.enable_grad():              # the kernel only fills its workspace when grad mode is on
+            out, h_n, c_n, ws = torch.mkldnn_rnn_layer(x, p.w_ih, p.w_hh, p.b_ih, p.b_hh, h0, c0, False, [], 2, H, 1,
+                                                      True, False, False, True)
+    except (RuntimeError, AttributeError):
+        return None
+    if ws is None or ws.dtype != torch.uint8 or ws.numel() % 4:
+        return None
+    return out.detach(), h_n.detach(), c_n.detach(), ws
+
+
+def _call(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor):
+    """One forward call. Returns out, h_n, c_n, gates (T, B, 4, H) and c for steps 0..T-2
+    (T-1, B, H) or None, the last two as views into the workspace; or None on failure."""
+    T, B = x.shape[:2]
+    H = p.w_hh.shape[1]
+    x, h0, c0 = x.contiguous(), h0.contiguous(), c0.contiguous()
+    r = _kernel(p, x, h0, c0)
+    if r is None:
+        return None
+    out, h_n, c_n, ws = r
+    # The workspace opens with the gates: (T, B) rows of 4H values in i, f, g, o order, each row
+    # padded to a good leading dimension.
+    ld = _good_ld(4 * H)
+    n = T * B * ld
+    if ws.numel() < 4 * n:
+        return None
+    wsf = ws.view(torch.float32)
+    gates = wsf[:n].view(T, B, ld)[:, :, :4 * H].view(T, B, 4, H)
+    kept = _KEEP.get()
+    if kept is not None:                      # gradient_flow will run the backward on this forward
+        kept.append(Forward(x, h0, c0, out, h_n, c_n, ws))
+    return out, h_n, c_n, gates, _cells(wsf, gates, c0, -(-n // PAGE) * PAGE, (T, B, H, x.shape[2]))
+
+
+_PAGES: dict[tuple, int] = {}             # (what, T, B, H, I) -> the page where a search found it
+
+
+def _find_page(ws: Tensor, first: Tensor, start: int, offset: int, span: int, key: tuple) -> Optional[int]:
+    """The one page p >= start whose ws[p*PAGE + offset:][:len(first)] matches `first` (to 1e-4
+    of its largest value, on its first 16 values), with `span` floats after it inside ws; None if no page or
+    several do. The page found is remembered per key; callers check what they read anyway."""
+    pages = (ws.numel() - start - offset - span) // PAGE + 1
+    if pages <= 0:
+        return None
+    page = _PAGES.get(key)
+    if page is None or page >= pages:
+        probe = first[:16]
+        rows = ws.as_strided((pages, probe.numel()), (PAGE, 1), start + offset)
+        tol = 1e-4 * probe.abs().max()         # relative: gradients can be tiny (all zero: no match)
+        hit = ((rows - probe).abs() <= tol).all(1).nonzero()
+        if hit.numel() != 1:
+            return None
+        page = _PAGES[key] = int(hit)
+        if len(_PAGES) > 512:
+            _PAGES.clear()
+    return start // PAGE + page
+
+
+def _cells(ws: Tensor, gates: Tensor, c0: Tensor, start: int, key: tuple) -> Optional[Tensor]:
+    """The cell states c_0..c_{T-2} in the workspace: a (layer, step, B, H) block with layer 1's
+    c_t at step t+1, on a page boundary somewhere after the gates (after the h regions, whose
+    sizes depend on oneDNN's version). We look for c_0 = f_0 c0 + i_0 g_0, computed from the gates
+    we read; None where it cannot be found unambiguously (the scan rebuilds c instead)."""
+    T, B, _, H = gates.shape
+    k = B * H
+    if T < 2:
+        return None
+    offset = (T + 2) * k                      # layer 1, step 1 (step 0 holds c0)
+    first = torch.addcmul(gates[0, :, 1] * c0, gates[0, :, 0], gates[0, :, 2]).flatten()
+    page = _find_page(ws, first, start, offset, (T - 1) * k, ("c",) + key)
+    if page is None:
+        return None
+    at = page * PAGE + offset
+    return ws[at:at + (T - 1) * k].view(T - 1, B, H)
+
+
+def lstm_backward(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor, direct: Tensor,
+                  gates: Tensor, c: Tensor, forward: Optional[Forward] = None) -> Optional[Tensor]:
+    """dJ/dh_t in total (through every later step) for every step of one layer, from the kernel's
+    own backward: after it runs, the workspace holds what reaches each h_t from step t+1, for
+    steps 0..T-2, at step t+1 of a (layer, step, B, ld) block whose rows have a good leading
+    dimension for max(I, H) floats.
+
+    x (T, B, I) forward-ordered layer input; direct (T, B, H) dJ/dh_t from above (the output
+    gradient); gates (T, B, 4, H) and c (T, B, H) from the forward; forward: the kernel call that
+    traced this layer (see keeping_forwards), used when its inputs are these, else the forward
+    runs again. Returns gh (T, B, H), or None where the route does not apply or the rows cannot be
+    found. The caller checks gh against the BPTT recurrence at sampled steps."""
+    T, B, I = x.shape
+    H = p.w_hh.shape[1]
+    if (x.device.type != "cpu" or x.dtype != torch.float32 or p.w_hr is not None or p.b_ih is None
+            or T > FUSED_MAX_STEPS or T * B > FUSED_MAX_ROWS or not torch.backends.mkldnn.is_available()):
+        return None
+    if T == 1:
+        return direct
+    direct = direct.contiguous()
+    if (forward is not None and forward.x.shape == x.shape and torch.equal(forward.x, x)
+            and torch.equal(forward.h0, h0) and torch.equal(forward.c0, c0)):
+        x, h0, c0, out, h_n, c_n, ws = (forward.x, forward.h0, forward.c0, forward.out, forward.h_n,
+                                        forward.c_n, forward.ws)
+    else:
+        x, h0, c0 = x.contiguous(), h0.contiguous(), c0.contiguous()
+        r = _kernel(p, x, h0, c0)
+        if r is None:
+            return None
+        out, h_n, c_n, ws = r
+    zero = h0.new_zeros(B, H)
+    try:
+        torch.ops.aten.mkldnn_rnn_layer_backward(x, p.w_ih, p.w_hh, p.b_ih, p.b_hh, h0, c0, out, h_n, c_n, direct,
+                                                 zero, zero, False, 2, H, 1, True, True, False, [], False, ws)
+    except (RuntimeError, AttributeError):
+        return None
+    ws = ws.view(torch.float32)
+    # The rows hold what reaches h_t from step t+1, da_{t+1} W_hh (da: the pre-activation
+    # gradients); dJ/dh_t is that plus direct_t. The row to look for, by one BPTT step by hand:
+    # dJ/dh_{T-1} = direct_{T-1}, then da_{T-1} W_hh.
+    i, f, g, o = gates[-1].unbind(1)
+    gh = direct[-1]
+    tc = torch.tanh(c[-1])
+    gc = gh * o * (1 - tc * tc)
+    da = torch.cat([gc * g * i * (1 - i), gc * c[-2] * f * (1 - f), gc * i * (1 - g * g), gh * tc * o * (1 - o)], 1)
+    first = torch.mm(da, p.w_hh)[0]
+    ld = _good_ld(max(I, H))
+    k = B * ld
+    page = _find_page(ws, first, 0, (T - 1) * k, 2 * k, ("dh", T, B, H, I))
+    if page is None:
+        return None
+    at = page * PAGE + k
+    rows = ws[at:at + (T - 1) * k].view(T - 1, B, ld)[:, :, :H]
+    return torch.cat([rows + direct[:-1], direct[-1:]])    # nothing reaches the last step from later
+
+
+@functools.lru_cache(maxsize=64)
+def sample_steps(T: int, samples: int) -> tuple[Tensor, Tensor]:
+    """`samples` steps spread over 0..T-1 (both ends included) and the step before each."""
+    ts = sorted({round(k * (T - 1) / max(samples - 1, 1)) for k in range(samples)})
+    return torch.tensor(ts), torch.tensor([max(t - 1, 0) for t in ts])
+
+
+def consistent(out: Tensor, c_n: Tensor, gates: Tensor, c: Tensor, c0: Tensor, samples: int = 16) -> bool:
+    """Do gates (T, B, 4, H) and c (T, B, H) read from the workspace reproduce the kernel's own h
+    and c_n? Checked at `samples` steps spread over the sequence, first and last included: a
+    misread layout is wrong at every step (or grows wrong with t), so this catches it at a small
+    fraction of a full pass. (Few ops on purpose: at T=200 each costs as much as ten steps.)"""
+    at, before = sample_steps(out.shape[0], samples)
+    i, f, g, o = gates.index_select(0, at).unbind(2)
+    prev = c.index_select(0, before)
+    prev[0] = c0                              # ts[0] is step 0, whose c_{t-1} is c0
+    cs = c.index_select(0, at)
+    inf = float("inf")
+    err = max(torch.dist(torch.addcmul(i * g, f, prev), cs, inf), torch.dist(o * torch.tanh(cs), out.index_select(0, at), inf),
+              torch.dist(c[-1], c_n, inf))
+    return bool(err <= 1e-5)
