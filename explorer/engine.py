@@ -93,19 +93,22 @@ def _gru_loop(p: LayerParams, x: Tensor, h0: Tensor):
     x (T, B, I) -> out (T, B, H), h_n (B, H), gates {r, z, n: (T, B, H)}."""
     T, B = x.shape[:2]
     H = p.w_hh.shape[1]
-    gi = F.linear(x, p.w_ih, p.b_ih)              # all steps' input terms at once, as ATen does
+    gi = F.linear(x, p.w_ih, p.b_ih).view(T, B, 3, H)   # all steps' input terms at once, as ATen does
     out, gates = x.new_empty(T, B, H), x.new_empty(T, B, 3, H)
     w_hh_t = p.w_hh.t()
+    # Per-step views made once (unbind), results written in place (out=): the loop is the
+    # twelve ops ATen's cell does and nothing else.
+    I_r, I_z, I_n = (gi[:, :, j].unbind(0) for j in range(3))
+    R, Z, N = (gates[:, :, j].unbind(0) for j in range(3))
+    OUT = out.unbind(0)
     h = h0
     for t in range(T):
         gh = torch.addmm(p.b_hh, h, w_hh_t) if p.b_hh is not None else torch.mm(h, w_hh_t)
         h_r, h_z, h_n = gh.unsafe_chunk(3, 1)
-        i_r, i_z, i_n = gi[t].unsafe_chunk(3, 1)
-        g = gates[t]
-        r = torch.add(h_r, i_r, out=g[:, 0]).sigmoid_()
-        z = torch.add(h_z, i_z, out=g[:, 1]).sigmoid_()
-        n = torch.add(i_n, h_n.mul_(r), out=g[:, 2]).tanh_()
-        h = torch.sub(h, n, out=out[t]).mul_(z).add_(n)
+        r = torch.add(h_r, I_r[t], out=R[t]).sigmoid_()
+        z = torch.add(h_z, I_z[t], out=Z[t]).sigmoid_()
+        n = torch.add(I_n[t], h_n.mul_(r), out=N[t]).tanh_()
+        h = torch.sub(h, n, out=OUT[t]).mul_(z).add_(n)
     return out, h.clone(), dict(zip(cells.GRU_GATES, gates.unbind(2)))
 
 

@@ -4,7 +4,9 @@
 
 Every tensor in a Trace is laid out (num_layers, num_directions, T, B, H): the reverse
 direction is indexed by input position, like the module's own output. output, h_n and c_n
-equal what rnn(x, hx) returns (eval mode: dropout between layers is not applied).
+equal what rnn(x, hx) returns (eval mode: dropout between layers is not applied). A Trace is
+a result to read: output may share memory with h (copying it would cost a pass over the
+largest tensor of a one-layer trace).
 
 Interventions (`intervene`): an Intervention, a list of them, or a dict shorthand such as
 {"f": 1.0, "i": 0.0}. Each replaces ("set"), shifts ("add") or multiplies ("scale") the
@@ -16,6 +18,7 @@ Example: f := 1 and i := 0 for a unit keep its cell state exactly constant.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Union
 
@@ -112,7 +115,7 @@ def _check_x(rnn, x) -> Tensor:
         raise InputError(f"x is on {x.device} but the module is on {w.device}; move one to the other.")
     # One reduction first (NaN or inf anywhere makes the sum non-finite; so can an overflow,
     # which the exact check then clears): isfinite over the whole input costs ten times more.
-    if x.numel() and not torch.isfinite(x.sum()) and not torch.isfinite(x).all():
+    if x.numel() and not math.isfinite(float(x.sum())) and not torch.isfinite(x).all():
         bad = (~torch.isfinite(x)).nonzero()[0].tolist()
         raise InputError(f"x contains NaN or inf (first at index {tuple(bad)}); clean the input first.")
     T = x.shape[1] if (x.dim() == 3 and rnn.batch_first) else x.shape[0]
@@ -272,7 +275,7 @@ def trace(rnn, x: Tensor, hx=None, *, lengths=None, intervene=None) -> Trace:
                 h_n.append(lt.h_n)
                 c_n.append(lt.c_n)
             inp = torch.cat(per["h"][-D:], -1) if D == 2 else per["h"][-1]
-        output = inp.clone() if (lengths is not None or L * D == 1) else inp
+        output = inp.clone() if lengths is not None else inp      # padding: 0 here, NaN in h
 
         # (L, D, T, B, H): a view when there is one layer and direction, else one copy.
         stack = lambda ts: ts[0].unsqueeze(0).unsqueeze(0) if L * D == 1 else torch.stack(ts).unflatten(0, (L, D))
