@@ -24,15 +24,20 @@ from torch import Tensor
 if TYPE_CHECKING:
     from .engine import LayerParams
 
-# The oneDNN workspace route (see lstm_forward) is faster than recomputing the gate GEMM up to about
-# 4096 steps per call (measured on 2 cores: T=4096, B=1: 70 vs 94 ms; T=500, B=32: 125 vs 169 ms),
-# slower beyond (T=8192: 200 vs 164 ms). scan_long's chunks are 4096 steps for that reason.
-FUSED_MAX_STEPS, FUSED_MAX_ROWS = 4096, 32768
-# oneDNN's training-mode kernel gets slower per sequence as the batch grows (T=500, H=256, 2 cores:
-# 32 sequences in one call 131 ms, in 8 calls of 4 91 ms; the inference kernel takes 66 ms), so
-# batches go through it 4 sequences at a time.
-FUSED_BATCH = 4
+# oneDNN's training-mode kernel costs about what its inference kernel does as long as each call's
+# workspace stays small (about 15 KB per step and sequence at H=256): larger ones are fresh memory
+# on every call, and page faults on it made a (T=500, B=32) call 1.8x the inference kernel (2
+# cores). Calls of at most ROWS steps x sequences measured 0.94-1.03x at (500, 32), (2000, 1) and
+# (4096, 1); so a layer goes through the kernel in time chunks of ROWS // B steps, state carried.
+ROWS = 1024
+MAX_BACKWARD_ROWS = 32768                 # the backward runs on one call over the whole layer
 PAGE = 1024                               # oneDNN aligns each workspace region to 4096 bytes
+
+
+def applies(p: LayerParams, x: Tensor) -> bool:
+    """Float32 CPU LSTM with biases and no projections: what the kernel reading below handles."""
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and p.w_hr is None and p.b_ih is not None
+            and torch.backends.mkldnn.is_available())
 
 
 def lstm_forward(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor):
@@ -40,47 +45,47 @@ def lstm_forward(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor):
     the last, in its training-mode workspace. Reading them costs no GEMM and no scan.
 
     x (T, B, I) -> (out (T, B, H), h_n, c_n, gates (T, B, 4, H) in i, f, g, o order, c (T, B, H)
-    or None when the cell states could not be found). None where the route does not apply: not
-    float32 CPU, projections, no bias, or long calls where the workspace costs more than the GEMM
-    it saves. engine.run_layer checks the result with consistent()."""
+    or None when the cell states could not be found); None where the route does not apply or the
+    kernel fails. engine.run_layer checks the result with consistent()."""
     T, B = x.shape[:2]
-    if (x.device.type != "cpu" or x.dtype != torch.float32 or p.w_hr is not None or p.b_ih is None
-            or T > FUSED_MAX_STEPS or T * B > FUSED_MAX_ROWS or not torch.backends.mkldnn.is_available()):
+    if not applies(p, x):
         return None
-    if B <= FUSED_BATCH:
+    step = max(1, ROWS // B)
+    if T <= step:
         r = _call(p, x, h0, c0)
         if r is None:
             return None
         out, h_n, c_n, gates, c = r           # copies, so the workspace can go
         return (out, h_n, c_n, gates.clone(memory_format=torch.contiguous_format),
                 None if c is None else torch.cat([c, c_n[None]]))
-    token = _KEEP.set(None)                   # slices of a batch are no forward to run a backward on
+    token = _KEEP.set(None)                   # chunks are no one forward to run a backward on
     try:
-        return _sliced(p, x, h0, c0)
+        return _chunked(p, x, h0, c0, step)
     finally:
         _KEEP.reset(token)
 
 
-def _sliced(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor):
-    """lstm_forward for batches over FUSED_BATCH: one call per slice, each copied out at once so
-    its workspace can go."""
+def _chunked(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor, step: int):
+    """lstm_forward in time chunks of `step` steps, the state carried from one to the next; each
+    chunk's results are copied out at once, so its workspace can go."""
     T, B = x.shape[:2]
     H = p.w_hh.shape[1]
     out, c, gates = x.new_empty(T, B, H), x.new_empty(T, B, H), x.new_empty(T, B, 4, H)
-    h_n, c_n = x.new_empty(B, H), x.new_empty(B, H)
+    h, cc = h0, c0
     found_c = True
-    for s in range(0, B, FUSED_BATCH):
-        b = slice(s, s + FUSED_BATCH)
-        r = _call(p, x[:, b], h0[b], c0[b])
+    for s in range(0, T, step):
+        e = min(s + step, T)
+        r = _call(p, x[s:e], h, cc)
         if r is None:
             return None
-        out[:, b], h_n[b], c_n[b], gates[:, b] = r[:4]
-        if r[4] is None:
-            found_c = False
-        else:
-            c[:-1, b] = r[4]
-    c[-1] = c_n
-    return out, h_n, c_n, gates, (c if found_c else None)
+        out[s:e], h, cc, gates[s:e] = r[:4]
+        c[e - 1] = cc
+        if e - s > 1:                         # a one-step chunk's only cell state is its c_n
+            if r[4] is None:
+                found_c = False
+            else:
+                c[s:e - 1] = r[4]
+    return out, h, cc, gates, (c if found_c else None)
 
 
 @dataclass
@@ -214,8 +219,7 @@ def lstm_backward(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor, direct: Ten
     found. The caller checks gh against the BPTT recurrence at sampled steps."""
     T, B, I = x.shape
     H = p.w_hh.shape[1]
-    if (x.device.type != "cpu" or x.dtype != torch.float32 or p.w_hr is not None or p.b_ih is None
-            or T > FUSED_MAX_STEPS or T * B > FUSED_MAX_ROWS or not torch.backends.mkldnn.is_available()):
+    if not applies(p, x) or T * B > MAX_BACKWARD_ROWS:
         return None
     if T == 1:
         return direct

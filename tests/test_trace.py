@@ -282,13 +282,16 @@ def test_cell_states_come_from_the_workspace_without_a_scan(monkeypatch):
     real_scan = engine.cell_scan
     monkeypatch.setattr(engine, "cell_scan", lambda *a, **k: scans.append(1) or real_scan(*a, **k))
     torch.manual_seed(5)
-    for T, B, I, H in [(50, 1, 5, 7), (40, 3, 70, 33), (20, 9, 4, 16), (300, 2, 64, 256)]:
+    # the last three go through the kernel in time chunks (of 1024 // B steps), one of 1 step
+    for T, B, I, H in [(50, 1, 5, 7), (40, 3, 70, 33), (20, 9, 4, 16), (300, 2, 64, 256),
+                       (1025, 1, 5, 7), (600, 2, 4, 16), (25, 100, 3, 8)]:
         rnn = torch.nn.LSTM(I, H)
         x = torch.randn(T, B, I)
         tr = trace(rnn, x)
         assert not scans, (T, B, I, H)
-        out, _ = rnn(x)                            # batches over 4 go through the kernel in slices
+        out, (h_n, c_n) = rnn(x)
         assert (tr.output - out).abs().max() <= 1e-6
+        assert (tr.h_n - h_n).abs().max() <= 1e-6 and (tr.c_n - c_n).abs().max() <= 1e-6
         ref = reference(rnn.double(), x.double())
         torch.testing.assert_close(tr.values("c").double(), ref["c"], atol=2e-6, rtol=0)
     rnn = torch.nn.LSTM(3, 4)
@@ -299,12 +302,12 @@ def test_cell_states_come_from_the_workspace_without_a_scan(monkeypatch):
 
 
 def test_float32_fast_route_equals_the_module_for_strided_inputs():
-    """batch_first input reaches the layer as a transposed view, and batches over 4 go through the
-    kernel in slices: the oneDNN kernel reads its input as if contiguous, so both must be copied."""
+    """batch_first input reaches the layer as a transposed view, and long inputs go through the
+    kernel in time chunks: the oneDNN kernel reads its input as if contiguous, so both are copied."""
     torch.manual_seed(6)
-    for B in (2, 9):
+    for B, T in ((2, 12), (9, 12), (300, 7)):
         rnn = torch.nn.LSTM(5, 7, num_layers=2, bidirectional=True, batch_first=True)
-        x = torch.randn(B, 12, 5)
+        x = torch.randn(B, T, 5)
         tr = trace(rnn, x)
         out, (h_n, c_n) = rnn(x)
         assert (tr.output - out).abs().max() <= 1e-6
