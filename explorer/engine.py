@@ -1,12 +1,16 @@
 """One recurrent layer, one direction, all steps: the tracer's inner engine.
 
-The fast path lets PyTorch's own fused kernel produce h for every step, then recomputes
-every gate pre-activation for all steps with one matrix multiply (h_{t-1} is known for all t
-at once) and rebuilds the LSTM cell state with a cheap elementwise scan. Gates come from the
-same functions in cells.py that the step inspector uses, so there is one copy of the math.
+Three routes, all exact (tests hold each to the independent reference), fastest first:
+- a float32 CPU LSTM reads its gates and cell states out of the oneDNN kernel's own workspace
+  (onednn.py), checked against the kernel's h and c_n;
+- a CPU GRU with 8 or more sequences redoes ATen's GRU loop op for op, keeping r, z, n;
+- otherwise PyTorch's own fused kernel produces h for every step, every gate pre-activation is
+  recomputed for all steps with one matrix multiply (h_{t-1} is known for all t at once) and the
+  LSTM cell state is rebuilt with a cheap elementwise scan, with the functions in cells.py that
+  the step inspector uses.
 
-Where an intervention changes a gate, the stock kernel can no longer produce h; from the
-first edited step on we step through cells.py instead (the prefix stays on the fast path).
+Where an intervention changes a gate, no kernel can produce h any more; from the first edited
+step on we step through cells.py instead (the prefix stays on the fast route).
 
 Everything here is time-major and "forward-ordered": the reverse direction is handled by
 reversing each sequence within its own length before calling in (see reverse_padded).

@@ -351,3 +351,21 @@ def test_huge_but_finite_input_is_not_mistaken_for_nan():
     assert torch.isfinite(tr.output).all()
     with pytest.raises(InputError, match=r"NaN or inf \(first at index \(3, 1\)\)"):
         trace(rnn, x.index_put((torch.tensor([3]), torch.tensor([1])), torch.tensor(float("-inf"))))
+
+
+def test_a_stale_remembered_page_is_searched_again(monkeypatch):
+    """The workspace page of the cell states is remembered per shape; if it no longer matches,
+    the search runs again rather than giving up on the fast route."""
+    from explorer import engine, onednn
+    scans = []
+    real_scan = engine.cell_scan
+    monkeypatch.setattr(engine, "cell_scan", lambda *a, **k: scans.append(1) or real_scan(*a, **k))
+    torch.manual_seed(11)
+    rnn = torch.nn.LSTM(5, 7)
+    x = torch.randn(30, 1, 5)
+    trace(rnn, x)
+    key = next(k for k in onednn._PAGES if k[0] == "c" and k[1:] == (30, 1, 7, 5))
+    monkeypatch.setitem(onednn._PAGES, key, 0)                  # a wrong page: the gates live there
+    tr = trace(rnn, x)
+    assert not scans and onednn._PAGES[key] != 0
+    torch.testing.assert_close(tr.values("c").double(), reference(rnn.double(), x.double())["c"], atol=2e-6, rtol=0)
