@@ -365,7 +365,7 @@ def test_a_stale_remembered_page_is_searched_again(monkeypatch):
     x = torch.randn(30, 1, 5)
     trace(rnn, x)
     key = next(k for k in onednn._PAGES if k[0] == "c" and k[1:] == (30, 1, 7, 5))
-    monkeypatch.setitem(onednn._PAGES, key, 0)                  # a wrong page: the gates live there
+    monkeypatch.setitem(onednn._PAGES, key, 0)                  # the first page after the gates: wrong
     tr = trace(rnn, x)
     assert not scans and onednn._PAGES[key] != 0
     torch.testing.assert_close(tr.values("c").double(), reference(rnn.double(), x.double())["c"], atol=2e-6, rtol=0)
