@@ -175,7 +175,9 @@ def _find_page(ws: Tensor, first: Tensor, start: int, offset: int, span: int, ke
     if pages <= 0:
         return None
     probe = first[:16]
-    tol = 1e-4 * probe.abs().max()             # relative: gradients can be tiny (all zero: no match)
+    tol = 1e-4 * probe.abs().max()             # relative: gradients can be tiny
+    if not tol > 0:                           # all zero: any zero page would match, remembered or not
+        return None
     page = _PAGES.get(key)
     if page is not None and page < pages:     # the page this shape had last time, if it still matches
         at = start + page * PAGE + offset
