@@ -227,9 +227,11 @@ def lstm_backward(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor, direct: Ten
     H = p.w_hh.shape[1]
     if not applies(p, x) or T * B > MAX_BACKWARD_ROWS:
         return None
-    if T == 1:
-        return direct
     direct = direct.contiguous()
+    live = direct.abs().amax(2) > 0                                   # (T, B): steps the objective reaches
+    steps = live.any(1).nonzero()
+    if steps.numel() == 0 or int(steps[-1]) == 0:
+        return direct                       # nothing reaches any step from a later one
     if (forward is not None and forward.x.shape == x.shape and torch.equal(forward.x, x)
             and torch.equal(forward.h0, h0) and torch.equal(forward.c0, c0)):
         x, h0, c0, out, h_n, c_n, ws = (forward.x, forward.h0, forward.c0, forward.out, forward.h_n,
@@ -248,17 +250,22 @@ def lstm_backward(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor, direct: Ten
         return None
     ws = ws.view(torch.float32)
     # The rows hold what reaches h_t from step t+1, da_{t+1} W_hh (da: the pre-activation
-    # gradients); dJ/dh_t is that plus direct_t. The row to look for, by one BPTT step by hand:
-    # dJ/dh_{T-1} = direct_{T-1}, then da_{T-1} W_hh.
-    i, f, g, o = gates[-1].unbind(1)
-    gh = direct[-1]
-    tc = torch.tanh(c[-1])
+    # gradients); dJ/dh_t is that plus direct_t. The row to look for comes from one BPTT step by
+    # hand at the last step s with any direct gradient (for every later step, and into s from
+    # them, everything is zero): dJ/dh_s = direct_s, then da_s W_hh, the row for step s-1. Taking
+    # s = T-1 would fail wherever the objective does not reach the last step (the reverse
+    # direction of a top layer under a last-step objective): its row is all zeros.
+    s = int(steps[-1])
+    b = int(live[s].nonzero()[0])
+    i, f, g, o = gates[s].unbind(1)
+    gh = direct[s]
+    tc = torch.tanh(c[s])
     gc = gh * o * (1 - tc * tc)
-    da = torch.cat([gc * g * i * (1 - i), gc * c[-2] * f * (1 - f), gc * i * (1 - g * g), gh * tc * o * (1 - o)], 1)
-    first = torch.mm(da, p.w_hh)[0]
+    da = torch.cat([gc * g * i * (1 - i), gc * c[s - 1] * f * (1 - f), gc * i * (1 - g * g), gh * tc * o * (1 - o)], 1)
+    first = torch.mm(da[b:b + 1], p.w_hh)[0]
     ld = _good_ld(max(I, H))
     k = B * ld
-    page = _find_page(ws, first, 0, (T - 1) * k, 2 * k, ("dh", T, B, H, I))
+    page = _find_page(ws, first, 0, s * k + b * ld, (T + 1 - s) * k - b * ld, ("dh", T, B, H, I))
     if page is None:
         return None
     at = page * PAGE + k

@@ -173,6 +173,26 @@ def test_float32_lstm_takes_the_kernel_backward_and_matches_the_reference(monkey
     assert (gf.c_grad.double() - gc).abs().max() <= 1e-5 * scale(gc)
 
 
+@pytest.mark.parametrize("name,objective", [
+    ("last step (reverse top layer: no gradient at its own last step)", None),
+    ("one middle step of sequence 1 only", lambda out: out[11, 1].sum()),
+    ("the first step only (nothing reaches a step from a later one)", lambda out: (out[0] ** 2).sum()),
+    ("nothing at all", lambda out: out.sum() * 0)])
+def test_the_kernel_backward_finds_its_rows_whatever_steps_the_objective_reaches(monkeypatch, name, objective):
+    """The row searched for comes from the last step the objective reaches, so objectives that
+    leave the last step (or sequence 0) without a gradient still take the fast route. (conftest
+    forgets remembered pages before each test: one remembered earlier must not make it pass.)"""
+    calls = _kernel_route_calls(monkeypatch)
+    torch.manual_seed(12)
+    rnn = torch.nn.LSTM(4, 16, num_layers=2, bidirectional=True)
+    x = torch.randn(20, 3, 4)
+    gf = gradient_flow(rnn, x, objective=objective)
+    assert calls == [True] * 4, name
+    gh, gc = probe_reference(rnn.double(), x.double(), objective)
+    assert (gf.h_grad.double() - gh).abs().max() <= 1e-5 * (gh.abs().max() + 1e-30), name
+    assert (gf.c_grad.double() - gc).abs().max() <= 1e-5 * (gc.abs().max() + 1e-30), name
+
+
 def test_a_kernel_backward_read_that_fails_the_check_falls_back_to_the_loop(monkeypatch):
     from explorer import onednn
     real = onednn.lstm_backward
