@@ -92,18 +92,22 @@ SECTIONS = {"trace": bench_trace, "long": bench_long}
 def bench_grad(repeat: int = 5):
     from explorer import gradient_flow
     print("\ngradient_flow() vs stock forward + backward (float32, J = sum of the last output)")
-    print(f"{'module':6} {'T':>5} {'B':>3} {'H':>4} {'fwd+bwd ms':>11} {'flow ms':>8} {'ratio':>6}")
-    for cls in (torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN):
+    print(f"{'module':6} {'layers':>10} {'T':>5} {'B':>3} {'H':>4} {'fwd+bwd ms':>11} {'flow ms':>8} {'ratio':>6}")
+    # the last row: under a last-step objective the top layer's reverse direction gets its only
+    # gradient at its own first step, which the kernel backward route must handle too
+    for cls, kw in ((torch.nn.LSTM, {}), (torch.nn.GRU, {}), (torch.nn.RNN, {}),
+                    (torch.nn.LSTM, dict(num_layers=2, bidirectional=True))):
         T, B, I, H = 1000, 1, 64, 256
         torch.manual_seed(0)
-        rnn = cls(I, H)
+        rnn = cls(I, H, **kw)
         x = torch.randn(T, B, I, requires_grad=True)
 
         def stock():
             out, _ = rnn(x)
             out[-1].sum().backward()
         ref, flow = paired_times(stock, lambda: gradient_flow(rnn, x.detach()), repeat)
-        print(f"{cls.__name__:6} {T:5} {B:3} {H:4} {ref * 1e3:11.1f} {flow * 1e3:8.1f} {flow / ref:6.2f}")
+        layers = f"{rnn.num_layers}{' bidir' if rnn.bidirectional else ''}"
+        print(f"{cls.__name__:6} {layers:>10} {T:5} {B:3} {H:4} {ref * 1e3:11.1f} {flow * 1e3:8.1f} {flow / ref:6.2f}")
 
 
 SECTIONS["grad"] = bench_grad
