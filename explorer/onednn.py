@@ -170,7 +170,8 @@ _PAGES: dict[tuple, int] = {}             # (what, T, B, H, I) -> the page where
 def _find_page(ws: Tensor, first: Tensor, start: int, offset: int, span: int, key: tuple) -> Optional[int]:
     """The one page p >= start whose ws[p*PAGE + offset:][:len(first)] matches `first` (to 1e-4
     of its largest value, on its first 16 values), with `span` floats after it inside ws; None if
-    no page or several do. The page found is remembered per key and tried first next time."""
+    no page or several do, or the probe is all zeros (every zero page would match it). The page
+    found is remembered per key and tried first next time."""
     pages = (ws.numel() - start - offset - span) // PAGE + 1
     if pages <= 0:
         return None
