@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
+import numpy as np
+import re2
 import torch
 from torch import Tensor, nn
 
@@ -44,16 +46,15 @@ TRACKS = ("inside quotes", "bracket depth", "position in line", "start of word",
 
 
 def feature_tracks(text: str, regex: Optional[str] = None) -> dict[str, Tensor]:
-    """One float value per character for each named track (and "regex" if given: 1 inside a match)."""
+    """One float value per character for each named track (and "regex" if given: 1 inside a
+    match of the user's pattern). Each track is a (len(text),) float32 tensor."""
     n = len(text)
-    q = torch.zeros(n)
-    depth = torch.zeros(n)
-    pos = torch.zeros(n)
+    quote, depth, pos = [0.0] * n, [0.0] * n, [0.0] * n
     inside, d, col = False, 0, 0
-    for k, ch in enumerate(text):
+    for k, ch in enumerate(text):               # the three tracks that carry state along the text
         if ch == '"':
             inside = not inside
-        q[k] = float(inside or ch == '"')
+        quote[k] = float(inside or ch == '"')
         if ch in "([{":
             d += 1
         depth[k] = d
@@ -62,25 +63,61 @@ def feature_tracks(text: str, regex: Optional[str] = None) -> dict[str, Tensor]:
         pos[k] = col
         col = 0 if ch == "\n" else col + 1
     prev = " " + text[:-1]
+    per_char = lambda test: torch.tensor([float(test(c)) for c in text], dtype=torch.float32)
     tr = {
-        "inside quotes": q, "bracket depth": depth, "position in line": pos,
+        "inside quotes": torch.tensor(quote), "bracket depth": torch.tensor(depth),
+        "position in line": torch.tensor(pos),
         "start of word": torch.tensor([float(c.isalnum() and not p.isalnum()) for c, p in zip(text, prev)]),
-        "uppercase": torch.tensor([float(c.isupper()) for c in text]),
-        "digit": torch.tensor([float(c.isdigit()) for c in text]),
-        "whitespace": torch.tensor([float(c.isspace()) for c in text]),
-        "newline": torch.tensor([float(c == "\n") for c in text]),
-        "vowel": torch.tensor([float(c.lower() in "aeiou") for c in text]),
+        "uppercase": per_char(str.isupper),
+        "digit": per_char(str.isdigit),
+        "whitespace": per_char(str.isspace),
+        "newline": per_char(lambda c: c == "\n"),
+        "vowel": per_char(lambda c: c.lower() in "aeiou"),
     }
     if regex:
-        try:
-            pat = re.compile(regex)
-        except re.error as e:
-            raise InputError(f"the regular expression {regex!r} is invalid ({e}); fix it and try again.") from None
-        m = torch.zeros(n)
-        for mt in pat.finditer(text):
-            m[mt.start():max(mt.end(), mt.start() + 1)] = 1.0
-        tr["regex"] = m
+        tr["regex"] = regex_track(text, regex)
     return tr
+
+
+REGEX_HELP = ("RE2 syntax (linear time, so no pattern can stall the server): character classes, "
+              "groups, alternation, repetition and anchors work; backreferences (\\1) and "
+              "look-arounds ((?=…), (?!…), (?<=…), (?<!…)) do not exist in it.")
+MAX_PATTERN = 1000          # characters: longer patterns are refused before compiling
+
+
+def compile_user_regex(regex: str):
+    """A user's pattern compiled with RE2, whose matching time is linear in the text whatever the
+    pattern (Python's re backtracks: "(a+)+$" on 30 characters runs for minutes and holds the GIL).
+    Raises InputError with one sentence for what RE2 does not have or cannot parse."""
+    if len(regex) > MAX_PATTERN:
+        raise InputError(f"the regular expression is {len(regex):,} characters long; keep it under {MAX_PATTERN:,}.")
+    opts = re2.Options()
+    opts.max_mem = 32 << 20                   # a bound on the compiled program, not on the text
+    try:
+        return re2.compile(regex, opts)
+    except re2.error as e:
+        for pat, what in ((r"\(\?<?[=!]", "look-arounds ((?=…), (?!…), (?<=…), (?<!…))"),
+                          (r"\\[1-9]|\(\?P=", "backreferences (\\1, (?P=name))")):
+            if re.search(pat, regex):
+                raise InputError(f"the regular expression {regex!r} uses {what}, which the linear-time "
+                                 "engine used here does not support; rewrite it without them.") from None
+        why = str(e).splitlines()[0][:120] if str(e) else "it does not parse"
+        raise InputError(f"the regular expression {regex!r} is invalid ({why}); fix it and try again.") from None
+
+
+def regex_track(text: str, regex: str) -> Tensor:
+    """(len(text),) float32: 1 on every character inside a match of `regex` (an empty match marks
+    the character it stands before), else 0. Linear time in len(text) (see compile_user_regex)."""
+    pat = compile_user_regex(regex)
+    n = len(text)
+    edges = np.zeros(n + 1, dtype=np.int64)        # +1 where a match starts, -1 where it ends
+    for mt in pat.finditer(text):
+        s, e = mt.start(), mt.end()
+        e = max(e, s + 1)
+        if s < n:
+            edges[s] += 1
+            edges[min(e, n)] -= 1
+    return torch.from_numpy((np.cumsum(edges[:n]) > 0).astype(np.float32))
 
 
 # ---- unit finder -----------------------------------------------------------------------------

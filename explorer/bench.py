@@ -1,7 +1,7 @@
 """Benchmarks: ratios against the stock PyTorch module on the same input, in one run.
 
     python -m explorer.bench            # trace vs forward, long-input pass, gradient flow
-    python -m explorer.bench trace      # one section only (trace | long | grad | train)
+    python -m explorer.bench trace      # one section only; --help lists them
 
 CPU, 2 threads, medians after a warm-up, the two sides timed alternately (at least 7 pairs,
 more for short calls). Ratios, not seconds, are what matter: both sides run on the same machine
@@ -37,6 +37,7 @@ def paired_times(ref, fn, repeat: int = 7, min_seconds: float = 0.5) -> tuple[fl
 
 
 def bench_trace(repeat: int = 7):
+    """trace() vs the stock forward, LSTM and GRU at three shapes."""
     from explorer import trace
     print("trace() vs stock forward (no_grad, float32)")
     print(f"{'module':6} {'T':>5} {'B':>3} {'I':>3} {'H':>4} {'forward ms':>11} {'trace ms':>9} {'ratio':>6}")
@@ -51,6 +52,7 @@ def bench_trace(repeat: int = 7):
 
 
 def bench_long(T: int = 1_000_000, H: int = 256, I: int = 64):
+    """scan_long() over 1M steps vs the stock forward over the same chunks; peak memory."""
     import resource
     from explorer.windows import scan_long
     print(f"\nlong-input pass vs stock forward (LSTM, T={T:,}, B=1, I={I}, H={H}, one layer)")
@@ -86,10 +88,12 @@ def bench_long(T: int = 1_000_000, H: int = 256, I: int = 64):
 
 
 SECTIONS = {"trace": bench_trace, "long": bench_long}
+SLOW: set[str] = set()      # sections left out of a bare run (they start servers or take minutes)
 
 
 
 def bench_grad(repeat: int = 5):
+    """gradient_flow() vs the stock forward + backward, LSTM/GRU/RNN and a 2-layer bidirectional LSTM."""
     from explorer import gradient_flow
     print("\ngradient_flow() vs stock forward + backward (float32, J = sum of the last output)")
     print(f"{'module':6} {'layers':>10} {'T':>5} {'B':>3} {'H':>4} {'fwd+bwd ms':>11} {'flow ms':>8} {'ratio':>6}")
@@ -151,7 +155,28 @@ def bench_train(steps: int = 60):
 
 SECTIONS["train"] = bench_train
 
-if __name__ == "__main__":
+USAGE = """usage: python -m explorer.bench [SECTION ...]
+
+Prints each section's cost as a ratio against a baseline measured in the same run.
+With no SECTION, runs {default}. Sections:
+{table}"""
+
+
+def main(argv: list[str]) -> int:
+    wanted = argv or [n for n in SECTIONS if n not in SLOW]
+    unknown = [n for n in wanted if n not in SECTIONS]
+    if unknown or any(a in ("-h", "--help", "help") for a in argv):
+        table = "\n".join(f"  {n:9} {(f.__doc__ or '').strip().splitlines()[0]}" for n, f in SECTIONS.items())
+        print(USAGE.format(default=", ".join(n for n in SECTIONS if n not in SLOW), table=table))
+        if unknown and not any(a in ("-h", "--help", "help") for a in argv):
+            print(f"\nunknown section: {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        return 0
     torch.set_num_threads(2)
-    for name in (sys.argv[1:] or list(SECTIONS)):
+    for name in wanted:
         SECTIONS[name]()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

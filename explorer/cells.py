@@ -18,7 +18,7 @@ GRU, PyTorch's convention (weights stacked r, z, n):
     n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))   reset applied AFTER the matmul
     h' = (1 − z) ⊙ n + z ⊙ h                    z weights the OLD state
 
-GRU, Cho et al. (2014) / the seeds' convention ("cho"):
+GRU, Cho et al. (2014), the form most textbooks write ("cho"):
     n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)   reset applied BEFORE the matmul
     h' = (1 − z) ⊙ h + z ⊙ n                    z weights the NEW state
 
@@ -102,7 +102,7 @@ def gru_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
              convention: str = "pytorch", edit: Edit = None):
     """One GRU step. Returns (h', gates) with gates {"r","z","n"} each (B, H).
 
-    convention="pytorch" is what nn.GRU computes; "cho" is the seeds' textbook form with
+    convention="pytorch" is what nn.GRU computes; "cho" is Cho et al.'s (2014) textbook form with
     the same weights (reset before the matmul, z weighting the new state): a different
     function, offered so the two can be compared side by side.
     """

@@ -26,7 +26,7 @@ from torch import Tensor
 from . import onednn
 from .engine import cell_scan, layer_params
 from .errors import InputError
-from .trace import Trace, trace
+from .trace import Trace, _check_hx, time_major, trace
 
 
 @dataclass
@@ -96,11 +96,11 @@ def gradient_flow(rnn, x: Tensor, hx=None, *, objective: Optional[Callable] = No
         g_out = g_out.transpose(0, 1)
     T, B = g_out.shape[:2]
     P = tr.h.shape[-1]
-    h0, c0 = _initial(rnn, kind, hx, L * D, B, tr.meta["batched"], tr.h)
+    h0, c0 = _check_hx(rnn, kind, hx, B, tr.meta["batched"])             # (L*D, B, ·), as trace() read them
     h_grad = torch.empty_like(tr.h)
     c_grad = torch.empty_like(tr.c) if kind == "lstm" else None
     direct = [g_out[..., d * P:(d + 1) * P] for d in range(D)]         # dJ/dh from above, input order
-    x_tm = x.unsqueeze(1) if x.dim() == 2 else (x.transpose(0, 1) if rnn.batch_first else x)   # (T, B, I)
+    x_tm, _ = time_major(rnn, x)                                        # (T, B, I)
     with torch.no_grad():
         for l in reversed(range(L)):
             below = None
@@ -145,17 +145,6 @@ def _clamped(intervene, tr: Trace) -> dict[str, Tensor]:
             & sel[3][None, None, None, :, None] & sel[4][None, None, None, None, :]
         m |= grid
     return {k: v.to(tr.h.device) for k, v in out.items()}
-
-
-def _initial(rnn, kind, hx, LD, B, batched, like):
-    z = lambda n: torch.zeros(LD, B, n, dtype=like.dtype, device=like.device)
-    P, H = like.shape[-1], rnn.hidden_size
-    if hx is None:
-        return z(P), (z(H) if kind == "lstm" else None)
-    h0, c0 = (hx if kind == "lstm" else (hx, None))
-    if not batched:
-        h0, c0 = h0.unsqueeze(1), (c0.unsqueeze(1) if c0 is not None else None)
-    return h0, c0
 
 
 def _bptt(kind, p, direct, h, c, gates, h0, c0, nonlin, fixed=None, x=None, forward=None):

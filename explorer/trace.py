@@ -124,6 +124,18 @@ def _check_x(rnn, x) -> Tensor:
     return x
 
 
+def time_major(rnn, x) -> tuple[Tensor, bool]:
+    """x as the module takes it -> (a checked (T, B, I) view, whether x was batched).
+
+    The one place the module's own layout is read: (T, B, I), (B, T, I) when rnn.batch_first,
+    or unbatched (T, I) as a batch of one. Every public entry (trace, scan_long, gradient_flow)
+    goes through here, so they all accept exactly the same inputs."""
+    x = _check_x(rnn, x)
+    if x.dim() == 2:
+        return x.unsqueeze(1), False
+    return (x.transpose(0, 1) if rnn.batch_first else x), True
+
+
 def _check_lengths(lengths, B: int, T: int, batched: bool) -> Optional[Tensor]:
     if lengths is None:
         return None
@@ -239,12 +251,7 @@ def trace(rnn, x: Tensor, hx=None, *, lengths=None, intervene=None) -> Trace:
     Returns a Trace; gates/h/c are (num_layers, num_directions, T, B, H), padded steps NaN.
     """
     kind = kind_of(rnn)
-    x = _check_x(rnn, x)
-    batched = x.dim() == 3
-    if not batched:
-        x = x.unsqueeze(1)
-    elif rnn.batch_first:
-        x = x.transpose(0, 1)
+    x, batched = time_major(rnn, x)
     T, B = x.shape[:2]
     lengths = _check_lengths(lengths, B, T, batched)
     h0, c0 = _check_hx(rnn, kind, hx, B, batched)

@@ -1,6 +1,6 @@
 """Long inputs: one pass over a whole book, then any window traced exactly on demand.
 
-    lt = explorer.scan_long(rnn, x, checkpoint_every=1024)   # x (N, I) or (N, B, I), time-major
+    lt = explorer.scan_long(rnn, x, checkpoint_every=1024)   # x as trace() takes it
     lt.stats["f"].mean          # (L, D, B, H) running statistics, for every gate and state
     tr = lt.window(a, b)        # a Trace equal to trace(rnn, x)[..., a:b, ...]
 
@@ -22,7 +22,7 @@ from torch import Tensor
 from . import cells
 from .engine import layer_params, reverse_padded, run_layer
 from .errors import InputError
-from .trace import Trace, _check_x, kind_of, trace
+from .trace import Trace, _check_hx, _check_x, kind_of, time_major, trace
 
 # Saturation thresholds: sigmoid gates live in (0, 1), tanh ones and states in (-1, 1).
 def thresholds(name: str) -> tuple[float, float]:
@@ -160,15 +160,24 @@ def _slice(x, s: int, e: int) -> Tensor:
 
 def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 4096,
               overview_blocks: int = 0, progress=None) -> LongTrace:
-    """One pass over a long time-major input x (N, I) or (N, B, I): checkpoints + statistics.
+    """One pass over a long input x: checkpoints + statistics.
+
+    x exactly as trace() takes it: (N, B, I), (B, N, I) when rnn.batch_first, or unbatched
+    (N, I). It may also be any object with len() and slicing along time that yields (T, I)
+    or (T, B, I) tensors (e.g. models.LazyEmbedding), so a book need not be embedded at once.
 
     Costs about one trace() of x, in chunks of `chunk` steps, holding only one chunk at a time.
-    hx as the module takes it (time-major); lengths are not supported here (one long sequence).
+    hx as the module takes it; lengths are not supported here (one long sequence).
     overview_blocks > 0 also keeps the mean of every gate/state over blocks of
     ceil(N / overview_blocks) steps (a decimated picture of the whole input, bounded in size).
     progress(done_fraction) is called after every chunk.
     """
     kind = kind_of(rnn)
+    if isinstance(x, Tensor):
+        # The module's own layout, checked once; kept time-major ((N, B, I), or (N, I) unbatched)
+        # so that chunks and windows are slices along dim 0 whatever batch_first says.
+        x_tm, batched = time_major(rnn, x)
+        x = x_tm if batched else x_tm[:, 0]
     N = len(x)
     if N == 0:
         raise InputError("the input is empty; give at least one step.")
@@ -176,8 +185,8 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
         raise InputError("checkpoint_every must be at least 1 and no larger than chunk.")
     chunk = (chunk // checkpoint_every) * checkpoint_every
     first = _check_x(rnn, _slice(x, 0, min(N, 2)))
-    B = first.shape[1] if first.dim() == 3 else 1
-    squeeze = first.dim() == 2
+    batched = first.dim() == 3
+    B = first.shape[1] if batched else 1
     L, D = rnn.num_layers, (2 if rnn.bidirectional else 1)
     H, Hout = rnn.hidden_size, (rnn.proj_size or rnn.hidden_size)
     K = checkpoint_every
@@ -186,9 +195,7 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
     h_ck = torch.zeros(L, D, n_ck, B, Hout, dtype=w.dtype, device=w.device)
     c_ck = torch.zeros(L, D, n_ck, B, H, dtype=w.dtype, device=w.device) if kind == "lstm" else None
     if hx is not None:
-        h0, c0 = (hx if kind == "lstm" else (hx, None))
-        if squeeze:
-            h0, c0 = h0.unsqueeze(1), (c0.unsqueeze(1) if c0 is not None else None)
+        h0, c0 = _check_hx(rnn, kind, hx, B, batched)          # (L*D, B, ·), as trace() reads hx
         h0 = h0.view(L, D, B, Hout)
         h_ck[:, 0, 0] = h0[:, 0]
         if D == 2:

@@ -102,3 +102,49 @@ def test_inits_and_spectral_radius():
     assert abs(A.spectral_radius(rnn.weight_hh_l0) - 1) < 1e-5
     with pytest.raises(InputError, match="init must be"):
         A.init_core(rnn, "xavier")
+
+
+PATHOLOGICAL = [r"(a+)+$", r"(a|a)*$", r"(a|aa)+$", r"(.*a){20}$", r"^(a?){25}a{25}$", r"(\w+\s?)+$", r"(a*)*b"]
+
+
+def test_pathological_patterns_on_100k_characters_return():
+    """Python's re backtracks exponentially on these (and holds the GIL, so nothing in-process can
+    stop it). They run in a child process that is killed if it hangs: a hang fails the test."""
+    import subprocess
+    import sys
+    code = ("import sys, explorer.analysis as A\n"
+            f"pats = {PATHOLOGICAL!r}\n"
+            "text = 'a' * 99_999 + '!'\n"
+            "for p in pats:\n"
+            "    try:\n"
+            "        r = A.feature_tracks(text, p)['regex']\n"
+            "        print(p, 'matched', int(r.sum()))\n"
+            "    except A.InputError as e:\n"
+            "        print(p, 'refused', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == len(PATHOLOGICAL)
+    got = dict(line.split(" ", 1) for line in lines)
+    assert got[r"(a+)+$"] == "matched 0"                 # no run of a's reaches the end ('!' does)
+    assert got[r"(a*)*b"] == "matched 0"
+
+
+def test_regex_track_marks_exactly_the_matches():
+    import re
+    text = "To be, or not to be: that is the question.\nWhether 'tis nobler in the mind to suffer"
+    for pat in [r"\bbe\b", r"[A-Z]\w+", r"t.", r"(?i)THE", r"o", r"x*"]:
+        want = torch.zeros(len(text))
+        for m in re.finditer(pat, text):                  # harmless patterns: Python's re is the reference
+            want[m.start():max(m.end(), m.start() + 1)] = 1
+        assert A.regex_track(text, pat).tolist() == want[:len(text)].tolist(), pat
+    assert A.regex_track("héllo wörld", "w.r").tolist() == [0] * 6 + [1, 1, 1, 0, 0]   # positions in characters
+
+
+@pytest.mark.parametrize("pat,why", [(r"(a)\1", "backreferences"), (r"foo(?=bar)", "look-arounds"),
+                                     (r"(?<!x)y", "look-arounds"), (r"(?P<q>a)(?P=q)", "backreferences"),
+                                     (r"(", "is invalid"), ("a" * 2000, "keep it under")])
+def test_unsupported_or_broken_patterns_get_one_sentence(pat, why):
+    with pytest.raises(InputError, match=why) as e:
+        A.feature_tracks("abc", pat)
+    assert "\n" not in str(e.value)

@@ -202,3 +202,18 @@ def test_long_input_is_windowed_and_figures_stay_small():
               if json.loads(s)["layout"]["title"]["text"].startswith("f:"))
     x = arr(hm["data"][0]["x"])
     assert x[0] == 500_000 and len(x) == 120
+
+
+def test_no_widget_gets_a_second_default_beside_session_state(monkeypatch):
+    """Streamlit warns when a widget has a default and its key is also set through Session State;
+    every remembered widget must take its value from one place. Changing the remembered ones
+    (window length, colour-by) and rerunning must not warn either."""
+    import streamlit.elements.lib.policies as policies
+    warned = []
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda msg, *a, **k: warned.append(msg % a if a else msg))
+    at = run_app()
+    at.run()
+    [w for w in at.select_slider if w.key == "win_len"][0].set_value(200).run()
+    [w for w in at.selectbox if w.key == "text_name"][0].set_value("h").run()
+    ok(at.run())
+    assert not [w for w in warned if "Session State" in w], warned

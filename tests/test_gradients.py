@@ -108,7 +108,7 @@ def test_char_objective_last_and_mean():
 
 
 def test_vanishing_in_rnn_not_in_lstm_with_forget_gate_one():
-    """The seeds' claim, measured: with f := 1, i := 0 the cell path carries dJ/dc back unchanged."""
+    """Measured: with f := 1, i := 0 the cell path carries dJ/dc back unchanged."""
     torch.manual_seed(0)
     lstm = torch.nn.LSTM(3, 8).double()
     x = torch.randn(60, 1, 3, dtype=torch.double)

@@ -1,5 +1,5 @@
 """Classroom: shareable views (widgets bound to the URL's query parameters), presentation mode,
-and guided lessons, one per claim of the seeds, each computed live, never hard-coded."""
+and guided lessons, one per classic claim about recurrent cells, each computed live, never hard-coded."""
 from __future__ import annotations
 
 import numpy as np
@@ -54,7 +54,7 @@ def classroom_sidebar():
         st.markdown(CSS, unsafe_allow_html=True)            # our own constant stylesheet; never user text
     sb.selectbox("guided lesson", [""] + list(LESSONS), format_func=lambda k: k or "—", key="lesson",
                  bind="query-params", on_change=_lesson_setup,
-                 help="One click each: the seeds' claims, computed live on the pretrained models.")
+                 help="One click each: a classic claim about recurrent cells, computed live on the pretrained models.")
     sb.caption("Every choice on this page lives in the address bar: copy the URL to hand out exactly this view.")
 
 
@@ -96,9 +96,11 @@ def _vanishing():
     text = (_text() * 5)[:500]
     ids = trio["lstm"].vocab.encode(text)[None]
     flows = C.compare_flow(trio, ids, "last")
-    st.markdown("Seeds 000 and 004: in a vanilla RNN the gradient is multiplied by W_hh and tanh' at every step back, "
-                "so it vanishes; the LSTM's cell state carries it back multiplied only by the forget gate. The three "
-                "pretrained models read the same 500 characters; the loss is the next-character loss at the end.")
+    st.markdown("In a vanilla RNN the gradient is multiplied by $W_{hh}^\\top$ and $\\tanh'$ at every step back, so it "
+                "vanishes (Bengio et al. 1994; Pascanu et al. 2013); the LSTM's cell state carries it back multiplied "
+                "only by the forget gate, $\\partial c_t / \\partial c_{t-1} = f_t$ along the cell (Hochreiter & "
+                "Schmidhuber 1997). The three pretrained models read the same 500 characters; the loss is the "
+                "next-character loss at the end.")
     steps = np.arange(500)
     st.plotly_chart(plots.log_curves({f"{k.upper()}": (steps, np.maximum(gf.h_norm[0, 0].numpy(), 1e-45))
                                       for k, gf in flows.items()}, "‖dJ/dh_t‖ over t (log scale)", "‖dJ/dh_t‖"),
@@ -115,7 +117,9 @@ def _forget():
     u = int(base.c[0, 0, :, 0].std(0).argmax())
     iv = [Intervention("f", 1.0, units=[u], steps=range(100, 300)), Intervention("i", 0.0, units=[u], steps=range(100, 300))]
     new = explorer.trace(m.core, x, intervene=iv)
-    st.markdown(f"c_t = f_t·c_(t−1) + i_t·g_t (seed 001). From step 100 on we set **f := 1** and **i := 0** for unit "
+    st.latex(r"c_t = f_t \odot c_{t-1} + i_t \odot g_t")
+    st.markdown(f"The LSTM's cell update (Hochreiter & Schmidhuber 1997; the forget gate of Gers et al. 2000), as "
+                f"PyTorch's `nn.LSTM` computes it. From step 100 on we set **f := 1** and **i := 0** for unit "
                 f"{u} (the unit whose cell state varies most here): nothing is forgotten and nothing written, so the "
                 "cell keeps its value exactly, however long the text runs. Without the clamp it keeps changing.")
     steps = np.arange(300)
@@ -132,9 +136,10 @@ def _params():
     for H in (64, 128, 256, 512):
         lstm, gru, rnn = (core_parameters(k, 64, H) for k in ("lstm", "gru", "rnn"))
         rows.append({"hidden size": H, "LSTM": lstm, "GRU": gru, "RNN": rnn, "GRU / LSTM": round(gru / lstm, 4)})
-    st.markdown("Seed 002: the GRU 'has fewer parameters'. Per layer an LSTM has 4 weight blocks (i, f, g, o), a GRU 3 "
-                "(r, z, n), a vanilla RNN 1, each with H·(I + H) weights and 2H biases, so at the same hidden size "
-                "a GRU has exactly 3/4 of the LSTM's recurrent parameters. Counted for input size 64:")
+    st.markdown("The GRU (Cho et al. 2014) is often said to have fewer parameters than the LSTM. Per layer an LSTM "
+                "has 4 weight blocks ($i, f, g, o$), a GRU 3 ($r, z, n$), a vanilla RNN 1, each with $H(I + H)$ "
+                "weights and $2H$ biases, so at the same hidden size a GRU has exactly 3/4 of the LSTM's recurrent "
+                "parameters. Counted for input size 64:")
     st.dataframe(rows, hide_index=True)
     counts = {k: explorer.models.count_parameters(state.pretrained(f"shakespeare-{k}").core) for k in ("lstm", "gru")}
     st.caption(f"The pretrained models' cores, counted from their weights: LSTM {counts['lstm']:,}, GRU {counts['gru']:,} "
@@ -170,7 +175,8 @@ def _packing():
         out, (h_n, c_n) = m.core(packed)
         out = pad_packed_sequence(out, batch_first=True, total_length=pad.shape[1])[0]
     diff = max(float((tr.output - out).abs().max()), float((tr.h_n - h_n).abs().max()), float((tr.c_n - c_n).abs().max()))
-    st.markdown("Seed 004 packs sequences of different lengths so the LSTM never reads the padding. "
+    st.markdown("PyTorch packs sequences of different lengths (`torch.nn.utils.rnn.pack_padded_sequence`) so the "
+                "LSTM never reads the padding. "
                 "`explorer.trace(..., lengths=...)` does the same: three lines of different lengths, padded into one "
                 f"batch. Largest difference from PyTorch's own run on the PackedSequence (output, h_n, c_n): **{diff:.1e}**. "
                 "Padded steps are empty (NaN) in the trace, so they show as gaps:")

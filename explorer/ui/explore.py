@@ -63,7 +63,8 @@ def _window(N: int) -> tuple[int, int]:
         a = min(st.session_state.get("win_start", 0), N - W)
         return a, a + W
     c1, c2 = st.columns([1, 3])
-    W = c1.select_slider("window (steps at full resolution)", [60, 120, 200, 300, 500], 120, key="win_len",
+    state.keep_valid("win_len", [60, 120, 200, 300, 500], 120)
+    W = c1.select_slider("window (steps at full resolution)", [60, 120, 200, 300, 500], key="win_len",
                          bind="query-params",
                          help="Up to 150 steps, every character is labelled on the time axis.")
     W = min(W, N)
@@ -88,7 +89,7 @@ def _view(p, ui, lt, key):
         how = st.session_state.get("order", A.ORDERS[0])
     else:
         c1, c2, c3 = st.columns([2, 1, 1])
-        shown = c1.multiselect("gates and states", names, default=names, key="shown",
+        shown = c1.multiselect("gates and states", names, key="shown",
                                format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
         state.seed("topk", min(24, H), 1, min(H, 128))
         top = c2.slider("units shown (top k)", 1, min(H, 128), key="topk", bind="query-params")
@@ -116,7 +117,8 @@ def _view(p, ui, lt, key):
     c1, c2 = st.columns([1, 3])
     state.keep_valid("text_unit", units, units[0])
     unit = c1.selectbox("unit", units, key="text_unit", bind="query-params")
-    name = c1.selectbox("colour by", names, index=names.index("c" if p.kind == "lstm" else "h"), key="text_name",
+    state.keep_valid("text_name", names, "c" if p.kind == "lstm" else "h")
+    name = c1.selectbox("colour by", names, key="text_name",
                         format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
     with c2:
         if chars is not None:
@@ -127,7 +129,7 @@ def _view(p, ui, lt, key):
                                               | {f"{name} u{unit}": arr[name][l, d][:, unit]}, steps,
                                               title="input and unit"), key="textview")
     state.keep_valid("line_units", units, units[:3])
-    picks = st.multiselect("units to plot", units, default=units[:3], key="line_units")
+    picks = st.multiselect("units to plot", units, key="line_units")
     series = {}
     for u in picks:
         if p.kind == "lstm":
@@ -153,7 +155,8 @@ def _view(p, ui, lt, key):
 
 def _overview(p, lt, l, d, names, top, std, N):
     c1, c2 = st.columns([1, 4])
-    name = c1.selectbox("overview of", names, index=names.index("c" if p.kind == "lstm" else "h"), key="ov_name",
+    state.keep_valid("ov_name", names, "c" if p.kind == "lstm" else "h")
+    name = c1.selectbox("overview of", names, key="ov_name",
                         format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
     c1.caption(f"{N:,} steps in {lt.overview[name].shape[2]} blocks of {lt.block} step{'s' if lt.block > 1 else ''} (block means).")
     units = A.order_units(lt.overview[name][l, d, :, 0].T, "most variable", top, std=std)

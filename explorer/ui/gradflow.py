@@ -53,7 +53,7 @@ def _input_text(T: int, source: str, seed: int) -> str:
 
 
 def gradflow_tab():
-    st.caption("The seeds' central claim, measured: backpropagate a loss at the end of the text and watch how much "
+    st.caption("The vanishing-gradient problem (Bengio et al. 1994; Pascanu et al. 2013), measured: backpropagate a loss at the end of the text and watch how much "
                "gradient reaches each earlier step. A vanilla RNN multiplies by W_hh and tanh' at every step, so its "
                "gradient shrinks geometrically; the LSTM's cell state passes it back multiplied only by the forget gate.")
     c1, c2, c3 = st.columns(3)

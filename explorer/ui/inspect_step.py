@@ -48,7 +48,7 @@ def inspector(p, ui, lt, arr, key, a, b, units):
     state.seed("insp_t", a, a, b - 1)
     t = c1.slider("step t", a, b - 1, key="insp_t", bind="query-params")
     state.keep_valid("insp_units", units, units[:2])
-    us = c2.multiselect("units", units, default=units[:2], key="insp_units", max_selections=4, bind="query-params")
+    us = c2.multiselect("units", units, key="insp_units", max_selections=4, bind="query-params")
     prev_t = t - 1 if d == 0 else t + 1                    # the reverse direction comes from t+1
     h_prev, c_prev = _state_at(lt, key, prev_t, l, d, N, arr, a, b)
     x = _layer_input(p, ui, lt, key, t, l, arr, a, b)
@@ -67,12 +67,12 @@ def inspector(p, ui, lt, arr, key, a, b, units):
     what = f"character {state.md_escape(describe_chars([ui.text[t]]))}" if ui.text is not None else "the input"
     src = ("the initial state (zeros)" if not 0 <= prev_t < N else
            f"the {'previous' if d == 0 else 'next (reverse direction)'} state, from step {prev_t}")
-    st.markdown(f"**Step {t}** reads {what} (‖x_t‖ = {float(x.norm()):.3f}) and {src}. "
+    st.markdown(f"**Step {t}** reads {what} ($\\lVert x_t \\rVert$ = {float(x.norm()):.3f}) and {src}. "
                 + ("✓ the equations reproduce the trace." if ok else "⚠ the equations do not reproduce the trace here."))
     if p.kind == "gru":
-        st.info("PyTorch's GRU differs from the textbook form (seeds 000/001, Cho et al. 2014) in two places: the "
-                "reset gate multiplies (W_hn h + b_hn) *after* the matrix product, and z weights the *old* state: "
-                "h' = (1 − z)·n + z·h. The textbook resets h *before* the product and lets z weight the new state.")
+        st.info("PyTorch's GRU differs from the textbook form (Cho et al. 2014) in two places: the "
+                "reset gate multiplies $(W_{hn} h + b_{hn})$ *after* the matrix product, and $z$ weights the *old* state: "
+                "$h' = (1 - z) \\odot n + z \\odot h$. The textbook resets h *before* the product and lets z weight the new state.")
         cho = st.toggle("show the textbook (Cho) form with the same weights", key="cho")
         if cho:
             with torch.no_grad():
@@ -125,13 +125,14 @@ def what_if(p, ui, lt, arr, key, a, b, units):
     l, d = st.session_state["layer"], st.session_state["direction"]
     targets = cells.names(p.kind)
     state.keep_valid("wi_units", units, units[:1])
+    state.keep_valid("wi_gate", targets, "f" if "f" in targets else targets[0])
     with st.form("whatif"):
         c1, c2, c3, c4 = st.columns(4)
-        gate = c1.selectbox("gate or state", targets, index=targets.index("f") if "f" in targets else 0,
+        gate = c1.selectbox("gate or state", targets,
                             format_func=lambda n: f"{n}: {GATE_NAMES[n]}", key="wi_gate")
         mode = c2.selectbox("operation", ["set", "scale", "add"], key="wi_mode")
         value = c3.number_input("value", -10.0, 10.0, 1.0, 0.1, key="wi_value")
-        us = c4.multiselect("units", units, default=units[:1], key="wi_units")
+        us = c4.multiselect("units", units, key="wi_units")
         state.seed("wi_steps", (a + (b - a) // 4, b - 1), a, b - 1)
         lo, hi = st.slider("steps", a, b - 1, key="wi_steps")
         run = st.form_submit_button("apply")

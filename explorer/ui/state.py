@@ -100,13 +100,14 @@ def seed(key: str, default, lo=None, hi=None):
 
 
 def keep_valid(key: str, options, default):
-    """Before a widget keyed `key` is drawn: if its remembered value is no longer among the
-    options (the units shown changed, say), start again from `default` instead of an empty pick."""
-    if key in st.session_state:
-        v = st.session_state[key]
-        vals = v if isinstance(v, (list, tuple)) else [v]
-        if not vals or any(x not in options for x in vals):
-            st.session_state[key] = default
+    """Before a widget keyed `key` is drawn: session state is its one source of truth. Start it at
+    `default` when it has no value yet, or when its remembered value is no longer among the options
+    (the units shown changed, say). The widget itself is then drawn with no default of its own
+    (a second default is what makes Streamlit warn that the value was also set via Session State)."""
+    v = st.session_state.get(key)
+    vals = v if isinstance(v, (list, tuple)) else [v]
+    if key not in st.session_state or not vals or any(x not in options for x in vals):
+        st.session_state[key] = default
 
 
 def md_escape(s: str) -> str:

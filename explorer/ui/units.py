@@ -66,7 +66,7 @@ def _finder(p, ui, lt, key):
                "whole input, computed window by window for long inputs). High |r| = a unit that tracks the feature.")
     c1, c2 = st.columns([2, 1])
     regex = c1.text_input("your own feature: a regular expression (1 inside a match)", "", key="uf_regex",
-                          help=r"e.g. \bthe\b, [A-Z]+:, or \d+")
+                          help=r"e.g. \bthe\b, [A-Z]+:, or \d+. " + A.REGEX_HELP)
     top = c2.slider("units per feature", 1, 10, 3, key="uf_top")
     if not _on_demand(key, "find units", len(ui.text), "uf_go"):
         return
