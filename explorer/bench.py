@@ -155,6 +155,15 @@ def bench_train(steps: int = 60):
 
 SECTIONS["train"] = bench_train
 
+def bench_app_long():
+    """Upload 1M characters in the browser -> first chart, vs the stock forward (needs Chromium)."""
+    from .benchpage import bench_app_long as run
+    run()
+
+
+SECTIONS["app_long"] = bench_app_long
+SLOW.add("app_long")
+
 USAGE = """usage: python -m explorer.bench [SECTION ...]
 
 Prints each section's cost as a ratio against a baseline measured in the same run.

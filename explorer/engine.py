@@ -94,7 +94,7 @@ def _gru_loop(p: LayerParams, x: Tensor, h0: Tensor):
     stock module's (bit for bit at H=33, 128, 256 in our checks; within a float rounding at tiny
     H, where the vector paths split differently); r, z, n are written straight into the result.
     The equations are cells.gru_cell's; tests check both against the reference.
-    x (T, B, I) -> out (T, B, H), h_n (B, H), gates {r, z, n: (T, B, H)}."""
+    x (T, B, I) -> out (T, B, H), h_n (B, H), gates (T, B, 3, H) stacked r, z, n."""
     T, B = x.shape[:2]
     H = p.w_hh.shape[1]
     gi = F.linear(x, p.w_ih, p.b_ih).view(T, B, 3, H)   # all steps' input terms at once, as ATen does
@@ -113,7 +113,7 @@ def _gru_loop(p: LayerParams, x: Tensor, h0: Tensor):
         z = torch.add(h_z, I_z[t], out=Z[t]).sigmoid_()
         n = torch.add(I_n[t], h_n.mul_(r), out=N[t]).tanh_()
         h = torch.sub(h, n, out=OUT[t]).mul_(z).add_(n)
-    return out, h.clone(), dict(zip(cells.GRU_GATES, gates.unbind(2)))
+    return out, h.clone(), gates
 
 
 def gates_from_h(kind: str, p: LayerParams, x: Tensor, h0: Tensor, out: Tensor) -> dict[str, Tensor]:
@@ -178,6 +178,13 @@ class LayerTrace:
     gates: dict[str, Tensor]
     h_n: Tensor
     c_n: Optional[Tensor]
+    stacked: Optional[Tensor] = None     # (T, B, G, H): the gates in one tensor, when they are views of it
+
+    def gate_block(self) -> Tensor:
+        """All gates as one (T, B, G, H) tensor in cells.GATES order (a view when possible)."""
+        if self.stacked is not None:
+            return self.stacked
+        return torch.stack(list(self.gates.values()), 2)
 
 
 def run_layer(kind: str, p: LayerParams, x: Tensor, h0: Tensor, c0: Optional[Tensor],
@@ -188,6 +195,7 @@ def run_layer(kind: str, p: LayerParams, x: Tensor, h0: Tensor, c0: Optional[Ten
     edit(t) returns the cells.py edit for step t (or None); t0 is the first step it may edit.
     """
     fused = onednn.lstm_forward(p, x, h0, c0) if (kind == "lstm" and lengths is None) else None
+    stacked = None
     if fused is not None:
         out, h_n, c_n, stacked, c = fused
         gates = dict(zip(cells.LSTM_GATES, stacked.unbind(2)))
@@ -197,8 +205,10 @@ def run_layer(kind: str, p: LayerParams, x: Tensor, h0: Tensor, c0: Optional[Ten
         # returned (c_t = f c_{t-1} + i g and h_t = o tanh(c_t), and c_n), else take the GEMM route.
         if not onednn.consistent(out, c_n, stacked, c, c0):
             fused = None
+    stacked = stacked if fused is not None else None
     if kind == "gru" and lengths is None and x.device.type == "cpu" and x.shape[1] >= GRU_LOOP_BATCH:
-        out, h_n, gates = _gru_loop(p, x, h0)
+        out, h_n, stacked = _gru_loop(p, x, h0)
+        gates = dict(zip(cells.GRU_GATES, stacked.unbind(2)))
         c_n = c = None
     elif fused is None:
         out, h_n, c_n = _stock(kind, p, x, h0, c0, lengths, nonlinearity)
@@ -206,7 +216,7 @@ def run_layer(kind: str, p: LayerParams, x: Tensor, h0: Tensor, c0: Optional[Ten
         c = cell_scan(gates["i"], gates["f"], gates["g"], c0) if kind == "lstm" else None
     if edit is not None and t0 < x.shape[0]:
         return _step_from(kind, p, x, out, c, gates, h0, c0, lengths, nonlinearity, edit, t0)
-    return LayerTrace(out, c, gates, h_n, c_n)
+    return LayerTrace(out, c, gates, h_n, c_n, stacked)
 
 
 def _step_from(kind, p, x, out, c, gates, h0, c0, lengths, nonlinearity, edit, t0) -> LayerTrace:

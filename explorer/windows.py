@@ -54,34 +54,58 @@ class RunningStats:
         return self.high.double() / max(self.count, 1)
 
 
-def _update(st: RunningStats, v: Tensor, ld: tuple[int, int], shape, lo: float, hi: float, n_total: list):
-    """Fold values v (T, B, H) of one layer/direction into st. n_total[ld] counts steps seen."""
-    if st.min is None:
-        z = lambda dt: torch.zeros(shape, dtype=dt)
-        st.min, st.max = torch.full(shape, float("inf"), dtype=v.dtype), torch.full(shape, -float("inf"), dtype=v.dtype)
-        st.mean, st.m2, st.low, st.high = z(torch.float64), z(torch.float64), z(torch.long), z(torch.long)
-    l, d = ld
-    n = v.shape[0]
-    # Plain reductions over steps: torch.aminmax and torch.var_mean along dim 0 are 10-20x slower
-    # than amin/amax and a two-pass variance here (measured at (4096, 1, 256)), and this runs on
-    # every gate and state of every chunk of a book.
-    st.min[l, d] = torch.minimum(st.min[l, d], v.amin(0).cpu())
-    st.max[l, d] = torch.maximum(st.max[l, d], v.amax(0).cpu())
+def _chunk_stats(v: Tensor, lo: Optional[Tensor], hi: Optional[Tensor]) -> list[Tensor]:
+    """Reductions over steps of one chunk v (T, B, G, H), G quantities side by side (a block of
+    gates, or one state): min, max, mean, sum of squared deviations (two-pass) and, where lo/hi
+    (G, 1) thresholds are given, the number of steps below lo and above hi. Each (B, G, H).
+
+    One pass per reduction over the whole block: the gates of a step are contiguous in it, so
+    this costs a quarter of reducing each gate's strided view on its own. Plain amin/amax and a
+    two-pass variance: torch.aminmax and torch.var_mean along dim 0 were 10-20x slower here."""
     mean = v.mean(0)
     dev = v - mean
-    m2 = dev.mul_(dev).sum(0).double().cpu()              # per chunk in v's dtype; merged in float64
-    mean = mean.double().cpu()
-    na = n_total[l][d]
+    out = [v.amin(0), v.amax(0), mean, dev.mul_(dev).sum(0)]          # merged in float64
+    if lo is not None:
+        # clamp(sign(lo - v), 0) is 1 exactly where v < lo, else 0; summing it is 3-4x faster than
+        # summing a bool mask, and exact in float32 below 2^24 steps.
+        exact = torch.float64 if v.shape[0] >= 2 ** 24 else None
+        out.append(torch.sub(lo, v, out=dev).sign_().clamp_(min=0).sum(0, dtype=exact))
+        out.append(torch.sub(v, hi, out=dev).sign_().clamp_(min=0).sum(0, dtype=exact))
+    return out
+
+
+def _merge(st: RunningStats, ld: tuple[int, int], n: int, na: int, shape, parts: list[Tensor]):
+    """Fold one chunk's reductions (each (B, H), from _chunk_stats) of n steps into st, which has
+    seen na steps of this layer/direction before (Chan et al.'s pairwise merge, in float64)."""
+    if st.min is None:
+        z = lambda dt: torch.zeros(shape, dtype=dt)
+        dt = parts[0].dtype
+        st.min, st.max = torch.full(shape, float("inf"), dtype=dt), torch.full(shape, -float("inf"), dtype=dt)
+        st.mean, st.m2, st.low, st.high = z(torch.float64), z(torch.float64), z(torch.long), z(torch.long)
+    l, d = ld
+    mn, mx, mean, m2 = (t.cpu() for t in parts[:4])
+    torch.minimum(st.min[l, d], mn, out=st.min[l, d])
+    torch.maximum(st.max[l, d], mx, out=st.max[l, d])
+    mean = mean.double()
     delta = mean - st.mean[l, d]
     tot = na + n
     st.mean[l, d] += delta * (n / tot)
-    st.m2[l, d] += m2 + delta ** 2 * (na * n / tot)
-    if lo is not None:
-        # Saturation counts, gates only. clamp(sign(lo - v), 0) is 1 exactly where v < lo, else 0;
-        # summing it is 3x faster than summing a bool mask, and exact in float32 below 2^24 steps.
-        exact = torch.float64 if n >= 2 ** 24 else None
-        st.low[l, d] += (lo - v).sign_().clamp_(min=0).sum(0, dtype=exact).long().cpu()
-        st.high[l, d] += (v - hi).sign_().clamp_(min=0).sum(0, dtype=exact).long().cpu()
+    st.m2[l, d] += m2.double() + delta ** 2 * (na * n / tot)
+    if len(parts) > 4:
+        st.low[l, d] += parts[4].long().cpu()
+        st.high[l, d] += parts[5].long().cpu()
+
+
+def _block_means(acc: Tensor, v: Tensor, pos0: int, block: int, reverse: bool):
+    """Add the sums of v (T, B, G, H) over overview blocks into acc (n_blocks, B, G, H). v's rows are
+    input positions pos0, pos0+1, ... (reverse: pos0, pos0-1, ...). One contiguous sum per block
+    touched (a chunk spans a few blocks): index_add_ over rows cost 5x more."""
+    T = v.shape[0]
+    lo, hi = (pos0, pos0 + T) if not reverse else (pos0 - T + 1, pos0 + 1)
+    for k in range(lo // block, (hi - 1) // block + 1):
+        s, e = max(lo, k * block), min(hi, (k + 1) * block)          # input positions in block k
+        rows = slice(s - lo, e - lo) if not reverse else slice(hi - e, hi - s)
+        acc[k] += v[rows].sum(0)
 
 
 @dataclass
@@ -214,6 +238,10 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
         nbk = -(-N // lt.block)
         counts = torch.bincount(torch.arange(N) // lt.block, minlength=nbk).to(w.dtype)
         lt.overview = {n: torch.zeros(L, D, nbk, B, Hout if n == "h" else H, dtype=w.dtype) for n in names}
+    ov_acc: dict[tuple, Tensor] = {}         # (l, d, first name of a group) -> block sums (n_blocks, B, G, H)
+    gate_names = list(cells.GATES[kind])
+    lo = torch.tensor([thresholds(g)[0] for g in gate_names], dtype=w.dtype, device=w.device)[:, None]
+    hi = torch.tensor([thresholds(g)[1] for g in gate_names], dtype=w.dtype, device=w.device)[:, None]
     total_work, done = L * D * N, 0
     nonlin = getattr(rnn, "nonlinearity", "tanh")
 
@@ -246,15 +274,18 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
                     inp = layer_input(l, s, e)
                     r = run_layer(kind, p, inp if d == 0 else inp.flip(0), h, c, None, nonlin)
                     h, c = r.h_n, r.c_n
-                    vals = {"h": r.h, "c": r.c, **r.gates}
-                    for n in names:
-                        _update(lt.stats[n], vals[n], (l, d), (L, D, B, Hout if n == "h" else H),
-                                *(thresholds(n) if n not in ("c", "h") else (None, None)), seen)
+                    groups = [(gate_names, r.gate_block(), lo, hi)] if gate_names else []
+                    groups += [(["c"], r.c.unsqueeze(2), None, None)] if kind == "lstm" else []
+                    groups += [(["h"], r.h.unsqueeze(2), None, None)]
+                    for gnames, v, glo, ghi in groups:
+                        parts = _chunk_stats(v, glo, ghi)
+                        for g, n in enumerate(gnames):
+                            _merge(lt.stats[n], (l, d), e - s, seen[l][d], (L, D, B, Hout if n == "h" else H),
+                                   [t[:, g] for t in parts])
+                        if overview_blocks:
+                            acc = ov_acc.setdefault((l, d, gnames[0]), v.new_zeros(nbk, *v.shape[1:]))
+                            _block_means(acc, v, s if d == 0 else e - 1, lt.block, reverse=d == 1)
                     seen[l][d] += e - s
-                    if overview_blocks:
-                        pos = torch.arange(s, e) if d == 0 else torch.arange(e - 1, s - 1, -1)
-                        for n in names:
-                            lt.overview[n][l, d].index_add_(0, pos // lt.block, vals[n].cpu())
                     done += e - s
                     if progress is not None:
                         progress(done / total_work)
@@ -275,6 +306,8 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
                             c_ck[l, d, n_ck - 1] = c_last
     for st in lt.stats.values():
         st.count = N
-    for v in lt.overview.values():
-        v /= counts[:, None, None]
+    for (l, d, first), acc in ov_acc.items():
+        gnames = gate_names if first in gate_names else [first]
+        for g, n in enumerate(gnames):
+            lt.overview[n][l, d] = acc[:, :, g].cpu() / counts[:, None, None]
     return lt

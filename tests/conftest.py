@@ -1,10 +1,4 @@
-import os
-import sys
-
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))                     # tests/reference.py
-sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))    # the project root
 
 
 @pytest.fixture(autouse=True)

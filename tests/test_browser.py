@@ -5,7 +5,7 @@ import urllib.parse
 
 import pytest
 
-from browser import browser_page, chromium_missing, streamlit_server, wait_idle
+from explorer.browser import browser_page, chromium_missing, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.skipif(bool(chromium_missing()), reason=chromium_missing() or "ok")
 SHOTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shots")

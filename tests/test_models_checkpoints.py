@@ -124,16 +124,16 @@ def test_pickle_with_code_is_refused_and_never_runs(tmp_path):
     target = tmp_path / "pwned.txt"
     buf = io.BytesIO()
     torch.save({"rnn.weight_ih_l0": torch.zeros(4, 2), "evil": Evil(str(target))}, buf)
-    with pytest.raises(InputError, match="refused for safety"):
+    with pytest.raises(InputError, match=r"refused: its pickle calls (io|builtins)\.open"):
         load_recurrent(buf.getvalue())
     raw = pickle.dumps(Evil(str(target)))
-    with pytest.raises(InputError, match="refused for safety|damaged"):
+    with pytest.raises(InputError, match=r"refused: its pickle calls (io|builtins)\.open"):
         load_recurrent(raw)
     assert not target.exists()
 
 
 @pytest.mark.parametrize("src,match", [
-    (b"garbage bytes that are no checkpoint", "damaged or truncated|not a readable"),
+    (b"garbage bytes that are no checkpoint", "neither a PyTorch checkpoint"),
     (b"PK\x03\x04truncated-zip", "damaged or truncated"),
     (b"abc", "too short"),
     ({"linear.weight": torch.zeros(2, 2)}, "no LSTM, GRU or RNN weights"),

@@ -47,8 +47,7 @@ def explore_tab():
     N = len(ui.payload)
     key = f"{p.key}|{ui.key}"
     with guard("tracing the model"):
-        with st.spinner(f"Reading {N:,} steps…" + (" (a long input: one pass, then windows are instant)" if N > 50_000 else "")):
-            lt = state.scan(key, p.core, state.core_input(p, ui.payload), N)
+        lt = state.scan(key, p.core, state.core_input(p, ui.payload), N)
         _view(p, ui, lt, key)
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 import traceback
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -67,11 +69,43 @@ def pretrained(name: str):
     return explorer.load_pretrained(name)
 
 
-@st.cache_resource(show_spinner=False, max_entries=6)
-def scan(key: str, _core, _x, n: int, blocks: int = 800) -> LongTrace:
-    """The one pass over an input (checkpoints, statistics, overview), once per (model, input)."""
-    with torch.no_grad():
-        return scan_long(_core, _x, checkpoint_every=256, chunk=4096, overview_blocks=blocks)
+SCANS_KEPT = 6                 # long-input passes kept in memory, shared by all sessions (read-only)
+
+
+@st.cache_resource(show_spinner=False)
+def _scans() -> dict:
+    """The kept passes, most recent last. Not st.cache_resource per input: a cached function may not
+    draw into a block made outside it, and the pass must move a progress bar on the page."""
+    return {"lock": threading.Lock(), "items": OrderedDict()}
+
+
+def scan(key: str, core, x, n: int, blocks: int = 800) -> LongTrace:
+    """The one pass over an input (checkpoints, statistics, overview), once per (model, input).
+    A progress bar moves while it runs (scan_long reports after every chunk) and goes when done;
+    on a cached input it is never seen."""
+    bar = st.empty()
+    last = [-1.0]
+
+    def progress(done: float):
+        if done - last[0] >= 0.01 or done >= 1.0:        # at most ~100 messages to the browser
+            last[0] = done
+            bar.progress(min(done, 1.0), text=f"Reading {n:,} steps: {done:.0%} (one pass, then every window is instant)")
+    kept = _scans()
+    with kept["lock"]:
+        lt = kept["items"].get((key, blocks))
+        if lt is not None:
+            kept["items"].move_to_end((key, blocks))
+            return lt
+    try:
+        with torch.no_grad():
+            lt = scan_long(core, x, checkpoint_every=256, chunk=4096, overview_blocks=blocks, progress=progress)
+    finally:
+        bar.empty()
+    with kept["lock"]:
+        kept["items"][(key, blocks)] = lt
+        while len(kept["items"]) > SCANS_KEPT:
+            kept["items"].popitem(last=False)
+    return lt
 
 
 def window_arrays(lt: LongTrace, a: int, b: int, intervene=None) -> dict[str, np.ndarray]:

@@ -1,0 +1,103 @@
+"""A real browser on a served page: `streamlit run` on a free port, Debian's Chromium through
+Playwright (never `playwright install`). Used by the browser tests and `python -m explorer.bench
+page|app_long`. Needs the [dev] extra (playwright) and a Chromium; nothing here imports streamlit.
+
+    with streamlit_server() as url, browser_page() as page:
+        page.goto(url); wait_idle(page)
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--disable-quic", "--no-first-run"]
+APP = Path(__file__).resolve().parent / "ui" / "streamlit_app.py"      # the same page as the top-level app.py
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def chromium_missing() -> str:
+    """Why a browser cannot run here ("" when it can)."""
+    if not os.path.exists(CHROMIUM):
+        return "Chromium is not installed (apt-get install -y chromium); .ci/run installs it"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is missing (pip install -r requirements.txt)"
+    return ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(script: str | os.PathLike = APP, *args: str, timeout: float = 60):
+    """`streamlit run script` on a free port until the block ends; yields its URL once /_stcore/health
+    answers. Extra args go to streamlit (e.g. "--server.maxUploadSize", "50")."""
+    port = free_port()
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+                             "--server.port", str(port), "--server.address", "127.0.0.1", *args],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, timeout, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wait_healthy(url: str, timeout: float = 60, proc=None):
+    """Poll /_stcore/health until it answers "ok"; RuntimeError after timeout or if proc exits."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the streamlit server exited with code {proc.returncode}")
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def browser(headless: bool = True):
+    """A Chromium instance (Playwright's Browser)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=headless, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@contextlib.contextmanager
+def browser_page(width=1500, height=1100):
+    """One page in a fresh Chromium."""
+    with browser() as b:
+        yield b.new_page(viewport={"width": width, "height": height})
+
+
+def wait_idle(page, timeout=180_000, settle_ms=500):
+    """Streamlit's e2e convention: the app has finished its script run (checked twice, settle_ms
+    apart, because a rerun can start right after a run ends)."""
+    page.wait_for_selector(IDLE, timeout=timeout)
+    page.wait_for_timeout(settle_ms)
+    page.wait_for_selector(IDLE, timeout=timeout)

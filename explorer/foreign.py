@@ -1,0 +1,316 @@
+"""Other people's checkpoints: every recurrent module inside, rebuilt as a stock nn.LSTM/GRU/RNN.
+
+    found = explorer.foreign.read_foreign("model.pt")       # path, bytes or a state_dict
+    found.modules["rnn"].module      # stock module with the file's weights, eval mode, float32 or 64
+    found.modules["rnn"].assumed     # what the file could not say, e.g. {"nonlinearity": "tanh"}
+    found.embedding, found.head      # an nn.Embedding / nn.Linear that fit the module, if any
+
+What is read (the content decides, never the file name):
+- safetensors; torch.save zips and legacy pickles through torch.load(weights_only=True);
+- whole pickled models (`torch.save(model)`, AWD-LSTM's [model, criterion, optimizer]) and
+  TorchScript archives through pickles.load_unsafe_free: nothing of the file is imported or run;
+- wrappers: {"state_dict": …} (Lightning), {"model": …, "optimizer": …, "epoch": …}, DataParallel's
+  "module." prefixes; keys "<prefix>.weight_ih_l0" (nn.LSTM/GRU/RNN), "<prefix>.weight_ih"
+  (nn.LSTMCell/GRUCell/RNNCell, rebuilt as a one-layer module: stepping the cell equals tracing it)
+  and AWD-LSTM's weight-dropped "<prefix>.weight_hh_l0_raw";
+- float16/bfloat16 weights are returned as float32 (said in `notes`).
+"""
+from __future__ import annotations
+
+import io
+import pickle
+import re
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+import torch
+from torch import Tensor, nn
+
+from . import pickles
+from .errors import InputError
+
+Source = Union[str, bytes, dict]
+WRAPPERS = ("state_dict", "model_state_dict", "model", "net", "network", "state")
+
+_LAYER = re.compile(r"^(?P<prefix>.*?)\.?(?P<name>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)"
+                    r"_l(?P<layer>\d+)(?P<rev>_reverse)?(?P<raw>_raw)?$")
+_CELL = re.compile(r"^(?P<prefix>.*?)\.?(?P<name>weight_ih|weight_hh|bias_ih|bias_hh)(?P<raw>_raw)?$")
+
+
+@dataclass
+class FoundModule:
+    """One recurrent module of a foreign checkpoint."""
+    module: nn.RNNBase
+    kind: str                                               # lstm | gru | rnn
+    cell: bool = False                                      # saved as nn.LSTMCell/GRUCell/RNNCell
+    assumed: dict = field(default_factory=dict)             # what the file cannot say, as used
+    recorded: dict = field(default_factory=dict)            # what a pickle recorded (nonlinearity, batch_first)
+
+
+@dataclass
+class Foreign:
+    """Everything read_foreign() found in a file."""
+    modules: dict[str, FoundModule]
+    tensors: dict[str, Tensor]
+    classes: list[str] = field(default_factory=list)        # pickled classes (never imported)
+    notes: list[str] = field(default_factory=list)          # one sentence each, for people
+    source: str = "state_dict"                              # state_dict | pickled model | TorchScript | safetensors
+
+    def embedding_for(self, prefix: str) -> Optional[nn.Embedding]:
+        """An embedding whose width is the module's input size (the one named like an embedding
+        or encoder first), or None."""
+        mod = self.modules[prefix].module
+        cands = [(k, t) for k, t in self.tensors.items()
+                 if k.endswith("weight") and t.dim() == 2 and t.shape[1] == mod.input_size and not _LAYER.match(k)
+                 and not _CELL.match(k) and t.is_floating_point()]
+        cands.sort(key=lambda kt: (not re.search(r"emb|encoder|lookup|tok", kt[0]), kt[0]))
+        if not cands:
+            return None
+        w = cands[0][1].float() if cands[0][1].dtype in (torch.float16, torch.bfloat16) else cands[0][1]
+        emb = nn.Embedding(w.shape[0], w.shape[1], dtype=w.dtype)
+        emb.weight.data.copy_(w)
+        emb.source_key = cands[0][0]
+        return emb.eval()
+
+    def head_for(self, prefix: str, vocab_size: Optional[int] = None) -> Optional[nn.Linear]:
+        """A linear layer reading the module's output (in_features = directions × H_out) whose rows
+        match vocab_size when given (a language model's decoder), or None."""
+        mod = self.modules[prefix].module
+        width = (2 if mod.bidirectional else 1) * (mod.proj_size or mod.hidden_size)
+        cands = [k for k, t in self.tensors.items() if k.endswith("weight") and t.dim() == 2 and t.shape[1] == width
+                 and (vocab_size is None or t.shape[0] == vocab_size) and not _LAYER.match(k) and not _CELL.match(k)]
+        cands.sort(key=lambda k: (not re.search(r"decoder|head|out|fc|proj|classifier", k), k))
+        if not cands:
+            return None
+        w = self.tensors[cands[0]]
+        b = self.tensors.get(cands[0][:-len("weight")] + "bias")
+        dt = torch.float32 if w.dtype in (torch.float16, torch.bfloat16) else w.dtype
+        lin = nn.Linear(w.shape[1], w.shape[0], bias=b is not None, dtype=dt)
+        lin.weight.data.copy_(w)
+        if b is not None:
+            lin.bias.data.copy_(b)
+        lin.source_key = cands[0]
+        return lin.eval()
+
+
+def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None) -> Foreign:
+    """Every recurrent module in a foreign checkpoint, with what the file recorded and what was assumed.
+    overrides={prefix: {"nonlinearity": "relu", "batch_first": True}} for what a file cannot say."""
+    found = _read(source)
+    groups, cells = _groups(found.tensors)
+    if not groups and not cells:
+        pickled = found.classes or sorted({m.cls for m in found.pickled.values()})
+        what = f" (it pickles {', '.join(pickled[:3])})" if pickled else ""
+        raise InputError("no LSTM, GRU or RNN weights found in this checkpoint" + what + " (looked for keys like "
+                         "'rnn.weight_ih_l0' or an LSTMCell's 'cell.weight_ih'); is it the right file?")
+    recorded = {p: m for p, m in found.pickled.items()}
+    for prefix, g in sorted(groups.items()):
+        found.modules[prefix] = _rebuild(prefix, g, recorded.get(prefix), (overrides or {}).get(prefix, {}))
+    for prefix, g in sorted(cells.items()):
+        if prefix not in found.modules:
+            layered = {(n, 0, False): t for n, t in g.items()}
+            fm = _rebuild(prefix, layered, recorded.get(prefix), (overrides or {}).get(prefix, {}))
+            fm.cell = True
+            found.modules[prefix] = fm
+    low = sorted({str(t.dtype).replace("torch.", "") for t in found.tensors.values()
+                  if t.dtype in (torch.float16, torch.bfloat16)})
+    if low:
+        found.notes.append(f"The weights are {' and '.join(low)}; they are traced in float32 (exactly the same "
+                           "values, computed at higher precision).")
+    return Foreign(found.modules, found.tensors, found.classes, found.notes, found.source)
+
+
+def load_recurrent(source: Source, *, overrides: Optional[dict[str, dict]] = None,
+                   nonlinearity: str = "tanh") -> dict[str, nn.RNNBase]:
+    """Every recurrent module in a foreign checkpoint as {prefix: stock nn.LSTM/GRU/RNN} (eval mode).
+
+    The kind comes from the shapes (weight_hh is (4H, H_out) for an LSTM, (3H, H) for a GRU, (H, H)
+    for an RNN). A state_dict cannot say an RNN's nonlinearity or batch_first: a pickled model's
+    own values are used when it has them, else `nonlinearity` (PyTorch's default "tanh") and
+    batch_first=False, unless overrides[prefix] says otherwise."""
+    ov = {p: {"nonlinearity": nonlinearity, **o} for p, o in (overrides or {}).items()}
+    found = read_foreign(source, ov)
+    if nonlinearity != "tanh":
+        for p, fm in found.modules.items():
+            if fm.kind == "rnn" and "nonlinearity" in fm.assumed and p not in ov:
+                found = read_foreign(source, {q: {"nonlinearity": nonlinearity} for q in found.modules})
+                break
+    return {p: fm.module for p, fm in found.modules.items()}
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+@dataclass
+class _Read:
+    tensors: dict[str, Tensor]
+    pickled: dict[str, pickles.PickledModule] = field(default_factory=dict)
+    classes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    source: str = "state_dict"
+    modules: dict[str, FoundModule] = field(default_factory=dict)
+
+
+def _read(source: Source) -> _Read:
+    if isinstance(source, dict):
+        return _unwrap(pickles.flatten(source), "state_dict")
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    else:
+        from .checkpoints import _read_bytes
+        data = _read_bytes(source, "checkpoint")
+    if len(data) < 8:
+        raise InputError("this file is too short to be a checkpoint; upload a .safetensors, .pt, .pth, .bin or .ckpt file.")
+    if data[:2] == b"PK":
+        return _read_zip(data)
+    if data[:1] == b"\x80":
+        return _read_legacy(data)
+    if _looks_like_safetensors(data):
+        from .checkpoints import _load_safetensors
+        return _unwrap(pickles.flatten(_load_safetensors(data)), "safetensors")
+    raise InputError("this file is neither a PyTorch checkpoint (torch.save) nor safetensors; upload the file your "
+                     "training script saved (.pt, .pth, .bin, .ckpt, .tar or .safetensors).")
+
+
+def _looks_like_safetensors(data: bytes) -> bool:
+    n = int.from_bytes(data[:8], "little")
+    return 2 <= n <= len(data) - 8 and data[8:9] == b"{"
+
+
+def _read_zip(data: bytes) -> _Read:
+    names, script = pickles.globals_in(data)
+    from torch._weights_only_unpickler import _get_allowed_globals
+    if script or any(n not in _get_allowed_globals() for n in names):
+        un = pickles.load_unsafe_free(data)
+        kind = "TorchScript" if un.torchscript else "pickled model"
+        out = _unwrap(un, kind)
+        if un.classes:
+            out.notes.append(f"This file pickles {', '.join(un.classes[:4])}{' …' if len(un.classes) > 4 else ''}; "
+                             "its code was not imported or run, only its tensors and settings were read.")
+        if un.torchscript:
+            out.notes.append("This is a TorchScript archive; its code was not run, only its weights and "
+                             "constants were read.")
+        return out
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
+        raise InputError(f"this .pt file is damaged or truncated ({_first_line(e)}); upload it again.") from None
+    return _unwrap(pickles.flatten(obj), "state_dict")
+
+
+def _read_legacy(data: bytes) -> _Read:
+    """torch.save(..., _use_new_zipfile_serialization=False) or a bare pickle: weights_only only."""
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        names = pickles.pickle_globals(data)
+        bad = [n for n in names if pickles.dangerous(n)]
+        if bad:
+            raise InputError(f"this file is refused: its pickle calls {', '.join(bad[:4])}, code that runs on "
+                             "loading (a model file never needs that); nothing of it was run.") from None
+        what = ", ".join(names[:3]) or "Python objects"
+        raise InputError(f"this file is an old-format pickle that holds {what}, which cannot be read without running "
+                         "code; re-save it with torch.save(model.state_dict(), path) (or as safetensors).") from None
+    except (RuntimeError, EOFError, ValueError) as e:
+        raise InputError(f"this .pt file is damaged or truncated ({_first_line(e)}); upload it again.") from None
+    return _unwrap(pickles.flatten(obj), "state_dict")
+
+
+def _first_line(e: Exception) -> str:
+    """The first line of a library's message, without terminal escapes, at most 120 characters."""
+    s = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
+    return (s.splitlines()[0] if s else type(e).__name__)[:120]
+
+
+def _unwrap(un: pickles.Unpickled, source: str) -> _Read:
+    """Descend into the usual wrappers and drop DataParallel's "module." prefix."""
+    tensors, mods = un.tensors, un.modules
+    for _ in range(3):
+        heads = {k.split(".", 1)[0] for k in tensors}
+        inner = [w for w in WRAPPERS if w in heads and _has_recurrent(tensors, w + ".")]
+        if len(inner) == 1 and not any(_LAYER.match(k) or _CELL.match(k) for k in tensors if not k.startswith(inner[0] + ".")):
+            cut = len(inner[0]) + 1
+            tensors = {k[cut:]: v for k, v in tensors.items() if k.startswith(inner[0] + ".")}
+            mods = {k[cut:] if k.startswith(inner[0] + ".") else ("" if k == inner[0] else k): v for k, v in mods.items()}
+    if tensors and all(k.startswith("module.") for k in tensors):
+        tensors = {k[7:]: v for k, v in tensors.items()}
+        mods = {(k[7:] if k.startswith("module.") else ("" if k == "module" else k)): v for k, v in mods.items()}
+    return _Read(tensors, mods, list(un.classes), [], source)
+
+
+def _has_recurrent(tensors, prefix) -> bool:
+    return any(k.startswith(prefix) and (_LAYER.match(k) or _CELL.match(k)) for k in tensors)
+
+
+def _groups(tensors: dict[str, Tensor]):
+    """{prefix: {(name, layer, reverse): tensor}} for layered modules, {prefix: {name: tensor}} for cells.
+    A weight-dropped "_raw" weight stands in for its plain name when that is absent."""
+    groups: dict[str, dict] = defaultdict(dict)
+    cells: dict[str, dict] = defaultdict(dict)
+    for key, t in tensors.items():
+        if not isinstance(t, Tensor):
+            continue
+        if m := _LAYER.match(key):
+            slot = (m["name"], int(m["layer"]), bool(m["rev"]))
+            if not m["raw"] or slot not in groups[m["prefix"]]:
+                groups[m["prefix"]][slot] = t
+        elif (m := _CELL.match(key)) and m["prefix"] not in groups:
+            if not m["raw"] or m["name"] not in cells[m["prefix"]]:
+                cells[m["prefix"]][m["name"]] = t
+    groups = {p: g for p, g in groups.items() if g}
+    cells = {p: g for p, g in cells.items() if "weight_ih" in g and "weight_hh" in g and p not in groups}
+    return groups, cells
+
+
+def _rebuild(prefix: str, g: dict, pickled: Optional[pickles.PickledModule], override: dict) -> FoundModule:
+    name = prefix or "(top level)"
+    layers = 1 + max(l for _, l, _ in g)
+    bidirectional = any(r for _, _, r in g)
+    bias = ("bias_ih", 0, False) in g
+    w_hh, w_ih = g.get(("weight_hh", 0, False)), g.get(("weight_ih", 0, False))
+    if w_hh is None or w_ih is None or w_hh.dim() != 2 or w_ih.dim() != 2:
+        raise InputError(f"the recurrent weights under {name!r} are incomplete (weight_ih_l0/weight_hh_l0 missing "
+                         "or not 2-D); is the file cut short?")
+    rows, h_out = w_hh.shape
+    w_hr = g.get(("weight_hr", 0, False))
+    proj = w_hr.shape[0] if w_hr is not None else 0
+    H = w_hr.shape[1] if w_hr is not None else h_out
+    kind = {4 * H: "lstm", 3 * H: "gru", H: "rnn"}.get(rows)
+    if kind is None:
+        raise InputError(f"the weights under {name!r} have weight_hh of shape {tuple(w_hh.shape)}, which fits no "
+                         "LSTM (4H, H), GRU (3H, H) or RNN (H, H).")
+    recorded, assumed = {}, {}
+    attrs = pickled.attrs if pickled is not None else {}
+    if kind == "rnn":
+        if "nonlinearity" in attrs or attrs.get("mode") in ("RNN_TANH", "RNN_RELU"):
+            recorded["nonlinearity"] = attrs.get("nonlinearity") or attrs["mode"][4:].lower()
+        nonlin = override.get("nonlinearity", recorded.get("nonlinearity", "tanh"))
+        if nonlin not in ("tanh", "relu"):
+            raise InputError(f"an RNN's nonlinearity is 'tanh' or 'relu', not {nonlin!r}.")
+        if "nonlinearity" not in recorded and "nonlinearity" not in override:
+            assumed["nonlinearity"] = nonlin
+    if "batch_first" in attrs:
+        recorded["batch_first"] = bool(attrs["batch_first"])
+    batch_first = bool(override.get("batch_first", recorded.get("batch_first", False)))
+    if "batch_first" not in recorded and "batch_first" not in override:
+        assumed["batch_first"] = batch_first
+    kw = dict(num_layers=layers, bidirectional=bidirectional, bias=bias, batch_first=batch_first)
+    if kind == "lstm":
+        mod = nn.LSTM(w_ih.shape[1], H, proj_size=proj, **kw)
+    elif kind == "gru":
+        mod = nn.GRU(w_ih.shape[1], H, **kw)
+    else:
+        mod = nn.RNN(w_ih.shape[1], H, nonlinearity=nonlin, **kw)
+    dtype = torch.float32 if w_ih.dtype in (torch.float16, torch.bfloat16) else w_ih.dtype
+    if not dtype.is_floating_point:
+        raise InputError(f"the weights under {name!r} are {w_ih.dtype}, not floating point; is it a quantised model?")
+    mod = mod.to(dtype)
+    sd = {f"{n}_l{l}{'_reverse' if r else ''}": t.to(dtype) for (n, l, r), t in g.items()}
+    try:
+        mod.load_state_dict(sd)
+    except RuntimeError as e:
+        first = str(e).split("\n\t")[1] if "\n\t" in str(e) else str(e)
+        raise InputError(f"the recurrent weights under {name!r} are inconsistent ({first.strip()[:160]}); "
+                         "is a layer missing from the file?") from None
+    return FoundModule(mod.eval(), kind, False, assumed, recorded)

@@ -1,0 +1,273 @@
+"""Reading whole pickled models (`torch.save(model)`) without importing or running anything.
+
+A pickle names the classes and functions it needs ("model.RNNModel", "torch.nn.modules.rnn.LSTM")
+and the loader calls them. Here nothing is imported and nothing of the file runs:
+
+1. the pickle's globals are listed by scanning its opcodes (torch.serialization's own scanner,
+   no execution); any that reach for code or the system (os.system, builtins.eval, subprocess …)
+   refuse the whole file, naming them;
+2. every other global the default weights_only loader does not know gets an inert stand-in of our
+   own, registered under the file's name for it (torch.serialization.safe_globals): a stand-in
+   only records what the pickle gives it (constructor arguments, state);
+3. torch.load(weights_only=True) then rebuilds tensors as usual and stand-ins for the rest, and
+   `flatten()` walks that graph like nn.Module.state_dict() does, keeping what a state_dict
+   forgets: each module's class name and plain attributes (an RNN's nonlinearity, batch_first).
+
+The same reader takes TorchScript archives: their data.pkl pickles the module tree the same way
+(classes named "__torch__.…"), and their code is never compiled or run.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .errors import InputError
+
+# Globals that run code or touch the system. A pickle naming any of them is refused outright:
+# its stand-in would be inert, but a file built to call them is not a model to explore.
+DANGEROUS_MODULES = {"os", "posix", "nt", "subprocess", "sys", "shutil", "socket", "importlib", "runpy",
+                     "pickle", "_pickle", "marshal", "ctypes", "code", "codeop", "pty", "multiprocessing",
+                     "webbrowser", "signal", "commands", "popen2", "asyncio", "ssl", "urllib", "http", "ftplib",
+                     "smtplib", "telnetlib", "dill", "cloudpickle", "joblib", "_io", "io", "tempfile"}
+DANGEROUS_BUILTINS = {"eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals",
+                      "locals", "vars", "input", "breakpoint", "execfile", "file", "reload", "apply", "__builtins__"}
+DANGEROUS_NAMES = {"operator.attrgetter", "operator.methodcaller", "functools.partial", "functools.reduce",
+                   "torch.load", "torch.hub.load", "torch.jit.load", "torch.ops.load_library",
+                   "torch.classes.load_library", "numpy.load", "numpy.testing._private.utils.runstring",
+                   "types.FunctionType", "types.CodeType", "inspect.getattr_static"}
+
+
+def dangerous(name: str) -> bool:
+    """Whether a pickle global ("module.qualname") is one that runs code or touches the system."""
+    module, _, attr = name.rpartition(".")
+    root = module.split(".")[0]
+    if module in ("builtins", "__builtin__"):
+        return attr in DANGEROUS_BUILTINS
+    return root in DANGEROUS_MODULES or name in DANGEROUS_NAMES
+
+
+class StandIn:
+    """An inert object in place of a class or function a pickle names: it records the arguments
+    it is called with and the state it is given, and does nothing else."""
+    pickled_as = "?"
+
+    def __new__(cls, *args, **kwargs):
+        obj = object.__new__(cls)
+        obj.__dict__["_args"] = args
+        return obj
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        if isinstance(state, tuple) and len(state) == 2 and (state[0] is None or isinstance(state[0], dict)):
+            state = {**(state[0] or {}), **(state[1] or {})}                     # (dict, slots) form
+        if isinstance(state, dict):
+            self.__dict__.update({str(k): v for k, v in state.items()})
+        else:
+            self.__dict__["_state"] = state
+
+    def __repr__(self):
+        return f"<stand-in for {self.pickled_as}>"
+
+
+def stand_in(name: str) -> type:
+    return type(name.rpartition(".")[2] or "StandIn", (StandIn,), {"pickled_as": name, "__module__": __name__})
+
+
+@dataclass
+class PickledModule:
+    """One module of a pickled model as the pickle recorded it."""
+    cls: str                                       # e.g. "torch.nn.modules.rnn.LSTM", "model.RNNModel"
+    attrs: dict[str, Any] = field(default_factory=dict)   # plain attributes: numbers, strings, bools
+
+
+@dataclass
+class Unpickled:
+    """What flatten() found: the tensors by state_dict-style name, the modules by prefix, the
+    classes the file pickles (none of which was imported or run)."""
+    tensors: dict[str, Tensor]
+    modules: dict[str, PickledModule]
+    classes: list[str]
+    torchscript: bool = False
+
+
+def pickle_globals(raw: bytes) -> list[str]:
+    """The globals a bare pickle names, any protocol, by reading its opcodes (pickletools; nothing
+    runs). STACK_GLOBAL takes its two names from the strings pushed before it (memo included)."""
+    import pickletools
+    found, strings, memo = [], [], {}
+    try:
+        for op, arg, _ in pickletools.genops(raw):
+            if op.name == "GLOBAL":
+                found.append(str(arg).replace(" ", "."))
+            elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8", "SHORT_BINSTRING",
+                             "BINSTRING", "STRING"):
+                strings.append(str(arg))
+            elif op.name == "MEMOIZE":
+                memo[len(memo)] = strings[-1] if strings else None
+            elif op.name in ("BINPUT", "LONG_BINPUT", "PUT") and strings:
+                memo[arg] = strings[-1]
+            elif op.name in ("BINGET", "LONG_BINGET", "GET") and isinstance(memo.get(arg), str):
+                strings.append(memo[arg])
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.append(f"{strings[-2]}.{strings[-1]}")
+    except Exception:            # a damaged pickle: what was read so far
+        pass
+    return sorted(set(found))
+
+
+def globals_in(data: bytes) -> tuple[list[str], bool]:
+    """The globals a torch.save zip or a TorchScript archive names (opcode scan, nothing runs),
+    and whether it is TorchScript."""
+    from torch._weights_only_unpickler import get_globals_in_pkl
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = z.namelist()
+            pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
+            if not pkl:
+                raise InputError("this zip file holds no data.pkl, so it is not a PyTorch checkpoint; "
+                                 "upload a .pt/.pth saved with torch.save or a .safetensors file.")
+            script = any(n.endswith("/constants.pkl") or "/code/" in n for n in names)
+            raw = z.read(pkl[0])
+    except zipfile.BadZipFile:
+        raise InputError("this .pt file is damaged or truncated (its zip structure is broken); upload it again.") from None
+    try:
+        found = get_globals_in_pkl(io.BytesIO(raw))
+    except Exception:
+        raise InputError("this checkpoint's pickle uses opcodes a weights-only reader does not accept; re-save it "
+                         "with torch.save(model.state_dict(), path) or as safetensors.") from None
+    return sorted(found), script
+
+
+# TorchScript's pickles wrap lists in these; they return their first argument (torch/jit/_pickle.py).
+# Ours, under their names: nothing of torch.jit is called.
+PASSTHROUGH = ["torch.jit._pickle.build_tensorlist", "torch.jit._pickle.build_intlist",
+               "torch.jit._pickle.build_doublelist", "torch.jit._pickle.build_boollist",
+               "torch.jit._pickle.build_tensor_from_id", "torch.jit._pickle.restore_type_tag"]
+
+
+def _first(value, *rest):
+    return value
+
+
+def load_unsafe_free(data: bytes) -> Unpickled:
+    """torch.load(weights_only=True) of a zip checkpoint (or a TorchScript archive's data.pkl) whose
+    unknown globals become stand-ins. Raises InputError, naming them, if any global runs code or
+    touches the system."""
+    from torch import _weights_only_unpickler as weights_only
+    _get_allowed_globals = weights_only._get_allowed_globals
+    names, script = globals_in(data)
+    bad = [n for n in names if dangerous(n)]
+    if bad:
+        raise InputError(f"this file is refused: its pickle calls {', '.join(bad[:4])}{' …' if len(bad) > 4 else ''}, "
+                         "code that runs on loading (a model file never needs that); nothing of it was run.")
+    allowed = _get_allowed_globals()
+    unknown = [n for n in names if n not in allowed and n not in PASSTHROUGH]
+    pairs = [(stand_in(n), n) for n in unknown] + [(_first, n) for n in names if n in PASSTHROUGH]
+    try:
+        with torch.serialization.safe_globals(pairs):
+            if script:        # torch.load hands TorchScript to torch.jit.load; read its data.pkl ourselves
+                reader = torch._C.PyTorchFileReader(io.BytesIO(data))
+                obj = torch.serialization._load(reader, "cpu", weights_only)
+            else:
+                obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:      # torch's messages are paragraphs; the first line is what matters
+        first = str(e).strip().splitlines()[0][:140] if str(e).strip() else type(e).__name__
+        raise InputError(f"this checkpoint could not be read without running code ({first}); re-save it with "
+                         "torch.save(model.state_dict(), path) or as safetensors.") from None
+    out = flatten(obj)
+    out.classes = sorted(n for n in unknown if not n.startswith(("torch.", "__torch__.torch.")))
+    out.torchscript = script
+    if script:
+        _scripted_constants(data, out)
+    return out
+
+
+_FINAL = re.compile(r"^  (\w+) : Final\[\w+\] = (.+)$")
+
+
+def _scripted_constants(data: bytes, out: Unpickled):
+    """A scripted module's constants (batch_first, mode, hidden_size …) are not in its data.pkl but
+    in the class header of its code file, as `  batch_first : Final[bool] = True`. Read those lines
+    as text (ast.literal_eval of a literal; the code is never compiled or run)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        files = {n.split("/code/", 1)[1]: n for n in z.namelist() if "/code/" in n and n.endswith(".py")}
+        for m in out.modules.values():
+            if not m.cls.startswith("__torch__."):
+                continue
+            path, _, cls = m.cls.rpartition(".")
+            src = files.get(path.replace(".", "/") + ".py")
+            if src is None:
+                continue
+            inside = False
+            for line in z.read(src).decode("utf-8", "replace").splitlines():
+                if line.startswith("class "):
+                    inside = line.startswith(f"class {cls}(")
+                elif inside and (hit := _FINAL.match(line)):
+                    try:
+                        m.attrs.setdefault(hit[1], ast.literal_eval(hit[2].strip()))
+                    except (ValueError, SyntaxError):
+                        pass
+
+
+def flatten(obj) -> Unpickled:
+    """Walk an unpickled object graph: dicts, lists, tuples and stand-ins of nn.Modules (their
+    _parameters, _buffers and _modules, as nn.Module.state_dict() names them)."""
+    tensors: dict[str, Tensor] = {}
+    modules: dict[str, PickledModule] = {}
+    seen: set[int] = set()
+
+    def walk(o, prefix: str, depth: int):
+        if depth > 64 or id(o) in seen:
+            return
+        if isinstance(o, Tensor):
+            tensors.setdefault(prefix.rstrip("."), o)
+            return
+        seen.add(id(o))
+        if isinstance(o, StandIn):
+            d = o.__dict__
+            if isinstance(d.get("_parameters"), dict) or isinstance(d.get("_modules"), dict):
+                attrs = {k: v for k, v in d.items() if not k.startswith("_") and isinstance(v, (int, float, str, bool))}
+                modules[prefix.rstrip(".")] = PickledModule(o.pickled_as, attrs)
+                for store in ("_parameters", "_buffers"):
+                    for k, v in (d.get(store) or {}).items():
+                        if isinstance(v, Tensor):
+                            tensors[prefix + str(k)] = v
+                for k, v in (d.get("_modules") or {}).items():
+                    if v is not None:
+                        walk(v, prefix + str(k) + ".", depth + 1)
+                return
+            if _is_scripted(o):                   # TorchScript: attributes are the module's fields
+                modules[prefix.rstrip(".")] = PickledModule(o.pickled_as, {
+                    k: v for k, v in d.items() if not k.startswith("_") and isinstance(v, (int, float, str, bool))})
+                for k, v in d.items():
+                    if isinstance(v, Tensor):
+                        tensors[prefix + k] = v
+                    elif isinstance(v, StandIn):
+                        walk(v, prefix + k + ".", depth + 1)
+                return
+            for k, v in d.items():                # another object (an optimizer, a loss): look inside
+                if k not in ("_args",):
+                    walk(v, prefix + k + ".", depth + 1)
+            return
+        if isinstance(o, dict):
+            for k, v in o.items():
+                walk(v, prefix + str(k) + ".", depth + 1)
+        elif isinstance(o, (list, tuple)):
+            for i, v in enumerate(o):
+                walk(v, prefix + str(i) + ".", depth + 1)
+
+    walk(obj, "", 0)
+    return Unpickled(tensors, modules, [])
+
+
+def _is_scripted(o: StandIn) -> bool:
+    return o.pickled_as.startswith("__torch__.")
