@@ -314,3 +314,21 @@ def _rebuild(prefix: str, g: dict, pickled: Optional[pickles.PickledModule], ove
         raise InputError(f"the recurrent weights under {name!r} are inconsistent ({first.strip()[:160]}); "
                          "is a layer missing from the file?") from None
     return FoundModule(mod.eval(), kind, False, assumed, recorded)
+
+
+def with_settings(fm: FoundModule, **settings) -> FoundModule:
+    """The same weights with what the file could not say set by the user (nonlinearity, batch_first);
+    a setting given here is no longer 'assumed'."""
+    m = fm.module
+    kw = dict(num_layers=m.num_layers, bidirectional=m.bidirectional, bias=m.bias,
+              batch_first=settings.get("batch_first", m.batch_first))
+    if fm.kind == "rnn":
+        new = nn.RNN(m.input_size, m.hidden_size, nonlinearity=settings.get("nonlinearity", m.nonlinearity), **kw)
+    elif fm.kind == "gru":
+        new = nn.GRU(m.input_size, m.hidden_size, **kw)
+    else:
+        new = nn.LSTM(m.input_size, m.hidden_size, proj_size=m.proj_size, **kw)
+    new = new.to(m.weight_ih_l0.dtype)
+    new.load_state_dict(m.state_dict())
+    assumed = {k: v for k, v in fm.assumed.items() if k not in settings}
+    return FoundModule(new.eval(), fm.kind, fm.cell, assumed, fm.recorded)

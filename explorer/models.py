@@ -117,6 +117,50 @@ class SeqModel(nn.Module):
             return self.proj(x.to(self.proj.weight.device))
 
 
+class TokenModel(nn.Module):
+    """A foreign model around its own pieces: embedding -> core -> head (head may be None), with the
+    vocabulary the user uploaded (tokens.TokenVocab). Same interface as CharModel for the app and
+    the analyses: ids (B, T) -> logits (B, T, V) when there is a head, else the core's output."""
+
+    def __init__(self, embedding: nn.Embedding, core: nn.RNNBase, head: Optional[nn.Linear], vocab):
+        super().__init__()
+        self.embedding, self.core, self.head, self.vocab = embedding, core, head, vocab
+        self.cfg = None
+
+    def forward(self, ids: Tensor, hx=None):
+        x = self.embedding(ids)
+        out, _ = self.core(x if self.core.batch_first else x.transpose(0, 1), hx)
+        out = out if self.core.batch_first else out.transpose(0, 1)
+        return self.head(out) if self.head is not None else out
+
+    def embed(self, text: str) -> Tensor:
+        """The core's input for a text: (T, embedding_dim), unbatched."""
+        with torch.no_grad():
+            return self.embedding(self.vocab.encode(text).to(self.embedding.weight.device))
+
+
+def next_token_loss(model, output: Tensor, targets: Tensor) -> Optional[float]:
+    """Mean next-token cross-entropy (nats) of core outputs (T, F) against the ids that follow them
+    (T,), through model.head; None when the model has no head or there is nothing to predict."""
+    head = getattr(model, "head", None)
+    if head is None or len(targets) == 0:
+        return None
+    with torch.no_grad():
+        logits = head(torch.as_tensor(output[:len(targets)]).to(head.weight.dtype))
+        return float(nn.functional.cross_entropy(logits, targets.to(logits.device)))
+
+
+def top_next(model, output_row: Tensor, k: int = 5) -> list[tuple[str, float]]:
+    """The k most likely next tokens after one step's core output (F,): [(token, probability)]."""
+    head = getattr(model, "head", None)
+    if head is None:
+        return []
+    with torch.no_grad():
+        p = torch.softmax(head(torch.as_tensor(output_row).to(head.weight.dtype)), -1)
+        top = torch.topk(p, min(k, p.numel()))
+    return [(model.vocab.decode([int(i)]), float(v)) for v, i in zip(top.values, top.indices)]
+
+
 def build(cfg: ModelConfig, vocab: Optional[Vocab] = None) -> nn.Module:
     return CharModel(cfg, vocab) if cfg.is_char else SeqModel(cfg)
 

@@ -98,7 +98,7 @@ def test_what_if_forget_one_freezes_the_cell(default_app):
     sp = specs(at)
     side = [s for s in sp if "with f set 1" in s["layout"]["title"]["text"]]
     assert side, [s["layout"]["title"]["text"] for s in sp]
-    assert any("Next-character loss" in m.value for m in at.markdown)
+    assert any("Next-token loss" in m.value for m in at.markdown)
 
 
 def test_gru_inspector_cho_toggle_and_rnn():

@@ -269,3 +269,40 @@ def test_refusals_are_one_sentence(src, match):
     with pytest.raises(InputError, match=match) as e:
         read_foreign(src)
     assert "\n" not in str(e.value)
+
+
+# ---- vocabularies ---------------------------------------------------------------------------------
+
+def test_vocabularies_json_lines_and_corpus():
+    import json
+    from explorer.tokens import TokenVocab, read_vocabulary
+    corpus = "the king said\nthe queen said no\n"
+    v = read_vocabulary(corpus.encode(), rows=6)
+    assert v.itos == ["the", "king", "said", "<eos>", "queen", "no"] and v.level == "word"
+    assert v.tokens("the king\nsaid") == ["the", "king", "<eos>", "said", "<eos>"]
+    assert v.unknown("the jester said") == ["jester"] and v.encode("the jester said").tolist() == [0, 2, 3]
+    j = read_vocabulary(json.dumps({"a": 1, "b": 0, "<unk>": 2}).encode(), rows=3)
+    assert j.itos == ["b", "a", "<unk>"] and j.level == "char" and j.encode("abz").tolist() == [1, 0, 2]
+    lines = read_vocabulary("x\ny\nz\n".encode(), rows=3)
+    assert lines.itos == ["x", "y", "z"]
+    assert isinstance(lines, TokenVocab)
+    with pytest.raises(InputError, match="5 rows"):
+        read_vocabulary(corpus.encode(), rows=5)
+    with pytest.raises(InputError, match="without gaps"):
+        read_vocabulary(json.dumps({"a": 0, "b": 5}).encode(), rows=2)
+
+
+def test_the_token_model_equals_the_original_model():
+    from explorer.models import TokenModel
+    from explorer.tokens import corpus_vocabulary, TokenVocab
+    torch.manual_seed(0)
+    corpus = "a b c\nb c d\n"
+    vocab = TokenVocab(corpus_vocabulary(corpus))
+    m = RNNModel("GRU", len(vocab), 4, 6, 2).eval()
+    found = read_foreign(saved(m))
+    tm = TokenModel(found.embedding_for("rnn"), found.modules["rnn"].module, found.head_for("rnn", len(vocab)), vocab).eval()
+    ids = vocab.encode("a b c d\nc b a")
+    with torch.no_grad():
+        want = m.decoder(m.rnn(m.encoder(ids[:, None]))[0])[:, 0]
+        got = tm(ids[None])[0]
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=0)

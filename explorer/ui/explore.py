@@ -103,22 +103,27 @@ def _view(p, ui, lt, key):
     a, b = _window(N)
     arr = state.window_cached(key, a, b, "", _lt=lt)
     units = A.order_units(torch.as_tensor(arr[ref][l, d].T), how, top, std=std if how != "unit index" else None)
+    Hout = p.core.proj_size or H
+    # A projected LSTM's h has proj_size units, not H: it gets its own top units.
+    h_units = units if Hout == H else A.order_units(torch.as_tensor(arr["h"][l, d].T), how, top,
+                                                    std=lt.stats["h"].std[l, d, 0] if how != "unit index" else None)
+    units_of = {n: (h_units if n == "h" else units) for n in names}
     steps = np.arange(a, b)
-    chars = list(ui.text[a:b]) if ui.text is not None else None
+    chars = list(ui.labels[a:b]) if ui.labels is not None else None
     st.session_state["view"] = dict(a=a, b=b, units=units, layer=l, direction=d)
 
     st.subheader("Gates, step by step" + (f" — steps {a:,}–{b - 1:,}" if N > FULL else ""))
     for n in shown:
-        st.plotly_chart(plots.gate_heatmap(n, arr[n][l, d][:, units].T, units, steps, chars), key=f"hm_{n}",
+        st.plotly_chart(plots.gate_heatmap(n, arr[n][l, d][:, units_of[n]].T, units_of[n], steps, chars), key=f"hm_{n}",
                         config={"toImageButtonOptions": {"filename": f"gate-{n}"}})
 
     st.subheader("One unit over the text" if chars is not None else "One unit over time")
     c1, c2 = st.columns([1, 3])
-    state.keep_valid("text_unit", units, units[0])
-    unit = c1.selectbox("unit", units, key="text_unit", bind="query-params")
     state.keep_valid("text_name", names, "c" if p.kind == "lstm" else "h")
     name = c1.selectbox("colour by", names, key="text_name",
                         format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
+    state.keep_valid("text_unit", units_of[name], units_of[name][0])
+    unit = c1.selectbox("unit", units_of[name], key="text_unit", bind="query-params")
     with c2:
         if chars is not None:
             st.plotly_chart(plots.text_heatmap(chars, arr[name][l, d][:, unit], name, a,
@@ -133,7 +138,8 @@ def _view(p, ui, lt, key):
     for u in picks:
         if p.kind == "lstm":
             series[f"c u{u}"] = arr["c"][l, d][:, u]
-        series[f"h u{u}"] = arr["h"][l, d][:, u]
+        if u < Hout:
+            series[f"h u{u}"] = arr["h"][l, d][:, u]
     st.plotly_chart(plots.state_lines(series, steps, chars, title="cell state c (top) and hidden state h (bottom)"
                                       if p.kind == "lstm" else "hidden state over time",
                                       panels=("c ", "h ") if p.kind == "lstm" else None), key="lines")
@@ -199,7 +205,7 @@ def _npz(key: str, a: int, b: int, _arr, _chars) -> bytes:
 
 def _export(p, ui, arr, a, b):
     st.subheader("Export this window")
-    chars = list(ui.text[a:b]) if ui.text is not None else None
+    chars = ui.labels[a:b] if ui.labels is not None else None
     c1, c2, c3 = st.columns([1, 1, 3])
     key = f"{st.session_state['picked'].key}|{ui.key}"
     c1.download_button("trace (CSV)", _csv(key, a, b, arr, chars), f"trace-{a}-{b}.csv", "text/csv", key="dl_csv")

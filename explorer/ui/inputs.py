@@ -19,9 +19,10 @@ DEFAULT_SAMPLE = "prose"
 class UserInput:
     key: str                 # digest of what was read: part of every cache key
     payload: object          # ids (N,) LongTensor, or series (N, I) float tensor
-    text: str | None         # the characters (char models), else None
+    text: str | None         # the characters, one per step (char models), else None
     label: str
     baseline: float | None = None
+    labels: list[str] | None = None   # what each step reads, for the time axis (characters or words)
 
 
 def text_input(p: Picked, where=st) -> UserInput:
@@ -56,12 +57,21 @@ def text_input(p: Picked, where=st) -> UserInput:
             st.query_params["text"] = text
         elif "text" in st.query_params:
             del st.query_params["text"]
-    unknown = p.model.vocab.unknown(text)
+    vocab = p.model.vocab
+    unknown = vocab.unknown(text)
+    words = getattr(vocab, "level", "char") == "word"
     if unknown:
-        where.warning(f"{len(unknown)} character(s) are not in this model's vocabulary and are read as the unknown "
-                      f"symbol: {md_escape(D.describe_chars(unknown))}.")
-    ids = p.model.vocab.encode(text)
-    return UserInput("text:" + digest(text), ids, text, up.name if up is not None else sample)
+        what = "word(s)" if words else "character(s)"
+        fate = ("read as the unknown symbol" if getattr(vocab, "unk", 0) is not None else "left out (the vocabulary has no <unk>)")
+        where.warning(f"{len(unknown)} {what} are not in this model's vocabulary and are {fate}: "
+                      f"{md_escape(D.describe_chars(unknown))}.")
+    ids = vocab.encode(text)
+    if len(ids) == 0:
+        raise InputError("none of the text's tokens is in this model's vocabulary; check the vocabulary file.")
+    labels = vocab.known(text) if hasattr(vocab, "known") else list(text)
+    per_char = not words and len(labels) == len(text)
+    return UserInput("text:" + digest(text) + ":" + str(len(ids)), ids, text if per_char else None,
+                     up.name if up is not None else sample, labels=labels)
 
 
 def series_input(p: Picked, where=st) -> UserInput:

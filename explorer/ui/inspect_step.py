@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 import torch
-import torch.nn.functional as F
 
 from explorer import cells, plots
 from explorer.cells import GATE_NAMES
 from explorer.data import describe_chars
 from explorer.engine import layer_params
+from explorer.models import next_token_loss, top_next
 from explorer.trace import Intervention
 
 from . import state
@@ -64,11 +64,16 @@ def inspector(p, ui, lt, arr, key, a, b, units):
         else:
             h_new, g = cells.rnn_cell(x[None], hp, prm.w_ih, prm.w_hh, prm.b_ih, prm.b_hh, p.core.nonlinearity)
     ok = np.allclose(h_new[0].numpy(), arr["h"][l, d, t - a], atol=1e-5)
-    what = f"character {state.md_escape(describe_chars([ui.text[t]]))}" if ui.text is not None else "the input"
+    what = (f"character {state.md_escape(describe_chars([ui.text[t]]))}" if ui.text is not None else
+            f"token {state.md_escape(repr(ui.labels[t]))}" if ui.labels is not None else "the input")
     src = ("the initial state (zeros)" if not 0 <= prev_t < N else
            f"the {'previous' if d == 0 else 'next (reverse direction)'} state, from step {prev_t}")
     st.markdown(f"**Step {t}** reads {what} ($\\lVert x_t \\rVert$ = {float(x.norm()):.3f}) and {src}. "
                 + ("✓ the equations reproduce the trace." if ok else "⚠ the equations do not reproduce the trace here."))
+    if p.is_char and getattr(p.model, "head", None) is not None and d == 0 and l == p.core.num_layers - 1:
+        nxt = top_next(p.model, arr["output"][t - a])
+        st.caption("What the model expects next: " + ", ".join(f"{state.md_escape(repr(tok))} {pr:.0%}" for tok, pr in nxt)
+                   + (f" (it is {state.md_escape(repr(ui.labels[t + 1]))})" if ui.labels is not None and t + 1 < N else ""))
     if p.kind == "gru":
         st.info("PyTorch's GRU differs from the textbook form (Cho et al. 2014) in two places: the "
                 "reset gate multiplies $(W_{hn} h + b_{hn})$ *after* the matrix product, and $z$ weights the *old* state: "
@@ -159,20 +164,16 @@ def what_if(p, ui, lt, arr, key, a, b, units):
         u = spec["units"][0]
         st.plotly_chart(plots.state_lines({f"{view} u{u} original": arr[view][l, d][:, u],
                                            f"{view} u{u} with the intervention": new[view][l, d][:, u]}, steps,
-                                          list(ui.text[a:b]) if ui.text is not None else None,
+                                          ui.labels[a:b] if ui.labels is not None else None,
                                           title=f"unit {u} before and after"), key="wi_line")
         if p.is_char:
             base, alt = _char_loss(p, ui, arr, a, b), _char_loss(p, ui, new, a, b)
             if base is not None:
-                st.markdown(f"Next-character loss over this window: **{base:.3f}** nats originally, **{alt:.3f}** with "
+                st.markdown(f"Next-token loss over this window: **{base:.3f}** nats originally, **{alt:.3f}** with "
                             f"the intervention ({alt - base:+.3f}).")
 
 
 def _char_loss(p, ui, arr, a, b):
-    """Mean next-character cross-entropy (nats) of the window's steps that have a next character."""
+    """Mean next-token cross-entropy (nats) of the window's steps that have a next token."""
     n = min(b, len(ui.payload) - 1) - a
-    if n <= 0:
-        return None
-    with torch.no_grad():
-        logits = p.model.head(torch.as_tensor(arr["output"][:n]).to(p.model.head.weight.dtype))
-        return float(F.cross_entropy(logits, ui.payload[a + 1:a + 1 + n]))
+    return next_token_loss(p.model, arr["output"][:max(n, 0)], ui.payload[a + 1:a + 1 + max(n, 0)])

@@ -6,12 +6,12 @@ import torch
 
 import explorer
 from explorer import InputError, ModelConfig, Vocab
-from explorer.checkpoints import load_model, load_recurrent
 from explorer.models import build
 from explorer.training import best_device, device_label
 
 from . import state
 from .state import Picked, guard
+from .upload import upload
 
 UPLOAD, RANDOM = "upload a checkpoint…", "a fresh random model…"
 RANDOM_VOCAB = "".join(chr(c) for c in range(32, 127)) + "\n\t"
@@ -29,34 +29,6 @@ def _random_model(kind: str, hidden: int, layers: int, seed: int):
     vocab = Vocab(RANDOM_VOCAB)
     return build(ModelConfig(kind, vocab_size=len(vocab), embedding_size=32, hidden_size=hidden, num_layers=layers),
                  vocab).eval()
-
-
-def _upload() -> Picked | None:
-    f = st.sidebar.file_uploader("checkpoint (.safetensors, .pt, .pth)", type=["safetensors", "pt", "pth"],
-                                 key="ckpt_upload", help="Ours (with config and vocab), or any PyTorch state_dict: "
-                                 "every LSTM/GRU/RNN inside it is found by its key names. .pt files are read with "
-                                 "torch.load(weights_only=True); files carrying code are refused.")
-    if f is None:
-        st.sidebar.caption("Upload a checkpoint to explore it.")
-        return None
-    data = f.getvalue()
-    key = "upload:" + state.digest(data)
-    cache = st.session_state.setdefault("uploads", {})
-    if key not in cache:
-        try:
-            model, card = load_model(data)
-            cache[key] = {"": Picked(key, f.name, model.core, model, card)}
-        except InputError:                               # not ours: perhaps a foreign state_dict
-            try:
-                mods = load_recurrent(data)
-            except InputError as e:
-                raise InputError(f"{f.name} could not be loaded: {e}") from None
-            cache[key] = {pre: Picked(f"{key}:{pre}", f"{f.name} · {pre or 'top level'}", m) for pre, m in mods.items()}
-    options = cache[key]
-    if len(options) > 1:
-        pre = st.sidebar.selectbox("recurrent module in this checkpoint", list(options), key="ckpt_module")
-        return options[pre]
-    return next(iter(options.values()))
 
 
 def sidebar() -> Picked | None:
@@ -79,7 +51,7 @@ def sidebar() -> Picked | None:
             p = trained[choice]
         elif choice == UPLOAD:
             with sb:
-                p = _upload()
+                p = upload()
         elif choice == RANDOM:
             kind = sb.selectbox("kind", ["lstm", "gru", "rnn"], key="rnd_kind")
             hidden = sb.select_slider("hidden size", [8, 16, 32, 64, 128, 256], 64, key="rnd_hidden")
@@ -97,7 +69,8 @@ def sidebar() -> Picked | None:
     core = p.core
     sb.caption(f"{p.kind.upper()} · hidden {core.hidden_size} · {core.num_layers} layer(s)"
                f"{' · bidirectional' if core.bidirectional else ''}"
-               f"{' · proj ' + str(core.proj_size) if getattr(core, 'proj_size', 0) else ''}")
+               f"{' · proj ' + str(core.proj_size) if getattr(core, 'proj_size', 0) else ''}"
+               f"{' · nonlinearity ' + core.nonlinearity if p.kind == 'rnn' else ''}")
     sb.header("Where to look")
     state.keep_valid("layer_pick", list(range(core.num_layers)), 0)
     st.session_state["layer"] = sb.selectbox("layer", list(range(core.num_layers)), key="layer_pick", bind="query-params")

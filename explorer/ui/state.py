@@ -138,6 +138,15 @@ def keep_valid(key: str, options, default):
     `default` when it has no value yet, or when its remembered value is no longer among the options
     (the units shown changed, say). The widget itself is then drawn with no default of its own
     (a second default is what makes Streamlit warn that the value was also set via Session State)."""
+    if key not in st.session_state and key in st.query_params:     # a shared link: its value, if valid
+        url = st.query_params.get_all(key)
+        if isinstance(default, (list, tuple)):
+            picked = [o for o in options if str(o) in url]
+        else:
+            picked = next((o for o in options if str(o) == url[-1]), None)
+        if picked:
+            st.session_state[key] = picked
+            return
     v = st.session_state.get(key)
     vals = v if isinstance(v, (list, tuple)) else [v]
     if key not in st.session_state or not vals or any(x not in options for x in vals):

@@ -150,7 +150,7 @@ def _clusters(p, ui, lt, key, names, view):
     order = torch.argsort(labels * v.shape[0] + torch.arange(v.shape[0])).tolist()
     show = order[:128] if v.shape[0] > 128 else order
     fig = plots.gate_heatmap(name, v[show].numpy(), show, np.arange(a, b),
-                             list(ui.text[a:b]) if ui.text is not None else None,
+                             ui.labels[a:b] if ui.labels is not None else None,
                              title=f"{name} in cluster order ({k} clusters)", height=min(1400, 80 + 6 * len(show)))
     fig.update_yaxes(ticktext=[f"c{int(labels[u])}·u{u}" for u in show], tickvals=[f"u{u}" for u in show])
     sizes = torch.bincount(labels, minlength=k).tolist()

@@ -1,0 +1,96 @@
+"""The sidebar's checkpoint upload: our own models, or any foreign file (explorer.foreign), with what
+the file recorded, what had to be assumed (and a picker to change it), and a vocabulary upload that
+lets the user's text through the model's own embedding."""
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer import InputError
+from explorer.checkpoints import load_model
+from explorer.foreign import read_foreign, with_settings
+from explorer.models import TokenModel
+from explorer.tokens import read_vocabulary
+
+from . import state
+from .state import Picked, md_escape
+
+EXTENSIONS = ["pt", "pth", "bin", "ckpt", "tar", "safetensors"]
+UPLOAD_HELP = ("Ours (with config and vocab), or what your project saved: a state_dict, a whole model "
+               "(torch.save(model)), a Lightning .ckpt, a training dict, a TorchScript archive, safetensors. "
+               "The content decides how it is read, not the name. Nothing in the file is imported or run: "
+               "only tensors and plain settings are read, and files that reach for code are refused.")
+VOCAB_HELP = ("A JSON {token: id} or list, one token per line, or the training corpus itself (the vocabulary is "
+              "rebuilt the way PyTorch's word_language_model example builds it: words split on whitespace, <eos> "
+              "after every line, ids in order of first appearance).")
+
+
+def _read(name: str, data: bytes) -> dict:
+    """{"ours": Picked} for our format, else {"foreign": Foreign}; cached per session and file."""
+    key = "upload:" + state.digest(data)
+    cache = st.session_state.setdefault("uploads", {})
+    if key not in cache:
+        try:
+            model, card = load_model(data)
+            cache[key] = {"ours": Picked(key, name, model.core, model, card)}
+        except InputError:                                   # not ours: a foreign checkpoint
+            try:
+                cache[key] = {"foreign": read_foreign(data), "key": key}
+            except InputError as e:
+                raise InputError(f"{name} could not be loaded: {e}") from None
+    return cache[key]
+
+
+def upload() -> Picked | None:
+    sb = st.sidebar
+    f = sb.file_uploader("checkpoint (.pt .pth .bin .ckpt .tar .safetensors)", type=EXTENSIONS, key="ckpt_upload",
+                         help=UPLOAD_HELP)
+    if f is None:
+        sb.caption("Upload a checkpoint to explore it.")
+        return None
+    got = _read(f.name, f.getvalue())
+    if "ours" in got:
+        return got["ours"]
+    found, key = got["foreign"], got["key"]
+    for note in found.notes:
+        sb.info(md_escape(note))
+    prefixes = list(found.modules)
+    pre = sb.selectbox("recurrent module in this checkpoint", prefixes, key="ckpt_module",
+                       format_func=lambda p: p or "(top level)") if len(prefixes) > 1 else prefixes[0]
+    fm = found.modules[pre]
+    settings = {}
+    if fm.kind == "rnn":
+        slug = "rnn"
+        now = fm.module.nonlinearity
+        if "nonlinearity" in fm.assumed:
+            sb.caption(f"nonlinearity: {now} (assumed; a state_dict does not record it)")
+        else:
+            sb.caption(f"nonlinearity: {now} (recorded in the file)")
+        state.keep_valid(f"ck_nonlin_{slug}", ["tanh", "relu"], now)
+        pick = sb.selectbox("nonlinearity", ["tanh", "relu"], key=f"ck_nonlin_{slug}",
+                            help="A vanilla RNN's tanh or relu is not in its weights: pick what your model used.")
+        if pick != now:
+            settings["nonlinearity"] = pick
+    if "batch_first" in fm.assumed:
+        sb.caption("batch_first: False (assumed; it only matters when you feed the module yourself: the app always "
+                   "passes inputs in the module's own layout)")
+    if settings:
+        fm = with_settings(fm, **settings)
+    label = f"{f.name} · {pre or 'top level'}" + (f" · {fm.module.nonlinearity}" if fm.kind == "rnn" else "")
+    pkey = f"{key}:{pre}:{fm.module.nonlinearity if fm.kind == 'rnn' else ''}"
+    emb = found.embedding_for(pre)
+    if emb is None:
+        return Picked(pkey, label, fm.module)
+    head = found.head_for(pre, emb.num_embeddings)
+    sb.caption(f"This file has an embedding ({emb.num_embeddings:,} × {emb.embedding_dim}, "
+               f"'{md_escape(emb.source_key)}')" + (f" and an output layer ('{md_escape(head.source_key)}')" if head else "")
+               + ": upload its vocabulary to read your own text through them.")
+    vf = sb.file_uploader("vocabulary (tokens or the training corpus)", type=["txt", "json", "vocab", "tokens"],
+                          key="ckpt_vocab", help=VOCAB_HELP)
+    if vf is None:
+        sb.caption("Without a vocabulary the recurrent core reads synthetic inputs.")
+        return Picked(pkey, label, fm.module)
+    vocab = read_vocabulary(vf.getvalue(), emb.num_embeddings)
+    sb.caption(f"vocabulary: {len(vocab):,} {'characters' if vocab.level == 'char' else 'words'}")
+    model = TokenModel(emb, fm.module, head, vocab).eval()
+    return Picked(f"{pkey}:vocab:{state.digest(vf.getvalue())}", label, fm.module, model,
+                  {"note": "your vocabulary through the file's own embedding"})
