@@ -1,15 +1,24 @@
 """Gate Explorer: see every gate of LSTM, GRU and vanilla RNN cells on real sequences."""
+from ._version import __version__
 from .errors import InputError
 from .trace import Intervention, Trace, trace
 from .windows import LongTrace, RunningStats, scan_long
 
-__all__ = ["InputError", "Intervention", "Trace", "trace", "scan_long", "LongTrace", "RunningStats"]
-from .gradients import GradientFlow, char_objective, gradient_flow
+__all__ = ["__version__", "InputError", "Intervention", "Trace", "trace", "scan_long", "LongTrace", "RunningStats"]
 from .checkpoints import load_model, load_recurrent, save_model
-from .pretrained import list_pretrained, load_pretrained
 from .data import Vocab
+from .gradients import GradientFlow, char_objective, gradient_flow
 from .models import CharModel, ModelConfig, SeqModel
+from .pretrained import list_pretrained, load_pretrained
 
 __all__ += ["GradientFlow", "gradient_flow", "char_objective", "load_recurrent", "load_model", "save_model",
             "list_pretrained", "load_pretrained", "Vocab", "CharModel", "SeqModel", "ModelConfig"]
-from . import analysis, cells, checkpoints, compare, data, gradients, jobs, models, patterns, plots, training, windows  # noqa: E402,F401
+from . import analysis, cells, checkpoints, compare, data, foreign, gradients, jobs, models, patterns, training, windows  # noqa: E402,F401,I001
+
+
+def __getattr__(name):
+    """explorer.plots on first use: it needs plotly, which the library itself does not."""
+    if name == "plots":
+        import importlib
+        return importlib.import_module(".plots", __name__)
+    raise AttributeError(f"module 'explorer' has no attribute {name!r}")

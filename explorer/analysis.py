@@ -19,7 +19,6 @@ from .errors import InputError
 from .trace import Trace
 from .windows import LongTrace, thresholds
 
-
 # ---- saturation (Karpathy, Johnson & Fei-Fei 2015) -----------------------------------------
 
 def saturation(src, gate: str) -> tuple[Tensor, Tensor]:

@@ -54,6 +54,7 @@ def bench_trace(repeat: int = 7):
 def bench_long(T: int = 1_000_000, H: int = 256, I: int = 64):
     """scan_long() over 1M steps vs the stock forward over the same chunks; peak memory."""
     import resource
+
     from explorer.windows import scan_long
     print(f"\nlong-input pass vs stock forward (LSTM, T={T:,}, B=1, I={I}, H={H}, one layer)")
     torch.manual_seed(0)
@@ -120,6 +121,7 @@ SECTIONS["grad"] = bench_grad
 def bench_train(steps: int = 60):
     """Trainer steps/s vs a bare PyTorch loop: same model init, same batches, same optimizer."""
     import torch.nn as nn
+
     from explorer import ModelConfig, Vocab
     from explorer.models import CharModel
     from explorer.training import TrainConfig, Trainer, task_loss
@@ -146,10 +148,14 @@ def bench_train(steps: int = 60):
             opt.step()
             loss.item()
     bare()                                   # warm-up
-    t = time.perf_counter(); bare(); t_bare = time.perf_counter() - t
+    t = time.perf_counter()
+    bare()
+    t_bare = time.perf_counter() - t
     trainer.run()                            # warm-up
     trainer.step, trainer.cfg.steps = 0, steps
-    t = time.perf_counter(); trainer.run(); t_tr = time.perf_counter() - t
+    t = time.perf_counter()
+    trainer.run()
+    t_tr = time.perf_counter() - t
     print(f"bare loop {steps / t_bare:.2f} steps/s, Trainer {steps / t_tr:.2f} steps/s, ratio {t_bare / t_tr:.3f}")
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load as st_load, save as st_save
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
 from torch import Tensor, nn
 
 from .data import Vocab

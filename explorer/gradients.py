@@ -39,6 +39,19 @@ class GradientFlow:
     J: float
     trace: Trace
 
+    def plot(self, *, layer: int = 0, direction: int = 0, title: str = "how much gradient reaches each step"):
+        """A plotly figure (shows itself in Jupyter): ‖dJ/dh_t‖ (and ‖dJ/dc_t‖ for an LSTM) over t, log
+        scale, for one layer and direction. Needs plotly (pip install "gate-explorer[app]")."""
+        import numpy as np
+
+        from . import plots
+        steps = np.arange(self.h_norm.shape[-1])
+        gap = lambda v: np.where(v > 0, v, np.nan)          # a zero gradient is a gap, not log(0)
+        curves = {"‖dJ/dh_t‖": (steps, gap(self.h_norm[layer, direction].double().cpu().numpy()))}
+        if self.c_norm is not None:
+            curves["‖dJ/dc_t‖"] = (steps, gap(self.c_norm[layer, direction].double().cpu().numpy()))
+        return plots.log_curves(curves, f"{self.kind.upper()}: {title}", "gradient norm")
+
     def step_ratio(self) -> Tensor:
         """Pascanu et al. (2013): ‖dJ/dh_t‖ / ‖dJ/dh_{t+1}‖, (L, D, T-1). Below 1: vanishing backwards
         (for the reverse direction, 'backwards' runs forward in input order)."""

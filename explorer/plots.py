@@ -158,3 +158,62 @@ def log_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, y_t
     fig.update_layout(title=title, font=FONT, height=360, margin=dict(l=60, r=10, t=40, b=40), xaxis_title=x_title,
                       yaxis_title=y_title, yaxis_type="log" if log_y else "linear", legend=dict(orientation="h", y=-0.2))
     return fig
+
+
+def gates_figure(values: dict[str, np.ndarray], units: dict[str, Sequence[int]], steps: np.ndarray,
+                 labels: Optional[Sequence[str]] = None, title: Optional[str] = None, max_labels: int = 120,
+                 row_px: int = 11) -> go.Figure:
+    """Every gate and state of one window in one figure: heatmaps stacked on one time axis.
+
+    values: {name: (n_units, T)} in display order (e.g. i, f, g, o, c, h); units: {name: the unit id
+    of each row}; steps (T,): input positions; labels: what each column reads (characters, words).
+    The labels are drawn once, under the last row (every k-th when there are more than max_labels).
+    Hovering a cell shows its label, step and unit and, for that unit at that step, the value of
+    every row's quantity, so a column reads down as one step of the cell."""
+    names = list(values)
+    steps = np.asarray(steps)
+    T = len(steps)
+    heights = [max(len(units[n]), 1) for n in names]
+    gap = 18
+    total = sum(heights) * row_px + gap * (len(names) - 1)
+    fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, row_heights=heights,
+                        vertical_spacing=gap / max(total, 1))
+    # per cell: the value of every quantity for this row's unit at this step (NaN where a unit has none)
+    everything = {n: dict(zip(units[n], np.asarray(values[n], np.float32))) for n in names}
+    text = None
+    if labels is not None:
+        text = np.array([[safe_label(c) for c in labels]], dtype=object)
+    for k, n in enumerate(names):
+        v = np.asarray(values[n], np.float32)
+        cs, lo, hi = _scale(n, v)
+        custom = np.full((len(units[n]), T, len(names)), np.nan, np.float32)
+        for r, u in enumerate(units[n]):
+            for j, m in enumerate(names):
+                if u in everything[m]:
+                    custom[r, :, j] = everything[m][u]
+        rows = "<br>".join(f"{m} %{{customdata[{j}]:.3f}}" for j, m in enumerate(names))
+        where = "<b>%{text}</b> · step %{x}" if text is not None else "step %{x}"
+        dom_row = k + 1
+        fig.add_trace(go.Heatmap(
+            z=v, x=steps, y=[f"u{u}" for u in units[n]], customdata=custom, colorscale=cs, zmin=lo, zmax=hi,
+            text=None if text is None else np.repeat(text, len(units[n]), 0),
+            hovertemplate=f"{where}<br>unit %{{y}}<br>{rows}<extra>{n}</extra>",
+            colorbar=dict(thickness=10, len=0.9 * heights[k] * row_px / total, y=None, yanchor="middle", x=1.005)),
+            dom_row, 1)
+        fig.update_yaxes(autorange="reversed", showticklabels=len(units[n]) <= 32, tickfont=dict(size=9),
+                         title=dict(text=f"<b>{n}</b> {GATE_NAMES.get(n, n)}", font=dict(size=12)), row=dom_row, col=1)
+    # place each colour bar beside its own row
+    for k, tr in enumerate(fig.data):
+        dom = fig.layout[f"yaxis{'' if k == 0 else k + 1}"].domain
+        tr.colorbar.y = (dom[0] + dom[1]) / 2
+    fig.update_xaxes(showspikes=True, spikemode="across", spikesnap="cursor", spikethickness=1, spikecolor="#333",
+                     spikedash="solid")
+    last = len(names)
+    if labels is not None:
+        every = max(1, -(-T // max_labels))
+        fig.update_xaxes(tickmode="array", tickvals=list(steps[::every]), ticktext=[safe_label(c) for c in labels[::every]],
+                         tickangle=0, tickfont=dict(family="monospace", size=11), row=last, col=1)
+    fig.update_xaxes(title=dict(text="step" if labels is None else None), row=last, col=1)
+    fig.update_layout(title=title, font=FONT, height=total + 90, margin=dict(l=120, r=20, t=40 if title else 10, b=40),
+                      hoverlabel=dict(font=dict(family="monospace", size=12)))
+    return fig

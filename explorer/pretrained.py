@@ -6,18 +6,27 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 from .checkpoints import _read_bytes, _safetensors_metadata, load_model
 from .errors import InputError
 
-DIR = Path(__file__).resolve().parent.parent / "pretrained"
+
+@lru_cache(maxsize=1)
+def directory() -> Path:
+    """Where the shipped weights and cards are: inside the installed package (pyproject.toml maps the
+    repository's pretrained/ to explorer/_pretrained), else the checkout's own pretrained/."""
+    installed = Path(__file__).resolve().parent / "_pretrained"
+    if any(installed.glob("*.safetensors")):
+        return installed
+    return Path(__file__).resolve().parent.parent / "pretrained"
 
 
 def list_pretrained() -> dict[str, dict]:
     """Names of the shipped models with their model cards (read from metadata, no weights loaded)."""
     out = {}
-    for p in sorted(DIR.glob("*.safetensors")):
+    for p in sorted(directory().glob("*.safetensors")):
         meta = _safetensors_metadata(_read_bytes(p, "checkpoint"))
         out[p.stem] = dict(json.loads(meta.get("card", "{}")), config=json.loads(meta.get("config", "{}")))
     return out
@@ -25,9 +34,9 @@ def list_pretrained() -> dict[str, dict]:
 
 def load_pretrained(name: str, device: str = "cpu"):
     """A shipped model in eval mode; its card is model.card."""
-    path = DIR / f"{name}.safetensors"
+    path = directory() / f"{name}.safetensors"
     if not path.exists():
-        names = ", ".join(list_pretrained()) or "none (pretrained/ is empty)"
+        names = ", ".join(list_pretrained()) or f"none ({directory()} has no models)"
         raise InputError(f"there is no pretrained model {name!r}; available: {names}.")
     model, card = load_model(path, device)
     model.card = card

@@ -87,6 +87,27 @@ class Trace:
         """Everything values() accepts, gates first."""
         return list(self.gates) + (["c"] if self.c is not None else []) + ["h"]
 
+    def plot(self, names=None, *, layer: int = 0, direction: int = 0, batch: int = 0, units=24, labels=None,
+             start: int = 0):
+        """A plotly figure (it shows itself in Jupyter) of every gate and state of this trace, stacked on
+        one time axis: plot() for all, plot("f") or plot(["f", "c"]) for some.
+
+        units: how many units (the most variable, by c for an LSTM, else h) or a list of unit ids;
+        labels: what each step reads (e.g. list(text)), drawn under the time axis; start: the input
+        position of step 0 (for a window). Needs plotly (pip install "gate-explorer[app]")."""
+        from . import plots
+        names = self.names() if names is None else ([names] if isinstance(names, str) else list(names))
+        vals = {n: self.values(n)[layer, direction, :, batch].T.float().cpu().numpy() for n in names}
+        top = lambda v, k: torch.argsort(torch.nan_to_num(torch.as_tensor(v).double()).std(1), descending=True)[:k].tolist()
+        if isinstance(units, int):           # the most variable units of c (LSTM) or h; a projected h picks its own
+            ref = self.values("c" if self.c is not None else "h")[layer, direction, :, batch].T
+            chosen = top(ref, units)
+            rows = {n: chosen if v.shape[0] == ref.shape[0] else top(v, units) for n, v in vals.items()}
+        else:
+            rows = {n: [u for u in units if u < v.shape[0]] for n, v in vals.items()}
+        steps = torch.arange(start, start + self.steps).numpy()
+        return plots.gates_figure({n: vals[n][rows[n]] for n in names}, rows, steps, labels)
+
 
 def kind_of(rnn) -> str:
     if isinstance(rnn, nn.LSTM):

@@ -24,6 +24,7 @@ from .engine import layer_params, reverse_padded, run_layer
 from .errors import InputError
 from .trace import Trace, _check_hx, _check_x, kind_of, time_major, trace
 
+
 # Saturation thresholds: sigmoid gates live in (0, 1), tanh ones and states in (-1, 1).
 def thresholds(name: str) -> tuple[float, float]:
     """(low, high): a value below low / above high counts as saturated (Karpathy et al. 2015)."""
@@ -163,6 +164,7 @@ def _shift(intervene, s: int, e: int):
     if intervene is None:
         return None
     from dataclasses import replace as _replace
+
     from .trace import Intervention
     ivs = [Intervention(k, v) for k, v in intervene.items()] if isinstance(intervene, dict) else \
         ([intervene] if isinstance(intervene, Intervention) else list(intervene))

@@ -33,6 +33,7 @@ def titles(at) -> list[str]:
 def arr(v):
     """A plotly array from a figure's JSON: a list, or plotly's typed {"dtype", "bdata"} encoding."""
     import base64
+
     import numpy as np
     if isinstance(v, dict) and "bdata" in v:
         return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).tolist()

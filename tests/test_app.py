@@ -25,6 +25,7 @@ def specs(at):
 def arr(v):
     """A plotly array from a figure's JSON: a list, or plotly's typed {"dtype", "bdata"} encoding."""
     import base64
+
     import numpy as np
     if isinstance(v, dict) and "bdata" in v:
         return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).tolist()
@@ -173,6 +174,7 @@ def test_bad_checkpoint_upload():
 
 def test_foreign_checkpoint_upload(tmp_path):
     import io
+
     import torch
     m = torch.nn.Module()
     m.rnn = torch.nn.GRU(5, 12, num_layers=2)

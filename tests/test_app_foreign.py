@@ -6,7 +6,6 @@ import io
 import pytest
 import torch
 import torch.nn as nn
-
 from apptools import ok, run_app, specs, titles, upload_checkpoint
 from test_foreign import AWDModel, Decoder, RNNModel, Scripted, saved
 
@@ -22,12 +21,14 @@ def _layouts():
     wlm = RNNModel("LSTM", 40, 8, 16, 2)
     return {
         "word_language_model.pt": saved(wlm),
-        "lightning.ckpt": saved({"epoch": 1, "state_dict": {f"model.{k}": v for k, v in RNNModel("GRU", 30, 6, 12, 1).state_dict().items()}}),
+        "lightning.ckpt": saved({"epoch": 1,
+                                 "state_dict": {f"model.{k}": v for k, v in RNNModel("GRU", 30, 6, 12, 1).state_dict().items()}}),
         "awd.pt": saved([AWDModel(), None, None]),
         "decoder_cell.bin": saved(Decoder(nn.LSTMCell(5, 7)).state_dict()),
         "scripted.pt": _jit(Scripted()),
         "relu.pth.tar": saved({"rnn." + k: v for k, v in nn.RNN(4, 9, nonlinearity="relu").state_dict().items()}),
-        "proj_bidir.pt": saved({"rnn." + k: v for k, v in nn.LSTM(6, 10, num_layers=2, bidirectional=True, proj_size=4).state_dict().items()}),
+        "proj_bidir.pt": saved({"rnn." + k: v for k, v in
+                                nn.LSTM(6, 10, num_layers=2, bidirectional=True, proj_size=4).state_dict().items()}),
         "bf16.pt": saved({"encoder.weight": torch.randn(20, 6).bfloat16(),
                           **{"rnn." + k: v.bfloat16() for k, v in nn.GRU(6, 8, num_layers=2).state_dict().items()}}),
     }

@@ -2,7 +2,6 @@
 
 import pytest
 from streamlit.testing.v1 import AppTest
-
 from test_app import APP, arr, ok, plain, run_app, specs
 
 LONG = ("KING: What say you, lords? (Shall we) to the field tonight,\nOr wait the morning and the better light?\n" * 8)

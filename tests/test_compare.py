@@ -13,7 +13,7 @@ def test_trio_equal_params_and_inits():
     base = ModelConfig("lstm", vocab_size=len(v), embedding_size=16, hidden_size=32)
     trio = C.random_trio(base, v, match="params", init="forget bias 1")
     target = core_parameters("lstm", 16, 32)
-    for k, m in trio.items():
+    for m in trio.values():
         assert abs(explorer.models.count_parameters(m.core) - target) / target < 0.05
     assert (trio["lstm"].core.bias_ih_l0[32:64] == 1).all()
     s = C.summary(trio)

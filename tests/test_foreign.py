@@ -14,7 +14,6 @@ import torch.nn as nn
 from explorer import InputError, load_recurrent, trace
 from explorer.foreign import read_foreign
 
-
 # ---- classes as real projects define them (here, in a module the loader never imports) ----------
 
 class RNNModel(nn.Module):
@@ -275,6 +274,7 @@ def test_refusals_are_one_sentence(src, match):
 
 def test_vocabularies_json_lines_and_corpus():
     import json
+
     from explorer.tokens import TokenVocab, read_vocabulary
     corpus = "the king said\nthe queen said no\n"
     v = read_vocabulary(corpus.encode(), rows=6)
@@ -294,7 +294,7 @@ def test_vocabularies_json_lines_and_corpus():
 
 def test_the_token_model_equals_the_original_model():
     from explorer.models import TokenModel
-    from explorer.tokens import corpus_vocabulary, TokenVocab
+    from explorer.tokens import TokenVocab, corpus_vocabulary
     torch.manual_seed(0)
     corpus = "a b c\nb c d\n"
     vocab = TokenVocab(corpus_vocabulary(corpus))

@@ -5,9 +5,9 @@ import copy
 
 import pytest
 import torch
+from reference import reference
 
 from explorer import gradient_flow, scan_long, trace
-from reference import reference
 
 T, B, I, H = 37, 2, 3, 4
 CLS = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}

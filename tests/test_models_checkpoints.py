@@ -58,8 +58,9 @@ def test_format_version_and_bad_checkpoints(tmp_path):
         load_model(tmp_path / "missing.safetensors")
     # weights that contradict the config
     m = char_model()
-    from safetensors.torch import save
     import json
+
+    from safetensors.torch import save
     state = {k: v.contiguous() for k, v in m.state_dict().items()}
     state["head.weight"] = torch.zeros(3, 3)
     bad = save(state, metadata={"format": "1", "config": json.dumps(m.cfg.to_dict()), "vocab": m.vocab.to_json()})

@@ -51,5 +51,5 @@ def test_adding_lstm_beats_the_baseline_tenfold_on_fresh_samples():
 
 def test_pretrained_folder_is_small():
     import os
-    total = sum(os.path.getsize(p) for p in explorer.pretrained.DIR.glob("*"))
+    total = sum(os.path.getsize(p) for p in explorer.pretrained.directory().glob("*"))
     assert total < 30 * 2**20

@@ -4,9 +4,9 @@ import itertools
 
 import pytest
 import torch
-
-from explorer import Intervention, InputError, trace
 from reference import reference
+
+from explorer import InputError, Intervention, trace
 
 torch.manual_seed(0)
 CLS = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}

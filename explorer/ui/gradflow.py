@@ -53,7 +53,8 @@ def _input_text(T: int, source: str, seed: int) -> str:
 
 
 def gradflow_tab():
-    st.caption("The vanishing-gradient problem (Bengio et al. 1994; Pascanu et al. 2013), measured: backpropagate a loss at the end of the text and watch how much "
+    st.caption("The vanishing-gradient problem (Bengio et al. 1994; Pascanu et al. 2013), measured: backpropagate a loss "
+               "at the end of the text and watch how much "
                "gradient reaches each earlier step. A vanilla RNN multiplies by W_hh and tanh' at every step, so its "
                "gradient shrinks geometrically; the LSTM's cell state passes it back multiplied only by the forget gate.")
     c1, c2, c3 = st.columns(3)
@@ -67,7 +68,8 @@ def gradflow_tab():
     init = c2.selectbox("init (random models)", A.INITS, key="gf_init", bind="query-params", disabled=not random,
                         help="forget bias 1: Gers et al. 2000; chrono: Tallec & Ollivier 2018; orthogonal W_hh keeps "
                              "the RNN's spectral radius at 1.")
-    hidden = c3.select_slider("hidden size (random)", [16, 32, 64, 128, 256], 128, key="gf_hidden", bind="query-params", disabled=not random)
+    hidden = c3.select_slider("hidden size (random)", [16, 32, 64, 128, 256], 128, key="gf_hidden", bind="query-params",
+                              disabled=not random)
     clamp = c4.checkbox("clamp the LSTM's forget gate", key="gf_clamp", bind="query-params")
     fval = c4.slider("f :=", 0.0, 1.0, 1.0, 0.05, key="gf_fval", bind="query-params", disabled=not clamp)
     with guard("computing the gradient flow"):

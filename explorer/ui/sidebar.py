@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 
 import explorer
-from explorer import InputError, ModelConfig, Vocab
+from explorer import ModelConfig, Vocab
 from explorer.models import build
 from explorer.training import best_device, device_label
 

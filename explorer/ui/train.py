@@ -8,9 +8,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explorer import InputError, ModelConfig, Vocab
+from explorer import InputError, ModelConfig, Vocab, plots
 from explorer import data as D
-from explorer import plots
 from explorer.checkpoints import save_model
 from explorer.jobs import TrainingJob
 from explorer.models import build, count_parameters

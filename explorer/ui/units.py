@@ -6,9 +6,8 @@ import streamlit as st
 import torch
 
 from explorer import analysis as A
+from explorer import cells, plots
 from explorer import patterns as P
-from explorer import plots
-from explorer import cells
 from explorer.cells import GATE_NAMES
 
 from . import state

@@ -1,13 +1,11 @@
-"""Write pretrained/README.md from the model cards stored inside each checkpoint.
+"""Write the pretrained models' README.md from the model cards stored inside each checkpoint.
 
-    python pretrained/make_cards.py
+    python -m explorer.cards            # rewrites pretrained/README.md (in a checkout)
 """
 import math
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import explorer  # noqa: E402
+from .pretrained import directory, list_pretrained
 
 HEAD = """# Pretrained models
 
@@ -26,7 +24,7 @@ Load one with `explorer.load_pretrained(name)`; `explorer.list_pretrained()` ret
 
 def main():
     out = [HEAD]
-    cards = explorer.list_pretrained()
+    cards = list_pretrained()
     for name in sorted(cards, key=lambda n: (not n.startswith("shakespeare"), n)):
         c = cards[name]
         cfg = c.get("config", {})
@@ -50,7 +48,7 @@ def main():
                      ("baseline (predict 1)", f"{c.get('baseline', 0):.4f}")]
         out.append("| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows))
         out.append(f"\nRecipe:\n\n```bash\n{c.get('recipe', '')}\n```\n")
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "README.md")
+    path = os.path.join(directory(), "README.md")
     with open(path, "w") as f:
         f.write("\n".join(out))
     print("wrote", path)

@@ -1,0 +1,84 @@
+"""The package as a user gets it: `pip install .` into a fresh venv, then from another directory
+import explorer, load a pretrained model, trace a string, and start `gate-explorer`. Slow (it builds
+a wheel): marked `slow`, still part of the default run (about a minute)."""
+import os
+import subprocess
+import sys
+import textwrap
+import venv
+
+import pytest
+
+import explorer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_version_and_cli_version():
+    assert explorer.__version__.count(".") == 2
+    out = subprocess.run([sys.executable, "-m", "explorer", "--version"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and out.stdout.strip() == f"gate-explorer {explorer.__version__}"
+
+
+def test_the_library_imports_without_plotly_or_streamlit():
+    code = ("import sys; sys.modules['plotly'] = None; sys.modules['streamlit'] = None\n"
+            "import explorer, torch\n"
+            "tr = explorer.trace(torch.nn.GRU(3, 4), torch.randn(5, 3))\n"
+            "print(tr.kind, tuple(tr.h.shape))\n"
+            "try:\n    explorer.plots\nexcept ImportError:\n    print('plots need plotly')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["gru (1, 1, 5, 1, 4)", "plots need plotly"]
+
+
+def test_notebook_conveniences_return_figures():
+    import torch
+    torch.manual_seed(0)
+    rnn = torch.nn.LSTM(3, 6, proj_size=4)
+    x = torch.randn(12, 3)
+    fig = explorer.trace(rnn, x).plot(units=5, labels=list("hello world!"))
+    assert [a.z.shape[0] for a in fig.data] == [5, 5, 5, 5, 5, 4]      # h of a projected LSTM has 4 units
+    assert fig.layout.xaxis6.ticktext[0] == "h" and len(fig.data) == 6
+    sub = explorer.trace(rnn, x).plot(["f", "c"], units=[0, 2])
+    assert [list(t.y) for t in sub.data] == [["u0", "u2"], ["u0", "u2"]]
+    gf = explorer.gradient_flow(rnn, x).plot()
+    assert [t.name for t in gf.data] == ["‖dJ/dh_t‖", "‖dJ/dc_t‖"] and gf.layout.yaxis.type == "log"
+    assert hasattr(fig, "_repr_html_") or hasattr(fig, "_ipython_display_")
+
+
+@pytest.mark.slow
+def test_pip_install_then_import_anywhere_and_serve(tmp_path):
+    wheels = tmp_path / "wheels"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels),
+                            ROOT], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    wheel = next(wheels.glob("gate_explorer-*.whl"))
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(system_site_packages=True, with_pip=True).create(env_dir)
+    py = str(env_dir / "bin" / "python")
+    inst = subprocess.run([py, "-m", "pip", "install", "--no-deps", "-q", str(wheel)], capture_output=True, text=True,
+                          timeout=300)
+    assert inst.returncode == 0, inst.stderr[-2000:]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code = textwrap.dedent("""
+        import explorer
+        assert "site-packages" in explorer.__file__, explorer.__file__
+        m = explorer.load_pretrained("shakespeare-lstm")
+        tr = explorer.trace(m.core, m.embed("To be, or not to be"))
+        print(sorted(explorer.list_pretrained())[0], tr.kind, tr.steps, explorer.__version__)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run([py, "-c", code], capture_output=True, text=True, cwd=elsewhere, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["adding-gru", "lstm", "19", explorer.__version__]
+    from explorer.browser import free_port, wait_healthy
+    port = free_port()
+    proc = subprocess.Popen([str(env_dir / "bin" / "gate-explorer"), "--server.port", str(port), "--server.headless",
+                             "true", "--server.address", "127.0.0.1"], cwd=elsewhere, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", 90, proc)
+    finally:
+        proc.terminate()
+        proc.wait(10)
