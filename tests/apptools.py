@@ -50,3 +50,32 @@ def upload_checkpoint(at, name: str, data: bytes):
     at.sidebar.selectbox(key="model_choice").set_value("upload a checkpoint…").run()
     at.sidebar.file_uploader(key="ckpt_upload").set_value((name, data, "application/octet-stream")).run()
     return ok(at)
+
+
+def gates(at) -> dict[str, dict]:
+    """The Explore tab's stacked gates figure as {name: {"trace", "y", "x", "ticktext"}}, one entry per row
+    (names read from the row titles "<b>f</b> forget gate"). {} if the figure is not on the page."""
+    import re
+    for s in specs(at):
+        lay = s["layout"]
+        t0 = (lay.get("yaxis", {}).get("title") or {}).get("text", "")
+        if not re.match(r"<b>\w</b>", t0):
+            continue
+        out = {}
+        n = len(s["data"])
+        for k, tr in enumerate(s["data"]):
+            ax = lay["yaxis" if k == 0 else f"yaxis{k + 1}"]
+            name = re.match(r"<b>(\w)</b>", ax["title"]["text"])[1]
+            out[name] = {"trace": tr, "y": list(tr["y"]), "x": arr(tr["x"]),
+                         "ticktext": lay["xaxis" if n == 1 else f"xaxis{n}"].get("ticktext")}
+        return out
+    return {}
+
+
+def open_tab(at, name: str):
+    """Switch to a tab as a click would (only the open tab runs) and run."""
+    at.session_state["tab"] = name
+    if "tab" in at.query_params:          # the browser's address bar follows a click on a bound tab
+        at.query_params["tab"] = name
+    at.run()
+    return ok(at)

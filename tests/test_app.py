@@ -1,49 +1,14 @@
 """AppTest (streamlit.testing.v1): app.py headless; the tabs; the Explore tab's charts and controls;
 bad input shown as one sentence; user text never interpreted as HTML."""
 import json
-import os
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
-APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
+from apptools import gates, ok, plain, run_app, specs
 
 
-def run_app(**state):
-    at = AppTest.from_file(APP, default_timeout=300)
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def specs(at):
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-
-
-def arr(v):
-    """A plotly array from a figure's JSON: a list, or plotly's typed {"dtype", "bdata"} encoding."""
-    import base64
-
-    import numpy as np
-    if isinstance(v, dict) and "bdata" in v:
-        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).tolist()
-    return list(v)
-
-
-def plain(s: str) -> str:
-    """Markdown-escaped UI text as the reader sees it."""
-    return s.replace("\\", "")
-
-
-def ok(at):
-    assert not at.exception, [str(e.value)[:300] for e in at.exception]
-    return at
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def default_app():
+    """A fresh app for each test: no test sees what another one did."""
     return run_app()
 
 
@@ -56,14 +21,14 @@ def test_tabs_and_default_model(default_app):
 
 def test_default_view_shows_every_lstm_gate(default_app):
     sp = specs(default_app)
-    titles = [s["layout"]["title"]["text"] for s in sp]
-    for g in ["i: input gate", "f: forget gate", "g: cell candidate", "o: output gate", "c: cell state", "h: hidden state"]:
-        assert g in titles
-    hm = next(s for s in sp if s["layout"]["title"]["text"].startswith("f:"))
-    assert hm["data"][0]["type"] == "heatmap"
-    assert len(hm["data"][0]["y"]) == 24                                   # top-k units
-    assert hm["layout"]["xaxis"]["ticktext"][:4] == ["K", "I", "N", "G"]   # the characters along time
-    assert any(s["layout"]["title"]["text"] == "gate saturation" for s in sp)
+    g = gates(default_app)
+    assert list(g) == ["i", "f", "g", "o", "c", "h"]                       # one figure, rows in cell order
+    assert g["f"]["trace"]["type"] == "heatmap"
+    assert len(g["f"]["y"]) == 24 and g["f"]["y"] == g["c"]["y"]           # top-k units, the same in every row
+    assert g["h"]["ticktext"][:4] == ["K", "I", "N", "G"]                   # the characters, once, at the bottom
+    hover = g["f"]["trace"]["hovertemplate"]
+    assert all(f"{n} %{{customdata[{j}]" in hover for j, n in enumerate("ifgoch"))   # every gate at that column
+    assert any(s["layout"].get("title", {}).get("text") == "gate saturation" for s in sp)
     assert default_app.get("latex"), "the step inspector's equations"
 
 
@@ -74,14 +39,12 @@ def test_controls(default_app):
     assert "def fib" in at.text_area(key="text_area").value
     at.slider(key="topk").set_value(8).run()
     ok(at)
-    hm = next(s for s in specs(at) if s["layout"]["title"]["text"].startswith("i:"))
-    assert len(hm["data"][0]["y"]) == 8
+    assert len(gates(at)["i"]["y"]) == 8
     at.selectbox(key="order").set_value("clustered").run()
     ok(at)
     at.multiselect(key="shown").set_value(["f", "c"]).run()
     ok(at)
-    titles = [s["layout"]["title"]["text"] for s in specs(at)]
-    assert "f: forget gate" in titles and "i: input gate" not in titles
+    assert list(gates(at)) == ["f", "c"]
     at.selectbox(key="text_name").set_value("f").run()
     ok(at)
     at.slider(key="insp_t").set_value(5).run()
@@ -97,8 +60,8 @@ def test_what_if_forget_one_freezes_the_cell(default_app):
     at.form_submit_button[0].click().run()
     ok(at)
     sp = specs(at)
-    side = [s for s in sp if "with f set 1" in s["layout"]["title"]["text"]]
-    assert side, [s["layout"]["title"]["text"] for s in sp]
+    side = [s for s in sp if "with f set 1" in s["layout"].get("title", {}).get("text", "")]
+    assert side
     assert any("Next-token loss" in m.value for m in at.markdown)
 
 
@@ -112,8 +75,7 @@ def test_gru_inspector_cho_toggle_and_rnn():
     assert any("textbook" in l.value for l in at.get("latex"))
     at.sidebar.selectbox(key="model_choice").set_value("shakespeare-rnn").run()
     ok(at)
-    titles = [s["layout"]["title"]["text"] for s in specs(at)]
-    assert "h: hidden state" in titles and "f: forget gate" not in titles
+    assert list(gates(at)) == ["h"]
 
 
 def test_sequence_model_and_random_model():
@@ -125,7 +87,7 @@ def test_sequence_model_and_random_model():
     ok(at)
     at.sidebar.selectbox(key="rnd_kind").set_value("gru").run()
     ok(at)
-    assert any(s["layout"]["title"]["text"].startswith("z:") for s in specs(at))
+    assert list(gates(at)) == ["r", "z", "n", "h"]
 
 
 def test_html_in_user_text_is_shown_as_text():
@@ -185,7 +147,7 @@ def test_foreign_checkpoint_upload(tmp_path):
     at.sidebar.file_uploader(key="ckpt_upload").set_value(("wlm.pt", buf.getvalue(), "application/octet-stream")).run()
     ok(at)
     assert not at.error
-    assert any(s["layout"]["title"]["text"].startswith("r:") for s in specs(at))
+    assert list(gates(at)) == ["r", "z", "n", "h"]
 
 
 def test_long_input_is_windowed_and_figures_stay_small():
@@ -196,13 +158,11 @@ def test_long_input_is_windowed_and_figures_stay_small():
     assert not at.error
     sp = [c.proto.spec for c in at.get("plotly_chart")]
     assert max(len(s) for s in sp) < 2_000_000
-    overview = next(json.loads(s) for s in sp if "whole input" in json.loads(s)["layout"]["title"]["text"])
+    overview = next(json.loads(s) for s in sp if "whole input" in json.loads(s)["layout"].get("title", {}).get("text", ""))
     assert overview["layout"]["xaxis"]["title"]["text"] == "block start"
     at.slider(key="win_start").set_value(500_000).run()
     ok(at)
-    hm = next(json.loads(s) for s in (c.proto.spec for c in at.get("plotly_chart"))
-              if json.loads(s)["layout"]["title"]["text"].startswith("f:"))
-    x = arr(hm["data"][0]["x"])
+    x = gates(at)["f"]["x"]
     assert x[0] == 500_000 and len(x) == 120
 
 

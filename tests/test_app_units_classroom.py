@@ -1,20 +1,16 @@
 """AppTest for the Units tab, shareable URLs (query parameters), presentation mode and every lesson."""
 
 import pytest
+from apptools import APP, gates, ok, open_tab, plain, run_app, titles
 from streamlit.testing.v1 import AppTest
-from test_app import APP, arr, ok, plain, run_app, specs
 
 LONG = ("KING: What say you, lords? (Shall we) to the field tonight,\nOr wait the morning and the better light?\n" * 8)
-
-
-def titles(at):
-    return [s["layout"]["title"]["text"] for s in specs(at)]
 
 
 def test_units_tab_finder_pattern_clusters():
     at = run_app()
     at.text_area(key="text_area").set_value(LONG).run()
-    ok(at)
+    open_tab(at, "Units")
     table = at.dataframe[0].value
     assert {"feature", "gate/state", "unit", "r"} <= set(table.columns)
     assert (table["r"].abs().diff().dropna() <= 1e-9).all()              # ranked by |r|
@@ -37,6 +33,7 @@ def test_units_tab_finder_pattern_clusters():
     start = int(first.split("–")[0].split()[1].replace(",", ""))
     go[0].click().run()
     ok(at)
+    assert at.session_state["tab"] == "Explore"                                 # "go there" opens Explore
     N, W = len(LONG), at.session_state["win_len"]
     assert at.session_state["win_start"] == max(0, min(start - W // 4, N - W))   # the window moved there
     assert at.session_state["insp_t"] == start                                   # and the inspector too
@@ -50,10 +47,13 @@ def test_url_reproduces_a_view():
     ok(at)
     assert at.sidebar.selectbox(key="model_choice").value == "shakespeare-gru"
     assert at.selectbox(key="sample").value == "nested brackets"
-    assert at.slider(key="topk").value == 8 and at.slider(key="insp_t").value == 5
     assert at.session_state["tab"] == "Units"
-    hm = next(s for s in specs(at) if s["layout"]["title"]["text"].startswith("z:"))
-    assert len(hm["data"][0]["y"]) == 8
+    assert any("in cluster order" in t for t in titles(at))                       # the Units tab is drawn
+    assert not gates(at)                                                           # and the Explore tab is not
+    open_tab(at, "Explore")                                   # the link's Explore settings hold when it opens
+    assert at.slider(key="topk").value == 8 and at.slider(key="insp_t").value == 5
+    assert at.selectbox(key="order").value == "clustered"
+    assert len(gates(at)["z"]["y"]) == 8
 
 
 def test_url_carries_a_short_typed_text_and_a_window():
@@ -62,8 +62,7 @@ def test_url_carries_a_short_typed_text_and_a_window():
     at.run()
     ok(at)
     assert at.text_area(key="text_area").value == LONG
-    hm = next(s for s in specs(at) if s["layout"]["title"]["text"].startswith("f:"))
-    x = arr(hm["data"][0]["x"])
+    x = gates(at)["f"]["x"]
     assert x[0] == 100 and len(x) == 60
     at.text_area(key="text_area").set_value("a new text to share").run()
     assert at.query_params["text"] == "a new text to share"
@@ -78,7 +77,7 @@ def test_presentation_mode_hides_chosen_sections():
     heads = [h.value for h in at.subheader]
     assert "Step inspector" not in heads and "Export this window" not in heads
     assert not [t for t in at.text_area if t.key == "text_area"]
-    assert any(t.startswith("f:") for t in titles(at))                  # the gates are still shown
+    assert "f" in gates(at)                                               # the gates are still shown
     assert any("font-size" in m.value for m in at.markdown)             # larger fonts
 
 
@@ -113,7 +112,7 @@ def test_long_inputs_run_whole_text_passes_on_demand(monkeypatch):
     monkeypatch.setattr(U, "LONG", 500)               # the same path as a book, on a small text
     at = run_app()
     at.text_area(key="text_area").set_value(LONG * 2).run()
-    ok(at)
+    open_tab(at, "Units")
     assert not at.dataframe                           # nothing ran yet
     at.button(key="uf_go").click().run()
     ok(at)

@@ -35,17 +35,8 @@ def hidden(section: str) -> bool:
     return bool(st.session_state.get("present")) and section in (st.session_state.get("hide") or [])
 
 
-# Widgets inside sections that presentation mode can hide: their values must survive runs in which
-# they are not drawn (Streamlit forgets the state of widgets that are not drawn).
-PERSIST = ["shown", "topk", "order", "win_len", "win_start", "insp_t", "insp_units", "text_unit", "text_name",
-           "line_units", "sample", "text_area", "ov_name"]
-
-
 def classroom_sidebar():
     sb = st.sidebar
-    for k in PERSIST:
-        if k in st.session_state:
-            st.session_state[k] = st.session_state[k]
     sb.header("Classroom")
     sb.toggle("presentation mode", key="present", bind="query-params",
               help="Larger fonts, and the sections you choose hidden: for a projector.")

@@ -28,22 +28,31 @@ EXPLAIN = {
 }
 
 
+def read_input():
+    """The input every tab reads (drawn above the tabs, so it lives whichever tab is open):
+    st.session_state["input"] is a UserInput, or None when there is none yet."""
+    p = state.picked() if "picked" in st.session_state else None
+    if p is None:
+        st.session_state["input"] = None
+        return
+    prev = st.session_state.get("input")
+    if hidden("input") and prev is not None and (prev.text is not None) == p.is_char:
+        return                                   # presentation mode: keep reading what was read before
+    with st.expander("What the model reads", expanded=True):
+        with guard("reading the input"):
+            st.session_state["input"] = None
+            st.session_state["input"] = user_input(p)
+
+
 def explore_tab():
     p = state.picked() if "picked" in st.session_state else None
     if p is None:
         st.info("Pick a model in the sidebar (or finish uploading a checkpoint) to explore it.")
         return
     st.caption(EXPLAIN[p.kind])
-    prev = st.session_state.get("input")
-    if hidden("input") and prev is not None and (prev.text is not None) == p.is_char:
-        pass                                     # presentation mode: keep reading what was read before
-    else:
-        with guard("reading the input"):
-            st.session_state["input"] = None
-            st.session_state["input"] = user_input(p)
-    if "input" not in st.session_state or st.session_state["input"] is None:
+    ui = st.session_state.get("input")
+    if ui is None:
         return
-    ui = st.session_state["input"]
     N = len(ui.payload)
     key = f"{p.key}|{ui.key}"
     with guard("tracing the model"):
@@ -54,13 +63,20 @@ def explore_tab():
 FULL = 150          # inputs up to this many steps are shown whole, every character labelled
 
 
+def window_of(N: int) -> tuple[int, int]:
+    """The window [a, b) the Explore tab's controls select, read from session state (draws nothing)."""
+    if N <= FULL:
+        return 0, N
+    W = min(st.session_state.get("win_len", 120), N)
+    a = max(0, min(st.session_state.get("win_start", 0), N - W))
+    return a, a + W
+
+
 def _window(N: int) -> tuple[int, int]:
     if N <= FULL:
         return 0, N
     if hidden("display controls"):
-        W = min(st.session_state.get("win_len", 120), N)
-        a = min(st.session_state.get("win_start", 0), N - W)
-        return a, a + W
+        return window_of(N)
     c1, c2 = st.columns([1, 3])
     state.keep_valid("win_len", [60, 120, 200, 300, 500], 120)
     W = c1.select_slider("window (steps at full resolution)", [60, 120, 200, 300, 500], key="win_len",
@@ -110,12 +126,15 @@ def _view(p, ui, lt, key):
     units_of = {n: (h_units if n == "h" else units) for n in names}
     steps = np.arange(a, b)
     chars = list(ui.labels[a:b]) if ui.labels is not None else None
-    st.session_state["view"] = dict(a=a, b=b, units=units, layer=l, direction=d)
+    st.session_state["view"] = dict(a=a, b=b, units=units, layer=l, direction=d, key=key)
 
     st.subheader("Gates, step by step" + (f" — steps {a:,}–{b - 1:,}" if N > FULL else ""))
-    for n in shown:
-        st.plotly_chart(plots.gate_heatmap(n, arr[n][l, d][:, units_of[n]].T, units_of[n], steps, chars), key=f"hm_{n}",
-                        config={"toImageButtonOptions": {"filename": f"gate-{n}"}})
+    st.caption("Read down a column: one step of the cell, every gate and state at the same " +
+               ("character" if ui.text is not None else "step") + ". Hover shows all of them for that unit.")
+    if shown:
+        st.plotly_chart(plots.gates_figure({n: arr[n][l, d][:, units_of[n]].T for n in names if n in shown},
+                                           {n: units_of[n] for n in names if n in shown}, steps, chars),
+                        key="gates", config={"toImageButtonOptions": {"filename": "gates"}})
 
     st.subheader("One unit over the text" if chars is not None else "One unit over time")
     c1, c2 = st.columns([1, 3])
@@ -167,11 +186,9 @@ def _overview(p, lt, l, d, names, top, std, N):
     units = A.order_units(lt.overview[name][l, d, :, 0].T, "most variable", top, std=std)
     v = lt.overview[name][l, d, :, 0][:, units].T.numpy()
     starts = np.arange(v.shape[1]) * lt.block
+    a, b = window_of(N)
     fig = plots.gate_heatmap(name, v, units, starts, title=f"{name} over the whole input (block means)",
-                             step_label="block start")
-    a = st.session_state.get("win_start", 0)
-    fig.add_vrect(x0=a, x1=a + st.session_state.get("win_len", 120), line_width=2, line_color="white",
-                  fillcolor="rgba(0,0,0,0)")
+                             step_label="block start", mark=(a, b))
     c2.plotly_chart(fig, key="overview")
 
 

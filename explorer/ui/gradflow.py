@@ -58,9 +58,13 @@ def gradflow_tab():
                "gradient reaches each earlier step. A vanilla RNN multiplies by W_hh and tanh' at every step, so its "
                "gradient shrinks geometrically; the LSTM's cell state passes it back multiplied only by the forget gate.")
     c1, c2, c3 = st.columns(3)
+    state.keep_valid("gf_source", SOURCES, SOURCES[0])
     source = c1.selectbox("models", SOURCES, key="gf_source", bind="query-params")
-    objective = c2.selectbox("objective J", list(C.OBJECTIVES), format_func=C.OBJECTIVES.get, key="gf_obj", bind="query-params")
-    T = c3.slider("sequence length", 10, 2000, 300, 10, key="gf_T", bind="query-params",
+    state.keep_valid("gf_obj", list(C.OBJECTIVES), list(C.OBJECTIVES)[0])
+    objective = c2.selectbox("objective J", list(C.OBJECTIVES), format_func=C.OBJECTIVES.get, key="gf_obj",
+                             bind="query-params")
+    state.seed("gf_T", 300, 10, 2000)
+    T = c3.slider("sequence length", 10, 2000, step=10, key="gf_T", bind="query-params",
                   help="The input is repeated or cut to this length. Longer sequences make the vanishing visible.")
     c1, c2, c3, c4 = st.columns(4)
     text_src = c1.selectbox("input", ["the text from the Explore tab", "random characters"], key="gf_text", bind="query-params")
@@ -68,10 +72,12 @@ def gradflow_tab():
     init = c2.selectbox("init (random models)", A.INITS, key="gf_init", bind="query-params", disabled=not random,
                         help="forget bias 1: Gers et al. 2000; chrono: Tallec & Ollivier 2018; orthogonal W_hh keeps "
                              "the RNN's spectral radius at 1.")
-    hidden = c3.select_slider("hidden size (random)", [16, 32, 64, 128, 256], 128, key="gf_hidden", bind="query-params",
+    state.keep_valid("gf_hidden", [16, 32, 64, 128, 256], 128)
+    hidden = c3.select_slider("hidden size (random)", [16, 32, 64, 128, 256], key="gf_hidden", bind="query-params",
                               disabled=not random)
     clamp = c4.checkbox("clamp the LSTM's forget gate", key="gf_clamp", bind="query-params")
-    fval = c4.slider("f :=", 0.0, 1.0, 1.0, 0.05, key="gf_fval", bind="query-params", disabled=not clamp)
+    state.seed("gf_fval", 1.0, 0.0, 1.0)
+    fval = c4.slider("f :=", 0.0, 1.0, step=0.05, key="gf_fval", bind="query-params", disabled=not clamp)
     with guard("computing the gradient flow"):
         trio = _trio(source, hidden, init, 0, T)
         text = _input_text(T, text_src, 0)

@@ -10,6 +10,7 @@ import torch
 from explorer import InputError
 from explorer import data as D
 
+from . import state
 from .state import MAX_CHARS, Picked, digest, md_escape
 
 DEFAULT_SAMPLE = "prose"
@@ -87,8 +88,10 @@ def series_input(p: Picked, where=st) -> UserInput:
     choices.append("random Gaussian input")
     c1, c2 = where.columns([1, 2])
     src = c1.selectbox("input", choices, key="series_src")
-    T = c1.slider("sequence length T", 10, 2000, 100 if src != "random Gaussian input" else 200, key="series_T")
-    seed = c1.number_input("sample seed", 0, 10_000, 0, key="series_seed")
+    state.seed("series_T", 100 if src != "random Gaussian input" else 200, 10, 2000)
+    T = c1.slider("sequence length T", 10, 2000, key="series_T")
+    state.seed("series_seed", 0, 0, 10_000)
+    seed = c1.number_input("sample seed", 0, 10_000, key="series_seed")
     g = torch.Generator().manual_seed(int(seed))
     base = None
     if src == "adding problem":

@@ -37,7 +37,14 @@ def _layer_input(p, ui, lt, key, t, l, arr, a, b):
     return torch.as_tensor(np.concatenate([src["h"][l - 1, dd, k] for dd in range(D)]))
 
 
+@st.fragment
 def inspector(p, ui, lt, arr, key, a, b, units):
+    """A fragment: moving the step or picking units reruns only this section."""
+    with state.guard("inspecting the step"):
+        _inspector(p, ui, lt, arr, key, a, b, units)
+
+
+def _inspector(p, ui, lt, arr, key, a, b, units):
     st.subheader("Step inspector")
     st.caption("Pick a step and a few units: the equations below are filled in with this step's numbers, computed "
                "from the model's weights by explorer/cells.py and checked against the trace.")
@@ -123,7 +130,14 @@ def _equations(p, u, pre, g, h_prev, c_prev, h_new, c_new, d) -> str:
     return (f"h_t = {fn}(W_{{ih}}x_t + b_{{ih}} + W_{{hh}}h_{{{tp}}} + b_{{hh}}) = {fn}({f3(pre['a'][0, u])}) = {f3(h_new[0, u])}")
 
 
+@st.fragment
 def what_if(p, ui, lt, arr, key, a, b, units):
+    """A fragment: choosing and applying an intervention reruns only this section."""
+    with state.guard("running the intervention"):
+        _what_if(p, ui, lt, arr, key, a, b, units)
+
+
+def _what_if(p, ui, lt, arr, key, a, b, units):
     st.subheader("What if…")
     st.caption("Clamp a gate for chosen units and steps and watch the consequences: the changed trace is shown beside "
                "the original. Try the forget gate := 1 and the input gate := 0 on an LSTM unit: its cell state freezes.")
@@ -131,12 +145,13 @@ def what_if(p, ui, lt, arr, key, a, b, units):
     targets = cells.names(p.kind)
     state.keep_valid("wi_units", units, units[:1])
     state.keep_valid("wi_gate", targets, "f" if "f" in targets else targets[0])
+    state.seed("wi_value", 1.0, -10.0, 10.0)
     with st.form("whatif"):
         c1, c2, c3, c4 = st.columns(4)
         gate = c1.selectbox("gate or state", targets,
                             format_func=lambda n: f"{n}: {GATE_NAMES[n]}", key="wi_gate")
         mode = c2.selectbox("operation", ["set", "scale", "add"], key="wi_mode")
-        value = c3.number_input("value", -10.0, 10.0, 1.0, 0.1, key="wi_value")
+        value = c3.number_input("value", -10.0, 10.0, step=0.1, key="wi_value")
         us = c4.multiselect("units", units, key="wi_units")
         state.seed("wi_steps", (a + (b - a) // 4, b - 1), a, b - 1)
         lo, hi = st.slider("steps", a, b - 1, key="wi_steps")

@@ -11,8 +11,9 @@ TABS = ["Explore", "Gradient flow", "Train", "Units"]
 def main():
     st.set_page_config(page_title="Gate Explorer", page_icon="🔬", layout="wide")
     # Imported after set_page_config: it must be the first Streamlit call of a run.
+    from . import state
     from .classroom import classroom_sidebar, lesson_panel
-    from .explore import explore_tab
+    from .explore import explore_tab, read_input
     from .gradflow import gradflow_tab
     from .sidebar import sidebar
     from .train import train_tab
@@ -20,17 +21,18 @@ def main():
 
     st.title("Gate Explorer")
     st.caption("What happens inside LSTM, GRU and vanilla RNN cells while they read a real sequence.")
+    state.keep_widget_state()
     sidebar()
     classroom_sidebar()
     lesson_panel()
+    read_input()
     # The active tab is part of the URL (?tab=Units), like every bound widget, so a link reopens the same view.
-    # Every tab is drawn on every run (the heavy parts are cached): a widget that is not drawn loses its state.
-    explore, grad, train, units = st.tabs(TABS, key="tab", bind="query-params")
-    with explore:
-        explore_tab()
-    with grad:
-        gradflow_tab()
-    with train:
-        train_tab()
-    with units:
-        units_tab()
+    # Only the open tab runs and is drawn (tab.open); the widgets of the others keep their values through
+    # state.keep_widget_state().
+    if "pending_tab" in st.session_state:                   # "go there" from the Units tab
+        st.session_state["tab"] = st.session_state.pop("pending_tab")
+    tabs = st.tabs(TABS, key="tab", bind="query-params")
+    for tab, draw in zip(tabs, (explore_tab, gradflow_tab, train_tab, units_tab)):
+        if tab.open is not False:                           # None: the frontend does not say; draw it
+            with tab:
+                draw()

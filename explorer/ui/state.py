@@ -121,16 +121,57 @@ def window_cached(key: str, a: int, b: int, iv_key: str = "", _lt=None, _iv=None
     return window_arrays(_lt, a, b, _iv)
 
 
+def _from_url(key: str, like):
+    """The shared link's value for a widget, parsed like `like` (bool, int, float, str, or a range);
+    None if the link has none or it does not parse."""
+    if key not in st.query_params:
+        return None
+    raw = st.query_params.get_all(key)
+    try:
+        if isinstance(like, (tuple, list)):
+            return tuple(type(like[0])(r) for r in raw) if len(raw) == len(like) else None
+        if isinstance(like, bool):
+            return raw[-1].lower() in ("true", "1", "yes")
+        return type(like)(raw[-1])
+    except (TypeError, ValueError):
+        return None
+
+
 def seed(key: str, default, lo=None, hi=None):
-    """For a widget whose value is also set from code: keep its value in session state only
-    (never a second default), clamped into [lo, hi] when the range changed."""
-    v = st.session_state.get(key, default)
+    """For a widget drawn without a default of its own: session state is the one source of truth.
+    Starts at the shared link's value or `default`, clamped into [lo, hi] (the range may change)."""
+    v = st.session_state.get(key)
+    if v is None:
+        v = _from_url(key, default)
+    if v is None:
+        v = default
     if lo is not None and hi is not None:
         if isinstance(v, (tuple, list)):
             v = tuple(min(max(x, lo), hi) for x in v)
         else:
             v = min(max(v, lo), hi)
     st.session_state[key] = v
+
+
+# Widgets that are not drawn in every run (a closed tab, a section presentation mode hides): Streamlit
+# forgets the value of a widget that is not drawn, so every run starts by writing these back.
+# Buttons, uploads and forms' submit buttons cannot be written and are not listed.
+KEEP = [
+    "shown", "topk", "order", "win_len", "win_start", "insp_t", "insp_units", "text_unit", "text_name", "line_units",
+    "ov_name", "cho", "wi_gate", "wi_mode", "wi_value", "wi_units", "wi_steps",                         # Explore
+    "gf_source", "gf_obj", "gf_T", "gf_hidden", "gf_init", "gf_clamp", "gf_fval", "gf_text",              # Gradient flow
+    "train_task", "train_arch", "train_hidden", "train_layers", "train_steps", "train_batch", "train_lr",
+    "train_clip", "train_corpus", "train_csv_col",                                                       # Train
+    "uf_regex", "uf_top", "uf_row", "pt_name", "pt_range", "pt_thr", "cl_k", "cl_name",                  # Units
+    "sample", "text_area", "series_src", "series_T", "series_seed", "csv_col",                            # input
+]
+
+
+def keep_widget_state():
+    """Write every remembered widget value back, so it survives runs in which its widget is not drawn."""
+    for k in KEEP:
+        if k in st.session_state:
+            st.session_state[k] = st.session_state[k]
 
 
 def keep_valid(key: str, options, default):

@@ -39,7 +39,8 @@ def _source(task_label: str, seq_len: int):
             raise InputError("upload a .txt file to train on.")
         return D.read_text(up.getvalue(), max_chars=state.MAX_CHARS, name=up.name)
     if "Shakespeare" in task_label:
-        path = st.text_input("path to tinyshakespeare.txt", os.path.normpath(DEFAULT_CORPUS), key="train_corpus",
+        state.seed("train_corpus", os.path.normpath(DEFAULT_CORPUS))
+        path = st.text_input("path to tinyshakespeare.txt", key="train_corpus",
                              help="The corpus is not shipped with Gate Explorer; give the path of a local copy.")
         if not os.path.isfile(path):
             raise InputError(f"there is no file at {path}; download Tiny Shakespeare and give its path.")
@@ -81,14 +82,20 @@ def train_tab():
         seq_len = c3.select_slider("sequence length T", [20, 50, 64, 100, 128, 200, 500, 1000], 64, key="train_T",
                                    help="Window length for text and series; T for the synthetic tasks.")
         c1, c2, c3, c4 = st.columns(4)
-        hidden = c1.select_slider("hidden size", [16, 32, 64, 128, 256, 512], 64, key="train_hidden")
-        layers = c2.select_slider("layers", [1, 2, 3], 1, key="train_layers")
-        lr = c3.select_slider("learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0, 1e38], 3e-3, key="train_lr",
+        state.keep_valid("train_hidden", [16, 32, 64, 128, 256, 512], 64)
+        hidden = c1.select_slider("hidden size", [16, 32, 64, 128, 256, 512], key="train_hidden")
+        state.keep_valid("train_layers", [1, 2, 3], 1)
+        layers = c2.select_slider("layers", [1, 2, 3], key="train_layers")
+        state.keep_valid("train_lr", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0, 1e38], 3e-3)
+        lr = c3.select_slider("learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0, 1e38], key="train_lr",
                               format_func=lambda v: f"{v:g}", help="The last one is absurd on purpose: see what happens.")
-        steps = c4.number_input("steps", 1, 100_000, 300, 50, key="train_steps")
+        state.seed("train_steps", 300, 1, 100_000)
+        steps = c4.number_input("steps", 1, 100_000, step=50, key="train_steps")
         c1, c2, c3 = st.columns(3)
-        batch = c1.select_slider("batch size", [4, 8, 16, 32, 64, 128], 32, key="train_batch")
-        clip = c2.select_slider("gradient clipping (global norm)", [0.0, 0.25, 1.0, 5.0], 1.0, key="train_clip",
+        state.keep_valid("train_batch", [4, 8, 16, 32, 64, 128], 32)
+        batch = c1.select_slider("batch size", [4, 8, 16, 32, 64, 128], key="train_batch")
+        state.keep_valid("train_clip", [0.0, 0.25, 1.0, 5.0], 1.0)
+        clip = c2.select_slider("gradient clipping (global norm)", [0.0, 0.25, 1.0, 5.0], key="train_clip",
                                 format_func=lambda v: "off" if v == 0 else f"{v:g}")
         device = st.session_state.get("device", "cpu")
         c3.caption(f"device: {device_label(device)} (change it in the sidebar)")
@@ -182,6 +189,7 @@ def _afterwards(job: TrainingJob):
             if c2.button("explore this model", key=f"explore_{name}_{id(job)}"):
                 key = state.add_session_model(label, m, tr.card(name=label))
                 st.session_state["pending_choice"] = key
+                st.session_state["pending_tab"] = "Explore"
                 st.rerun()
             c3.download_button("download (.safetensors)", save_model(m, card=tr.card(name=label)),
                                f"{name}-{tr.step}.safetensors", key=f"dl_{name}_{id(job)}")

@@ -11,6 +11,7 @@ from explorer import patterns as P
 from explorer.cells import GATE_NAMES
 
 from . import state
+from .explore import window_of
 from .state import guard
 
 LONG = 20_000       # above this many steps, whole-input passes run when asked, not on every page load
@@ -41,32 +42,43 @@ def _pattern(key: str, name: str, l: int, d: int, s: int, e: int, thr: float, _l
 def units_tab():
     p = st.session_state.get("picked")
     ui = st.session_state.get("input")
-    view = st.session_state.get("view")
-    if p is None or ui is None or view is None:
-        st.info("Open the Explore tab with a model and an input first; this tab analyses the same input.")
+    if p is None or ui is None:
+        st.info("Pick a model in the sidebar and give it an input above; this tab analyses what it reads.")
         return
     key = f"{p.key}|{ui.key}"
+    view = st.session_state.get("view")
+    if view is None or view.get("key") != key:          # the Explore tab has not shown this input yet
+        a, b = window_of(len(ui.payload))
+        view = dict(a=a, b=b, key=key)
+        st.caption(f"The current window is steps {a:,}–{b - 1:,} (change it in the Explore tab).")
     lt = state.scan(key, p.core, state.core_input(p, ui.payload), len(ui.payload))
     names = cells.names(p.kind)
     if ui.text is not None:
-        with guard("finding units"):
-            _finder(p, ui, lt, key)
+        _finder(p, ui, lt, key, view)
     else:
-        st.caption("The unit finder correlates units with features of text; this input is a numeric series.")
-    with guard("searching for the pattern"):
-        _patterns(p, ui, lt, key, names, view)
-    with guard("clustering units"):
-        _clusters(p, ui, lt, key, names, view)
+        st.caption("The unit finder correlates units with features of characters; this input is not read "
+                   "character by character.")
+    _patterns(p, ui, lt, key, names, view)
+    _clusters(p, ui, lt, key, names, view)
 
 
-def _finder(p, ui, lt, key):
+@st.fragment
+def _finder(p, ui, lt, key, view):
+    """A fragment: its widgets rerun only this section."""
+    with guard("finding units"):
+        _finder_body(p, ui, lt, key, view)
+
+
+def _finder_body(p, ui, lt, key, view):
     st.subheader("Unit finder")
     st.caption("Every unit of every gate and state, correlated with simple features of the text (Pearson r over the "
                "whole input, computed window by window for long inputs). High |r| = a unit that tracks the feature.")
     c1, c2 = st.columns([2, 1])
-    regex = c1.text_input("your own feature: a regular expression (1 inside a match)", "", key="uf_regex",
+    state.seed("uf_regex", "")
+    regex = c1.text_input("your own feature: a regular expression (1 inside a match)", key="uf_regex",
                           help=r"e.g. \bthe\b, [A-Z]+:, or \d+. " + A.REGEX_HELP)
-    top = c2.slider("units per feature", 1, 10, 3, key="uf_top")
+    state.seed("uf_top", 3, 1, 10)
+    top = c2.slider("units per feature", 1, 10, key="uf_top")
     if not _on_demand(key, "find units", len(ui.text), "uf_go"):
         return
     with st.spinner(f"Correlating units with features over {len(ui.text):,} characters…"):
@@ -78,7 +90,7 @@ def _finder(p, ui, lt, key):
               f"r = {r['r']:+.2f}" for k, r in enumerate(rows)]
     pick = st.selectbox("show", range(len(rows)), format_func=lambda i: labels[i], key="uf_row")
     r = rows[pick]
-    a, b = st.session_state["view"]["a"], st.session_state["view"]["b"]
+    a, b = view["a"], view["b"]
     arr = state.window_cached(key, a, b, "", _lt=lt)
     vals = arr[r["name"]][r["layer"], r["direction"]][:, r["unit"]]
     track = A.feature_tracks(ui.text[a:b] if r["track"] != "regex" else ui.text, regex or None)[r["track"]]
@@ -97,7 +109,13 @@ def _finder(p, ui, lt, key):
                                       np.arange(a, b), chars, title="the unit next to the feature"), key="uf_line")
 
 
+@st.fragment
 def _patterns(p, ui, lt, key, names, view):
+    with guard("searching for the pattern"):
+        _patterns_body(p, ui, lt, key, names, view)
+
+
+def _patterns_body(p, ui, lt, key, names, view):
     st.subheader("Pattern search")
     st.caption("After LSTMVis: select a few steps and a threshold. The units that stay above it over the whole "
                "selection form a pattern; below are the places where the most similar set of units is on, ranked.")
@@ -105,8 +123,10 @@ def _patterns(p, ui, lt, key, names, view):
     c1, c2, c3 = st.columns([2, 1, 1])
     state.seed("pt_range", (a + (b - a) // 3, min(a + (b - a) // 3 + 4, b - 1)), a, b - 1)
     s, e = c1.slider("selected steps (in the current window)", a, b - 1, key="pt_range")
-    name = c2.selectbox("of", names, index=names.index("h"), key="pt_name", format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
-    thr = c3.slider("threshold", -1.0, 1.0, 0.5, 0.05, key="pt_thr")
+    state.keep_valid("pt_name", names, "h")
+    name = c2.selectbox("of", names, key="pt_name", format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
+    state.seed("pt_thr", 0.5, -1.0, 1.0)
+    thr = c3.slider("threshold", -1.0, 1.0, step=0.05, key="pt_thr")
     l, d = st.session_state["layer"], st.session_state["direction"]
     if not _on_demand(key, "search the pattern", lt.steps, "pt_search"):
         return
@@ -128,18 +148,27 @@ def _patterns(p, ui, lt, key, names, view):
             c1.caption(where)
         if c2.button("go there", key=f"pt_go_{k}"):
             W = st.session_state.get("win_len", 120)
+            st.session_state["pending_tab"] = "Explore"
             st.session_state["pending_win_start"] = max(0, min(h["start"] - W // 4, lt.steps - W))
             st.session_state["pending_insp_t"] = h["start"]
             st.rerun()
 
 
+@st.fragment
 def _clusters(p, ui, lt, key, names, view):
+    with guard("clustering units"):
+        _clusters_body(p, ui, lt, key, names, view)
+
+
+def _clusters_body(p, ui, lt, key, names, view):
     st.subheader("Clusters of units")
     st.caption("Units grouped by k-means on their activation profiles in the current window (standardised, so the "
                "shape of the profile decides). Rows are sorted by cluster.")
     c1, c2 = st.columns(2)
-    name = c1.selectbox("of", names, index=names.index("h"), key="cl_name", format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
-    k = c2.slider("clusters", 2, 12, 5, key="cl_k")
+    state.keep_valid("cl_name", names, "h")
+    name = c1.selectbox("of", names, key="cl_name", format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
+    state.seed("cl_k", 5, 2, 12)
+    k = c2.slider("clusters", 2, 12, key="cl_k")
     a, b = view["a"], view["b"]
     arr = state.window_cached(key, a, b, "", _lt=lt)
     l, d = st.session_state["layer"], st.session_state["direction"]
