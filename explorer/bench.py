@@ -170,6 +170,16 @@ def bench_app_long():
 SECTIONS["app_long"] = bench_app_long
 SLOW.add("app_long")
 
+
+def bench_page():
+    """The page's load and four interactions in Chromium, vs a bare Streamlit page (needs Chromium)."""
+    from .benchpage import bench_page as run
+    run()
+
+
+SECTIONS["page"] = bench_page
+SLOW.add("page")
+
 USAGE = """usage: python -m explorer.bench [SECTION ...]
 
 Prints each section's cost as a ratio against a baseline measured in the same run.

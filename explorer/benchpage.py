@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from .browser import IDLE, browser_page, chromium_missing, streamlit_server, wait_idle
+from .browser import APP, IDLE, browser_page, chromium_missing, streamlit_server, wait_idle
 
 WORDS = ("the and to of my lord what say you shall we field tonight or wait morning better light queen night "
          "is kind those who they yet would see matter done today king love thou art thee heart hath speak").split()
@@ -87,3 +87,122 @@ def bench_app_long(n: int = 1_000_000):
           f"ratio {t_app / stock:.2f} (target <= 1.3)")
     print(f"progress bar (s: %) {' '.join(f'{t}:{v}' for t, v in seen)}"
           + (f"; {errors} error(s) on the page" if errors else ""))
+
+
+MINIMAL = '''"""The baseline page: one plotly heatmap and one slider."""
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+k = st.slider("shift", 0, 100, 0, key="shift")
+z = np.sin(np.arange(24)[:, None] * 0.3 + np.arange(120)[None, :] * 0.1 + k)
+st.plotly_chart(go.Figure(go.Heatmap(z=z)), key="hm")
+'''
+RUNNING = "[data-testid='stApp'][data-test-script-state='running']"
+PLOTS_DRAWN = ("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+               ".every(p => p.querySelector('.main-svg'))")
+
+
+def _settled(page, timeout=300_000):
+    """After an action: wait for its rerun to start (if it does within 3 s) and end, every chart to be
+    drawn, and two animation frames (the browser has painted)."""
+    try:
+        page.wait_for_selector(RUNNING, timeout=3000)
+    except Exception:            # a fast rerun may have come and gone already
+        pass
+    page.wait_for_selector(IDLE, timeout=timeout)
+    page.wait_for_function(PLOTS_DRAWN, timeout=timeout)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def _load(browser, url, width=1500, height=1100) -> tuple[float, object]:
+    page = browser.new_page(viewport={"width": width, "height": height})
+    t = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector(IDLE, timeout=300_000)
+    page.wait_for_selector(".js-plotly-plot", timeout=300_000)
+    _settled(page)
+    return time.perf_counter() - t, page
+
+
+def _slider(page, label: str):
+    return page.locator("[data-testid='stSlider']").filter(has_text=label).locator("[role='slider']").first
+
+
+def _nudge(page, label: str, key: str = "ArrowRight") -> float:
+    thumb = _slider(page, label)
+    thumb.focus()
+    t = time.perf_counter()
+    thumb.press(key)
+    _settled(page)
+    return time.perf_counter() - t
+
+
+def _median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
+def bench_page(repeat: int = 3, students: int = 8):
+    """The page's load and interactions in headless Chromium, vs a bare Streamlit page."""
+    why = chromium_missing()
+    if why:
+        print(f"page skipped: {why}")
+        return
+    import urllib.parse
+
+    from .browser import browser
+    from .data import SAMPLES
+    text = (SAMPLES["prose"] * 8)[:1000]             # long enough for a window slider (over 150 steps)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        minimal = os.path.join(tmp, "minimal.py")
+        with open(minimal, "w") as f:
+            f.write(MINIMAL)
+        # GATE_EXPLORER_BENCH_APP=path/to/app.py measures another checkout's page (e.g. before a change)
+        script = os.environ.get("GATE_EXPLORER_BENCH_APP") or APP
+        with streamlit_server(script) as app, streamlit_server(minimal) as bare, browser() as b:
+            _load(b, app)[1].close()                   # warm both servers (imports, caches)
+            _load(b, bare)[1].close()
+            base_load, base_rerun, loads = [], [], []
+            acts = {"move window start by one step": [], "change units shown (top k)": [],
+                    "move the step inspector": [], "switch to Gradient flow": []}
+            for _ in range(repeat):
+                t, page = _load(b, bare)
+                base_load.append(t)
+                base_rerun.append(_nudge(page, "shift"))
+                page.close()
+                t, page = _load(b, app)
+                loads.append(t)
+                page.close()
+                _, page = _load(b, f"{app}/?" + urllib.parse.urlencode({"text": text}))
+                acts["move window start by one step"].append(_nudge(page, "window start"))
+                acts["change units shown (top k)"].append(_nudge(page, "units shown", "ArrowLeft"))
+                acts["move the step inspector"].append(_nudge(page, "step t"))
+                t0 = time.perf_counter()
+                page.get_by_role("tab", name="Gradient flow").click()
+                _settled(page)
+                acts["switch to Gradient flow"].append(time.perf_counter() - t0)
+                page.close()
+            crowd = {}
+            for name, url in (("app", app), ("bare", bare)):
+                t = time.perf_counter()
+                pages = [b.new_page(viewport={"width": 1500, "height": 1100}) for _ in range(students)]
+                for p in pages:
+                    p.goto(url, wait_until="commit")
+                for p in pages:
+                    p.wait_for_selector(IDLE, timeout=600_000)
+                    p.wait_for_selector(".js-plotly-plot", timeout=600_000)
+                    _settled(p, 600_000)
+                crowd[name] = time.perf_counter() - t
+                for p in pages:
+                    p.close()
+    L, R = _median(base_load), _median(base_rerun)
+    print(f"\npage speed in headless Chromium (medians of {repeat}; the bare page: one heatmap and one slider)")
+    print(f"{'':38} {'app s':>7} {'bare s':>7} {'ratio':>6} {'goal':>6}")
+    print(f"{'default view: open to idle, charts drawn':38} {_median(loads):7.2f} {L:7.2f} {_median(loads) / L:6.2f} {'<= 2':>6}")
+    for name, xs in acts.items():
+        print(f"{name:38} {_median(xs):7.2f} {R:7.2f} {_median(xs) / R:6.2f} {'<= 4':>6}")
+    print(f"{f'{students} pages opened at once, all drawn':38} {crowd['app']:7.2f} {crowd['bare']:7.2f} "
+          f"{crowd['app'] / crowd['bare']:6.2f}")
+    print("(interactions on a shared link with a 1,000-character text, so the window slider exists)")

@@ -14,7 +14,7 @@ def default_app():
 
 def test_tabs_and_default_model(default_app):
     at = default_app
-    assert [t.label for t in at.tabs] == ["Explore", "Gradient flow", "Train", "Units"]
+    assert [t.label for t in at.tabs] == ["Explore", "Cell", "Gradient flow", "Train", "Units"]
     assert at.sidebar.selectbox(key="model_choice").value == "shakespeare-lstm"
     assert not at.error
 

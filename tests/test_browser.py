@@ -31,7 +31,10 @@ def test_default_view_and_every_tab(server):
         page.goto(server)
         wait_idle(page)
         page.wait_for_selector(".js-plotly-plot", timeout=120_000)
-        assert page.locator(".js-plotly-plot").count() >= 6
+        assert page.locator(".js-plotly-plot").count() >= 4
+        gates = page.locator(".stPlotlyChart").filter(has_text="forget gate").first      # one figure, every gate
+        for row in ["input gate", "forget gate", "cell candidate", "output gate", "cell state", "hidden state"]:
+            assert gates.get_by_text(row).count() >= 1, row
         no_exception(page, "explore")
         assert page.get_by_text("Gate Explorer").first.is_visible()
         assert page.locator(".js-plotly-plot").first.is_visible()
@@ -89,3 +92,32 @@ def test_every_lesson_opens_in_the_browser(server, lesson):
         no_exception(page, lesson)
         assert page.locator("[data-testid='stAlert'] >> text=Something went wrong").count() == 0
         shot(page, f"lesson-{lesson.split()[0].lower()}.png")
+
+
+def test_the_cell_plays_in_the_browser(server):
+    """Two steps of the Cell tab: the sentence and box values change, and so does the highlighted character."""
+    with browser_page() as page:
+        page.goto(server + "/?tab=Cell")
+        wait_idle(page)
+        fig = page.locator(".stPlotlyChart").filter(has_text="forget gate").first
+        fig.wait_for(timeout=120_000)
+        no_exception(page, "cell")
+        assert fig.get_by_text("▶ play").count() == 1 and fig.get_by_text("pause").count() == 1
+        read = lambda: fig.locator("g.textpoint text").evaluate_all("ns => ns.map(n => n.textContent)")
+        mark = lambda: fig.locator("g.points path.point").evaluate_all("ps => ps.map(p => p.getAttribute('transform'))")
+        fig.scroll_into_view_if_needed()
+        before, mark0 = read(), mark()
+        os.makedirs(SHOTS, exist_ok=True)
+        fig.screenshot(path=os.path.join(SHOTS, "cell-step-0.png"))
+        rail = fig.locator(".slider-rail-touch-rect").first
+        rail.scroll_into_view_if_needed()
+        box = rail.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] / 2)   # the slider to ~40% of the text
+        page.wait_for_timeout(800)
+        after, mark1 = read(), mark()
+        fig.screenshot(path=os.path.join(SHOTS, "cell-step-40.png"))
+        assert [t for t in after if t.startswith("forget gate")] != [t for t in before if t.startswith("forget gate")]
+        assert mark1 != mark0                                 # the highlighted character moved with the step
+        page.get_by_text("▶ play").click()
+        page.wait_for_timeout(1200)
+        assert read() != after                                # playing moves on by itself

@@ -5,13 +5,14 @@ Run by the top-level app.py (`streamlit run app.py`) and by the `gate-explorer` 
 """
 import streamlit as st
 
-TABS = ["Explore", "Gradient flow", "Train", "Units"]
+TABS = ["Explore", "Cell", "Gradient flow", "Train", "Units"]
 
 
 def main():
     st.set_page_config(page_title="Gate Explorer", page_icon="🔬", layout="wide")
     # Imported after set_page_config: it must be the first Streamlit call of a run.
     from . import state
+    from .cell import cell_tab
     from .classroom import classroom_sidebar, lesson_panel
     from .explore import explore_tab, read_input
     from .gradflow import gradflow_tab
@@ -32,7 +33,7 @@ def main():
     if "pending_tab" in st.session_state:                   # "go there" from the Units tab
         st.session_state["tab"] = st.session_state.pop("pending_tab")
     tabs = st.tabs(TABS, key="tab", bind="query-params")
-    for tab, draw in zip(tabs, (explore_tab, gradflow_tab, train_tab, units_tab)):
+    for tab, draw in zip(tabs, (explore_tab, cell_tab, gradflow_tab, train_tab, units_tab)):
         if tab.open is not False:                           # None: the frontend does not say; draw it
             with tab:
                 draw()
