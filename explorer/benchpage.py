@@ -154,7 +154,6 @@ def bench_page(repeat: int = 3, students: int = 8):
     from .browser import browser
     from .data import SAMPLES
     text = (SAMPLES["prose"] * 8)[:1000]             # long enough for a window slider (over 150 steps)
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         minimal = os.path.join(tmp, "minimal.py")
         with open(minimal, "w") as f:

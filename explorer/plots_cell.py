@@ -99,7 +99,6 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
                              textposition="middle right", textfont=dict(size=11, color="#666"), hoverinfo="skip",
                              showlegend=False), 1, 1)
     state_max = max([float(np.nanmax(np.abs(v[k]))) for k in ("c", "c_prev", "a") if k in v] + [1.0])
-    names = [b[0] for b in boxes]
     wires = [w for w in lay["labels"] if w[0] in v]
     txt = labels if labels is not None else [str(s) for s in steps]
     shown = [safe_label(c) for c in txt]
