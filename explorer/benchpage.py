@@ -126,7 +126,7 @@ def _load(browser, url, width=1500, height=1100) -> tuple[float, object]:
 
 
 def _slider(page, label: str):
-    return page.locator("[data-testid='stSlider']").filter(has_text=label).locator("[role='slider']").first
+    return page.locator("[data-testid='stSlider']").filter(has_text=label).locator("input[type='range']").first
 
 
 def _nudge(page, label: str, key: str = "ArrowRight") -> float:

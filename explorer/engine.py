@@ -26,27 +26,7 @@ from torch import _VF, Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from . import cells, onednn
-
-
-@dataclass
-class LayerParams:
-    """The weights of one layer and direction, named as in nn.LSTM (w_hr only with proj_size)."""
-    w_ih: Tensor
-    w_hh: Tensor
-    b_ih: Optional[Tensor] = None
-    b_hh: Optional[Tensor] = None
-    w_hr: Optional[Tensor] = None
-
-    def flat(self) -> list[Tensor]:
-        """In the order torch's fused kernels expect."""
-        return [w for w in (self.w_ih, self.w_hh, self.b_ih, self.b_hh, self.w_hr) if w is not None]
-
-
-def layer_params(rnn: torch.nn.RNNBase, layer: int, direction: int) -> LayerParams:
-    sfx = f"_l{layer}" + ("_reverse" if direction else "")
-    get = lambda name: getattr(rnn, name + sfx, None)
-    return LayerParams(get("weight_ih").detach(), get("weight_hh").detach(), get("bias_ih") if rnn.bias else None,
-                       get("bias_hh") if rnn.bias else None, get("weight_hr") if rnn.proj_size > 0 else None)
+from .params import LayerParams, cell_scan, layer_params  # noqa: F401  (re-exported: engine's public names)
 
 
 def reverse_padded(x: Tensor, lengths: Optional[Tensor]) -> Tensor:
@@ -139,37 +119,6 @@ def gates_from_h(kind: str, p: LayerParams, x: Tensor, h0: Tensor, out: Tensor) 
     return cells.gru_gates(F.linear(x, p.w_ih, p.b_ih), F.linear(h_prev, p.w_hh, p.b_hh))
 
 
-def cell_scan(i: Tensor, f: Tensor, g: Tensor, c0: Tensor, block: int = 32) -> Tensor:
-    """c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t for all t. i, f, g (T, B, H); c0 (B, H) -> (T, B, H).
-
-    With many units per step one fused op per step, in place, is cheapest. With few (B*H
-    small) the per-op dispatch dominates, so we scan blocks of `block` steps in parallel
-    (Hillis-Steele: log2(block) rounds of (a, b) ∘ (a', b') = (a a', a' b + b'), products
-    only, no division) and then carry the state across blocks, one op per block."""
-    T, B, H = i.shape
-    c = torch.mul(i, g)
-    if B * H >= 4096 or T <= block:
-        prev = c0
-        for t in range(T):
-            prev = c[t].addcmul_(f[t], prev)
-        return c
-    nb = -(-T // block)
-    pad = nb * block - T
-    a = torch.cat([f, f.new_ones(pad, B, H)]) if pad else f.clone()
-    b = torch.cat([c, c.new_zeros(pad, B, H)]) if pad else c
-    a, b = a.view(nb, block, B, H), b.view(nb, block, B, H)
-    s = 1
-    while s < block:                     # within each block: b_k = c_k given c_start = 0, a_k = ∏ f
-        b = torch.cat([b[:, :s], torch.addcmul(b[:, s:], a[:, s:], b[:, :-s])], 1)
-        a = torch.cat([a[:, :s], a[:, s:] * a[:, :-s]], 1)
-        s *= 2
-    prev = c0
-    for j in range(nb):                  # carry the state from block to block
-        b[j].addcmul_(a[j], prev)
-        prev = b[j, -1]
-    return b.view(nb * block, B, H)[:T]
-
-
 @dataclass
 class LayerTrace:
     """Forward-ordered results for one layer and direction. h (T, B, H_out), c (T, B, H) or None."""
@@ -197,15 +146,8 @@ def run_layer(kind: str, p: LayerParams, x: Tensor, h0: Tensor, c0: Optional[Ten
     fused = onednn.lstm_forward(p, x, h0, c0) if (kind == "lstm" and lengths is None) else None
     stacked = None
     if fused is not None:
-        out, h_n, c_n, stacked, c = fused
+        out, h_n, c_n, stacked, c = fused                  # already checked by onednn against the kernel
         gates = dict(zip(cells.LSTM_GATES, stacked.unbind(2)))
-        if c is None:
-            c = cell_scan(gates["i"], gates["f"], gates["g"], c0)
-        # The workspace layout is the kernel's, not a public API: check it against what the kernel
-        # returned (c_t = f c_{t-1} + i g and h_t = o tanh(c_t), and c_n), else take the GEMM route.
-        if not onednn.consistent(out, c_n, stacked, c, c0):
-            fused = None
-    stacked = stacked if fused is not None else None
     if kind == "gru" and lengths is None and x.device.type == "cpu" and x.shape[1] >= GRU_LOOP_BATCH:
         out, h_n, stacked = _gru_loop(p, x, h0)
         gates = dict(zip(cells.GRU_GATES, stacked.unbind(2)))

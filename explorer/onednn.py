@@ -17,13 +17,12 @@ import functools
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import torch
 from torch import Tensor
 
-if TYPE_CHECKING:
-    from .engine import LayerParams
+from .params import LayerParams, cell_scan
 
 # oneDNN's training-mode kernel costs about what its inference kernel does as long as each call's
 # workspace stays small (about 15 KB per step and sequence at H=256): larger ones are fresh memory
@@ -45,9 +44,23 @@ def lstm_forward(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor):
     """PyTorch's CPU LSTM (oneDNN) keeps every step's activated gates, and every cell state but
     the last, in its training-mode workspace. Reading them costs no GEMM and no scan.
 
-    x (T, B, I) -> (out (T, B, H), h_n, c_n, gates (T, B, 4, H) in i, f, g, o order, c (T, B, H)
-    or None when the cell states could not be found); None where the route does not apply or the
-    kernel fails. engine.run_layer checks the result with consistent()."""
+    x (T, B, I) -> (out (T, B, H), h_n, c_n, gates (T, B, 4, H) in i, f, g, o order, c (T, B, H)),
+    checked against the kernel's own h and c_n (consistent()); None where the route does not apply,
+    the kernel fails or the check does not hold (the caller then takes the plain route)."""
+    r = _forward(p, x, h0, c0)
+    if r is None:
+        return None
+    out, h_n, c_n, gates, c = r
+    if c is None:                             # the cell states were not found: one cheap scan
+        c = cell_scan(*gates.unbind(2)[:3], c0)
+    # The workspace layout is the kernel's, not a public API: check what was read against what the
+    # kernel returned (c_t = f c_{t-1} + i g, h_t = o tanh(c_t), c_n) before anyone uses it.
+    if not consistent(out, c_n, gates, c, c0):
+        return None
+    return out, h_n, c_n, gates, c
+
+
+def _forward(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor):
     T, B = x.shape[:2]
     if not applies(p, x):
         return None

@@ -204,7 +204,8 @@ def gates_figure(values: dict[str, np.ndarray], units: dict[str, Sequence[int]],
             hovertemplate=f"{where}<br>unit %{{y}}<br>{rows}<extra>{n}</extra>",
             colorbar=dict(thickness=10, len=0.9 * heights[k] * row_px / total, y=None, yanchor="middle", x=1.005)),
             dom_row, 1)
-        fig.update_yaxes(autorange="reversed", showticklabels=len(units[n]) <= 32, tickfont=dict(size=9),
+        # unit labels only when few: each tick label is a text box the browser measures on every redraw
+        fig.update_yaxes(autorange="reversed", showticklabels=len(units[n]) <= 16, tickfont=dict(size=9),
                          title=dict(text=f"<b>{n}</b> {GATE_NAMES.get(n, n)}", font=dict(size=12)), row=dom_row, col=1)
     # place each colour bar beside its own row
     for k, tr in enumerate(fig.data):

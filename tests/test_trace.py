@@ -176,8 +176,11 @@ def test_intervention_reverse_direction_by_input_position_and_dict_shorthand():
     assert (tr.h[0, 1, 2] == 0).all() and (tr.h[0, 0, 2] != 0).all()
     tr = trace(rnn, x, intervene={"f": 1.0, "i": 0.0})
     assert (tr.c == 0).all() and (tr.h == 0).all()                # nothing ever enters the cell
-    tr = trace(make("rnn"), x[:, :, :3], intervene=Intervention("h", 2.0, mode="scale", steps=[0]))
-    assert tr.h.shape[2] == 8
+    rnn = make("rnn")
+    plain, tr = trace(rnn, x), trace(rnn, x, intervene=Intervention("h", 2.0, mode="scale", steps=[0]))
+    torch.testing.assert_close(tr.h[0, 0, 0], 2 * plain.h[0, 0, 0], atol=1e-12, rtol=0)   # scaled where asked
+    h1 = torch.tanh(x[1, 0] @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + tr.h[0, 0, 0, 0] @ rnn.weight_hh_l0.T + rnn.bias_hh_l0)
+    torch.testing.assert_close(tr.h[0, 0, 1, 0], h1, atol=1e-12, rtol=0)          # and the next step reads it
 
 
 def test_intervention_with_lengths_respects_padding():
@@ -252,7 +255,7 @@ def test_fused_route_is_taken_and_matches_the_reference(monkeypatch):
 
 def test_a_workspace_that_fails_the_check_falls_back(monkeypatch):
     from explorer import engine, onednn
-    real = onednn.lstm_forward
+    real = onednn._forward                         # what the workspace reader read, before its check
     broken = {
         "gates in another order": lambda out, h_n, c_n, g, c: (out, h_n, c_n, g.flip(0), c),
         "cell states shifted by a step": lambda out, h_n, c_n, g, c: (out, h_n, c_n, g, c.roll(1, 0)),
@@ -261,7 +264,7 @@ def test_a_workspace_that_fails_the_check_falls_back(monkeypatch):
     for why, corrupt in broken.items():
         stock_calls = []
         real_stock = engine._stock
-        monkeypatch.setattr(onednn, "lstm_forward", lambda *a: corrupt(*real(*a)))
+        monkeypatch.setattr(onednn, "_forward", lambda *a: corrupt(*real(*a)))
         monkeypatch.setattr(engine, "_stock", lambda *a: stock_calls.append(1) or real_stock(*a))
         torch.manual_seed(4)
         rnn = torch.nn.LSTM(5, 7)
@@ -277,10 +280,11 @@ def test_a_workspace_that_fails_the_check_falls_back(monkeypatch):
 def test_cell_states_come_from_the_workspace_without_a_scan(monkeypatch):
     """The kernel keeps c_0..c_{T-2} in its workspace; reading them saves the scan. Where they
     cannot be found unambiguously (T=1, or c_0 all zeros), the scan rebuilds c."""
-    from explorer import engine
+    from explorer import engine, onednn
     scans = []
     real_scan = engine.cell_scan
-    monkeypatch.setattr(engine, "cell_scan", lambda *a, **k: scans.append(1) or real_scan(*a, **k))
+    for where in (engine, onednn):                  # the plain route's scan and the reader's fallback
+        monkeypatch.setattr(where, "cell_scan", lambda *a, **k: scans.append(1) or real_scan(*a, **k))
     torch.manual_seed(5)
     # the last three go through the kernel in time chunks (of 1024 // B steps), one of 1 step
     for T, B, I, H in [(50, 1, 5, 7), (40, 3, 70, 33), (20, 9, 4, 16), (300, 2, 64, 256),
@@ -361,7 +365,8 @@ def test_a_stale_remembered_page_is_searched_again(monkeypatch):
     from explorer import engine, onednn
     scans = []
     real_scan = engine.cell_scan
-    monkeypatch.setattr(engine, "cell_scan", lambda *a, **k: scans.append(1) or real_scan(*a, **k))
+    for where in (engine, onednn):
+        monkeypatch.setattr(where, "cell_scan", lambda *a, **k: scans.append(1) or real_scan(*a, **k))
     torch.manual_seed(11)
     rnn = torch.nn.LSTM(5, 7)
     x = torch.randn(30, 1, 5)

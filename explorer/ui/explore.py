@@ -18,10 +18,10 @@ from .inputs import user_input
 from .state import guard
 
 EXPLAIN = {
-    "lstm": "Each heatmap is one gate: a row per unit, a column per character. Sigmoid gates (i, f, o) run from 0 "
+    "lstm": "Each band of the figure below is one gate: a row per unit, a column per character. Sigmoid gates (i, f, o) run from 0 "
             "(closed, dark) to 1 (open, yellow); g, h run from −1 (blue) to 1 (red); c is the cell state, the "
             "long-term memory. c' = f·c + i·g, h' = o·tanh(c').",
-    "gru": "Each heatmap is one gate: a row per unit, a column per character. r and z run from 0 (dark) to 1 "
+    "gru": "Each band of the figure below is one gate: a row per unit, a column per character. r and z run from 0 (dark) to 1 "
            "(yellow); n and h from −1 (blue) to 1 (red). In PyTorch h' = (1 − z)·n + z·h: z near 1 keeps the old state.",
     "rnn": "A vanilla RNN has no gates: h' = tanh(W_ih x + b_ih + W_hh h + b_hh). The heatmap shows h, a row per "
            "unit, a column per step, from −1 (blue) to 1 (red).",
