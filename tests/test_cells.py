@@ -45,7 +45,7 @@ def test_preactivations_are_what_the_activations_are_applied_to():
             _, g = cells.gru_cell(x, h, m.weight_ih_l0, m.weight_hh_l0, m.bias_ih_l0, m.bias_hh_l0)
             torch.testing.assert_close(g["n"], torch.tanh(pre["n_x"] + g["r"] * pre["n_h"]), atol=1e-14, rtol=0)
         else:
-            torch.testing.assert_close(torch.tanh(pre["a"]), m(x[:, None], h[None])[1][0], atol=1e-14, rtol=0)
+            torch.testing.assert_close(torch.tanh(pre["a"]), m(x[None], h[None])[1][0], atol=1e-14, rtol=0)
 
 
 def test_a_window_with_an_intervention_equals_the_full_trace_with_it():
