@@ -82,8 +82,8 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
     fig = make_subplots(rows=3, cols=2, column_widths=[0.64, 0.36], row_heights=[0.66, 0.07, 0.27], vertical_spacing=0.04,
                         horizontal_spacing=0.06,
                         specs=[[{}, {}], [{"colspan": 2}, None], [{"colspan": 2, "secondary_y": True}, None]],
-                        subplot_titles=("", f"path of the state: PC1 {explained[0]:.0%}"
-                                        + (f", PC2 {explained[1]:.0%}" if len(explained) > 1 else "") + " of its variance",
+                        subplot_titles=("", f"path of h: PC1 (→) {explained[0]:.0%}"
+                                        + (f", PC2 (↑) {explained[1]:.0%}" if len(explained) > 1 else "") + " of its variance",
                                         "", ""))
     for (x0, y0), (x1, y1) in lay["wires"]:                       # static: wires and operator nodes
         fig.add_trace(go.Scatter(x=[x0, x1], y=[y0, y1], mode="lines", line=dict(color="#888", width=2),
@@ -152,7 +152,7 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
     span = lambda k: (float(np.nanmin(v[k])) - 0.1, float(np.nanmax(v[k])) + 0.1)
     fig.update_xaxes(visible=False, range=[-0.3, 13.5], row=1, col=1)
     fig.update_yaxes(visible=False, range=[0, 8.3], row=1, col=1)
-    fig.update_xaxes(title="PC1", zeroline=False, row=1, col=2)
+    fig.update_xaxes(title=None, zeroline=False, row=1, col=2)          # named in the panel's title
     fig.update_yaxes(title="PC2", zeroline=False, row=1, col=2)
     xr = [float(steps[0]) - 1, float(steps[-1]) + 1]
     fig.update_xaxes(range=xr, visible=False, row=2, col=1)
@@ -172,7 +172,7 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
                           buttons=[dict(label="▶ play", method="animate", args=[None, play]),
                                    dict(label="❚❚ pause", method="animate",
                                         args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(active=0, x=0.14, y=-0.07, len=0.86, yanchor="top", currentvalue=dict(prefix="step "),
+        sliders=[dict(active=0, x=0.14, y=-0.07, len=0.86, yanchor="top", currentvalue=dict(prefix="step ", xanchor="right"),
                       steps=[dict(label=str(int(steps[t])), method="animate",
                                   args=[[str(t)], dict(frame=dict(duration=0, redraw=True), mode="immediate")])
                              for t in range(T)])])

@@ -28,7 +28,7 @@ def test_the_cell_tab_draws_diagram_path_and_play(model):
     assert T > 50
     labels = [b["label"] for b in spec["layout"]["updatemenus"][0]["buttons"]]
     assert labels == ["▶ play", "❚❚ pause"] and len(spec["layout"]["sliders"][0]["steps"]) == T
-    assert any("path of the state" in a["text"] for a in spec["layout"]["annotations"])
+    assert any("path of h: PC1" in a["text"] for a in spec["layout"]["annotations"])
     # the numbers on the boxes at step t are the trace's, for the chosen unit
     unit = at.selectbox(key="cell_unit").value
     text = at.text_area(key="text_area").value
