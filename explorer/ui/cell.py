@@ -12,7 +12,7 @@ from explorer.data import describe_chars
 from . import state
 from .classroom import hidden
 from .explore import window_of
-from .state import guard
+from .state import error_boundary
 
 MAX_STEPS = 300          # frames the browser animates smoothly
 
@@ -44,7 +44,7 @@ def cell_tab():
     a, b = window_of(N)
     b = min(b, a + MAX_STEPS)
     l, d = st.session_state["layer"], st.session_state["direction"]
-    with guard("drawing the cell"):
+    with error_boundary("drawing the cell"):
         lt = state.scan(key, p.core, state.core_input(p, ui.payload), N)
         H = p.core.hidden_size
         c1, c2 = st.columns([1, 3])

@@ -71,7 +71,7 @@ def lesson_panel():
         if c2.button("close", key="lesson_close"):
             st.session_state["lesson"] = ""
             st.rerun()
-        with state.guard("preparing the lesson"):
+        with state.error_boundary("preparing the lesson"):
             {"vanishing gradients": _vanishing, "forget gate": _forget, "GRU parameters": _params,
              "interpretable unit": _unit, "padding and packing": _packing}[k]()
 

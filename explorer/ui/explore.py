@@ -15,7 +15,7 @@ from explorer.cells import GATE_NAMES, GATES
 from . import inspect_step, state
 from .classroom import hidden
 from .inputs import user_input
-from .state import guard
+from .state import error_boundary
 
 EXPLAIN = {
     "lstm": "Each band of the figure below is one gate: a row per unit, a column per character. Sigmoid gates (i, f, o) run from 0 "
@@ -39,7 +39,7 @@ def read_input():
     if hidden("input") and prev is not None and (prev.text is not None) == p.is_char:
         return                                   # presentation mode: keep reading what was read before
     with st.expander("What the model reads", expanded=True):
-        with guard("reading the input"):
+        with error_boundary("reading the input"):
             st.session_state["input"] = None
             st.session_state["input"] = user_input(p)
 
@@ -55,7 +55,7 @@ def explore_tab():
         return
     N = len(ui.payload)
     key = f"{p.key}|{ui.key}"
-    with guard("tracing the model"):
+    with error_boundary("tracing the model"):
         lt = state.scan(key, p.core, state.core_input(p, ui.payload), N)
         _view(p, ui, lt, key)
 
@@ -85,7 +85,7 @@ def _window(N: int) -> tuple[int, int]:
     W = min(W, N)
     if "pending_win_start" in st.session_state:             # "go there" from the Units tab
         st.session_state["win_start"] = st.session_state.pop("pending_win_start")
-    state.seed("win_start", 0, 0, N - W)
+    state.start_at("win_start", 0, 0, N - W)
     start = c2.slider("window start", 0, N - W, key="win_start", bind="query-params",
                       help="The overview above shows the whole input, averaged over blocks; the charts below show "
                            "this window exactly.")
@@ -106,7 +106,7 @@ def _view(p, ui, lt, key):
         c1, c2, c3 = st.columns([2, 1, 1])
         shown = c1.multiselect("gates and states", names, key="shown",
                                format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
-        state.seed("topk", min(24, H), 1, min(H, 128))
+        state.start_at("topk", min(24, H), 1, min(H, 128))
         top = c2.slider("units shown (top k)", 1, min(H, 128), key="topk", bind="query-params")
         how = c3.selectbox("order units", A.ORDERS, key="order", bind="query-params",
                            help="most variable: by the standard deviation of h over the whole input; clustered: units "

@@ -11,14 +11,14 @@ from explorer import plots
 from explorer.models import ModelConfig
 
 from . import state
-from .state import guard
+from .state import error_boundary
 
 NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 SOURCES = ("pretrained (shakespeare-lstm, -gru, -rnn)", "random, equal hidden size", "random, equal parameter count")
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _trio(source: str, hidden: int, init: str, seed: int, t_max: int):
+def _three_models(source: str, hidden: int, init: str, seed: int, t_max: int):
     if source == SOURCES[0]:
         return {k: state.pretrained(f"shakespeare-{k}") for k in ("lstm", "gru", "rnn")}
     vocab = state.pretrained("shakespeare-lstm").vocab
@@ -27,12 +27,12 @@ def _trio(source: str, hidden: int, init: str, seed: int, t_max: int):
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _flows(trio_key: tuple, text: str, objective: str, clamp, _trio) -> dict:
+def _flows(trio_key: tuple, text: str, objective: str, clamp, _models) -> dict:
     """Everything the tab draws, as numpy (cached per models, input, objective, clamp)."""
-    vocab = next(iter(_trio.values())).vocab
+    vocab = next(iter(_models.values())).vocab
     ids = vocab.encode(text)[None]
-    flows = C.compare_flow(_trio, ids, objective, clamp)
-    out = {"reading": C.reading(flows), "summary": C.summary(_trio)}
+    flows = C.compare_flow(_models, ids, objective, clamp)
+    out = {"reading": C.reading(flows), "summary": C.summary(_models)}
     for k, gf in flows.items():
         out[k] = {"h_norm": gf.h_norm[0, 0].numpy(), "c_norm": None if gf.c_norm is None else gf.c_norm[0, 0].numpy(),
                   "unit_grad": gf.h_grad[0, 0, :, 0].abs().numpy(), "ratio": gf.step_ratio()[0, 0].numpy()}
@@ -63,7 +63,7 @@ def gradflow_tab():
     state.keep_valid("gf_obj", list(C.OBJECTIVES), list(C.OBJECTIVES)[0])
     objective = c2.selectbox("objective J", list(C.OBJECTIVES), format_func=C.OBJECTIVES.get, key="gf_obj",
                              bind="query-params")
-    state.seed("gf_T", 300, 10, 2000)
+    state.start_at("gf_T", 300, 10, 2000)
     T = c3.slider("sequence length", 10, 2000, step=10, key="gf_T", bind="query-params",
                   help="The input is repeated or cut to this length. Longer sequences make the vanishing visible.")
     c1, c2, c3, c4 = st.columns(4)
@@ -76,12 +76,12 @@ def gradflow_tab():
     hidden = c3.select_slider("hidden size (random)", [16, 32, 64, 128, 256], key="gf_hidden", bind="query-params",
                               disabled=not random)
     clamp = c4.checkbox("clamp the LSTM's forget gate", key="gf_clamp", bind="query-params")
-    state.seed("gf_fval", 1.0, 0.0, 1.0)
+    state.start_at("gf_fval", 1.0, 0.0, 1.0)
     fval = c4.slider("f :=", 0.0, 1.0, step=0.05, key="gf_fval", bind="query-params", disabled=not clamp)
-    with guard("computing the gradient flow"):
-        trio = _trio(source, hidden, init, 0, T)
+    with error_boundary("computing the gradient flow"):
+        trio = _three_models(source, hidden, init, 0, T)
         text = _input_text(T, text_src, 0)
-        out = _flows((source, hidden, init, T), text, objective, fval if clamp else None, _trio=trio)
+        out = _flows((source, hidden, init, T), text, objective, fval if clamp else None, _models=trio)
         _draw(out, T)
 
 

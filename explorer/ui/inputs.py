@@ -11,7 +11,7 @@ from explorer import InputError
 from explorer import data as D
 
 from . import state
-from .state import MAX_CHARS, Picked, digest, md_escape
+from .state import MAX_CHARS, SelectedModel, digest, md_escape
 
 DEFAULT_SAMPLE = "prose"
 
@@ -26,7 +26,7 @@ class UserInput:
     labels: list[str] | None = None   # what each step reads, for the time axis (characters or words)
 
 
-def text_input(p: Picked, where=st) -> UserInput:
+def text_input(p: SelectedModel, where=st) -> UserInput:
     """Text area with a default passage, sample texts, or an upload (.txt) up to MAX_CHARS."""
     c1, c2 = where.columns([1, 2])
     sample = c1.selectbox("sample text", list(D.SAMPLES), key="sample", bind="query-params",
@@ -75,7 +75,7 @@ def text_input(p: Picked, where=st) -> UserInput:
                      up.name if up is not None else sample, labels=labels)
 
 
-def series_input(p: Picked, where=st) -> UserInput:
+def series_input(p: SelectedModel, where=st) -> UserInput:
     """Synthetic task samples or a CSV for sequence models; Gaussian noise for foreign modules."""
     I = p.core.input_size if p.model is None else p.model.cfg.input_size
     choices = []
@@ -88,9 +88,9 @@ def series_input(p: Picked, where=st) -> UserInput:
     choices.append("random Gaussian input")
     c1, c2 = where.columns([1, 2])
     src = c1.selectbox("input", choices, key="series_src")
-    state.seed("series_T", 100 if src != "random Gaussian input" else 200, 10, 2000)
+    state.start_at("series_T", 100 if src != "random Gaussian input" else 200, 10, 2000)
     T = c1.slider("sequence length T", 10, 2000, key="series_T")
-    state.seed("series_seed", 0, 0, 10_000)
+    state.start_at("series_seed", 0, 0, 10_000)
     seed = c1.number_input("sample seed", 0, 10_000, key="series_seed")
     g = torch.Generator().manual_seed(int(seed))
     base = None
@@ -119,5 +119,5 @@ def series_input(p: Picked, where=st) -> UserInput:
     return UserInput(f"series:{src}:{T}:{seed}:" + digest(x.numpy().tobytes()), x, None, src, base)
 
 
-def user_input(p: Picked, where=st) -> UserInput:
+def user_input(p: SelectedModel, where=st) -> UserInput:
     return text_input(p, where) if p.is_char else series_input(p, where)

@@ -14,8 +14,8 @@ from explorer.trace import Intervention
 
 from . import state
 
-f3 = lambda v: f"{float(v):.3f}"
-par = lambda v: f"({f3(v)})" if float(v) < 0 else f3(v)
+num = lambda v: f"{float(v):.3f}"
+pnum = lambda v: f"({num(v)})" if float(v) < 0 else num(v)
 
 
 def _state_at(lt, key, t: int, l: int, d: int, N: int, arr, a: int, b: int):
@@ -40,7 +40,7 @@ def _layer_input(p, ui, lt, key, t, l, arr, a, b):
 @st.fragment
 def inspector(p, ui, lt, arr, key, a, b, units):
     """A fragment: moving the step or picking units reruns only this section."""
-    with state.guard("inspecting the step"):
+    with state.error_boundary("inspecting the step"):
         _inspector(p, ui, lt, arr, key, a, b, units)
 
 
@@ -52,7 +52,7 @@ def _inspector(p, ui, lt, arr, key, a, b, units):
     c1, c2 = st.columns([3, 2])
     if "pending_insp_t" in st.session_state:
         st.session_state["insp_t"] = st.session_state.pop("pending_insp_t")
-    state.seed("insp_t", a, a, b - 1)
+    state.start_at("insp_t", a, a, b - 1)
     t = c1.slider("step t", a, b - 1, key="insp_t", bind="query-params")
     state.keep_valid("insp_units", units, units[:2])
     us = c2.multiselect("units", units, key="insp_units", max_selections=4, bind="query-params")
@@ -94,11 +94,11 @@ def _inspector(p, ui, lt, arr, key, a, b, units):
         st.latex(_equations(p, u, pre, g, h_prev, c_prev, h_new, c_new if p.kind == "lstm" else None, d))
         if p.kind == "gru" and cho:
             st.latex(r"\text{textbook: } n_t = \tanh(W_{in}x_t + b_{in} + W_{hn}(r_t \odot h_{t-1}) + b_{hn}) = "
-                     + f3(gc['n'][0, u]) + r",\quad h_t = (1-z_t)\,h_{t-1} + z_t\,n_t = "
-                     + f"(1-{f3(gc['z'][0, u])})\\cdot {par(h_prev[u])} + {f3(gc['z'][0, u])}\\cdot {par(gc['n'][0, u])} = "
-                     + f3(hc[0, u]))
-            st.caption(f"Same weights, different function: the textbook form gives h_t = {f3(hc[0, u])} here, "
-                       f"PyTorch's {f3(h_new[0, u])}.")
+                     + num(gc['n'][0, u]) + r",\quad h_t = (1-z_t)\,h_{t-1} + z_t\,n_t = "
+                     + f"(1-{num(gc['z'][0, u])})\\cdot {pnum(h_prev[u])} + {num(gc['z'][0, u])}\\cdot {pnum(gc['n'][0, u])} = "
+                     + num(hc[0, u]))
+            st.caption(f"Same weights, different function: the textbook form gives h_t = {num(hc[0, u])} here, "
+                       f"PyTorch's {num(h_new[0, u])}.")
 
 
 def _equations(p, u, pre, g, h_prev, c_prev, h_new, c_new, d) -> str:
@@ -106,34 +106,36 @@ def _equations(p, u, pre, g, h_prev, c_prev, h_new, c_new, d) -> str:
     if p.kind == "lstm":
         s = r"\begin{aligned}"
         for n, fn in (("i", r"\sigma"), ("f", r"\sigma"), ("g", r"\tanh"), ("o", r"\sigma")):
-            s += (f"{n}_t &= {fn}(W_{{i{n}}}x_t + b_{{i{n}}} + W_{{h{n}}}h_{{{tp}}} + b_{{h{n}}}) = {fn}({f3(pre[n][0, u])}) "
-                  f"= {f3(g[n][0, u])}" + r"\\")
+            s += (f"{n}_t &= {fn}(W_{{i{n}}}x_t + b_{{i{n}}} + W_{{h{n}}}h_{{{tp}}} + b_{{h{n}}}) = {fn}({num(pre[n][0, u])}) "
+                  f"= {num(g[n][0, u])}" + r"\\")
         gi, gf, gg, go = (float(g[n][0, u]) for n in "ifgo")
-        s += (f"c_t &= f_t\\,c_{{{tp}}} + i_t\\,g_t = {f3(gf)}\\cdot {par(c_prev[u])} + {f3(gi)}\\cdot {par(gg)} "
-              f"= {f3(c_new[0, u])}" + r"\\")
+        s += (f"c_t &= f_t\\,c_{{{tp}}} + i_t\\,g_t = {num(gf)}\\cdot {pnum(c_prev[u])} + {num(gi)}\\cdot {pnum(gg)} "
+              f"= {num(c_new[0, u])}" + r"\\")
         if p.core.proj_size:
-            s += (r"m_t &= o_t \tanh(c_t) = " + f"{f3(go)}\\cdot\\tanh({f3(c_new[0, u])}) = {f3(go * np.tanh(float(c_new[0, u])))}"
+            s += (r"m_t &= o_t \tanh(c_t) = " + f"{num(go)}\\cdot\\tanh({num(c_new[0, u])}) = {num(go * np.tanh(float(c_new[0, u])))}"
                   + r"\\ h_t &= W_{hr} m_t \;\text{(projection: mixes all units)}")
         else:
-            s += f"h_t &= o_t \\tanh(c_t) = {f3(go)}\\cdot\\tanh({f3(c_new[0, u])}) = {f3(h_new[0, u])}"
+            s += f"h_t &= o_t \\tanh(c_t) = {num(go)}\\cdot\\tanh({num(c_new[0, u])}) = {num(h_new[0, u])}"
         return s + r"\end{aligned}"
     if p.kind == "gru":
         r, z, n = (float(g[k][0, u]) for k in "rzn")
+        pr, pz = num(pre["r"][0, u]), num(pre["z"][0, u])
         return (r"\begin{aligned}"
-                f"r_t &= \\sigma(W_{{ir}}x_t + b_{{ir}} + W_{{hr}}h_{{{tp}}} + b_{{hr}}) = \\sigma({f3(pre['r'][0, u])}) = {f3(r)}" + r"\\"
-                f"z_t &= \\sigma(W_{{iz}}x_t + b_{{iz}} + W_{{hz}}h_{{{tp}}} + b_{{hz}}) = \\sigma({f3(pre['z'][0, u])}) = {f3(z)}" + r"\\"
+                f"r_t &= \\sigma(W_{{ir}}x_t + b_{{ir}} + W_{{hr}}h_{{{tp}}} + b_{{hr}}) = \\sigma({pr}) = {num(r)}" + r"\\"
+                f"z_t &= \\sigma(W_{{iz}}x_t + b_{{iz}} + W_{{hz}}h_{{{tp}}} + b_{{hz}}) = \\sigma({pz}) = {num(z)}" + r"\\"
                 f"n_t &= \\tanh(W_{{in}}x_t + b_{{in}} + r_t\\,(W_{{hn}}h_{{{tp}}} + b_{{hn}})) = "
-                f"\\tanh({f3(pre['n_x'][0, u])} + {f3(r)}\\cdot {par(pre['n_h'][0, u])}) = {f3(n)}" + r"\\"
-                f"h_t &= (1-z_t)\\,n_t + z_t\\,h_{{{tp}}} = (1-{f3(z)})\\cdot {par(n)} + {f3(z)}\\cdot {par(h_prev[u])} = {f3(h_new[0, u])}"
+                f"\\tanh({num(pre['n_x'][0, u])} + {num(r)}\\cdot {pnum(pre['n_h'][0, u])}) = {num(n)}" + r"\\"
+                f"h_t &= (1-z_t)\\,n_t + z_t\\,h_{{{tp}}} = (1-{num(z)})\\cdot {pnum(n)} + {num(z)}\\cdot {pnum(h_prev[u])} "
+                f"= {num(h_new[0, u])}"
                 r"\end{aligned}")
     fn = r"\tanh" if p.core.nonlinearity == "tanh" else r"\mathrm{relu}"
-    return (f"h_t = {fn}(W_{{ih}}x_t + b_{{ih}} + W_{{hh}}h_{{{tp}}} + b_{{hh}}) = {fn}({f3(pre['a'][0, u])}) = {f3(h_new[0, u])}")
+    return (f"h_t = {fn}(W_{{ih}}x_t + b_{{ih}} + W_{{hh}}h_{{{tp}}} + b_{{hh}}) = {fn}({num(pre['a'][0, u])}) = {num(h_new[0, u])}")
 
 
 @st.fragment
 def what_if(p, ui, lt, arr, key, a, b, units):
     """A fragment: choosing and applying an intervention reruns only this section."""
-    with state.guard("running the intervention"):
+    with state.error_boundary("running the intervention"):
         _what_if(p, ui, lt, arr, key, a, b, units)
 
 
@@ -145,7 +147,7 @@ def _what_if(p, ui, lt, arr, key, a, b, units):
     targets = cells.names(p.kind)
     state.keep_valid("wi_units", units, units[:1])
     state.keep_valid("wi_gate", targets, "f" if "f" in targets else targets[0])
-    state.seed("wi_value", 1.0, -10.0, 10.0)
+    state.start_at("wi_value", 1.0, -10.0, 10.0)
     with st.form("whatif"):
         c1, c2, c3, c4 = st.columns(4)
         gate = c1.selectbox("gate or state", targets,
@@ -153,7 +155,7 @@ def _what_if(p, ui, lt, arr, key, a, b, units):
         mode = c2.selectbox("operation", ["set", "scale", "add"], key="wi_mode")
         value = c3.number_input("value", -10.0, 10.0, step=0.1, key="wi_value")
         us = c4.multiselect("units", units, key="wi_units")
-        state.seed("wi_steps", (a + (b - a) // 4, b - 1), a, b - 1)
+        state.start_at("wi_steps", (a + (b - a) // 4, b - 1), a, b - 1)
         lo, hi = st.slider("steps", a, b - 1, key="wi_steps")
         run = st.form_submit_button("apply")
     if run:
@@ -168,7 +170,7 @@ def _what_if(p, ui, lt, arr, key, a, b, units):
         return
     iv = Intervention(spec["gate"], spec["value"], spec["mode"], layers=spec["layer"], directions=spec["direction"],
                       units=spec["units"], steps=range(spec["steps"][0], spec["steps"][1] + 1))
-    with state.guard("running the intervention"):
+    with state.error_boundary("running the intervention"):
         new = state.window_cached(key, a, b, repr(iv), _lt=lt, _iv=iv)
         view = "c" if p.kind == "lstm" else "h"
         steps = np.arange(a, b)

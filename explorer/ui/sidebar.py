@@ -10,7 +10,7 @@ from explorer.models import build
 from explorer.training import best_device, device_label
 
 from . import state
-from .state import Picked, guard
+from .state import SelectedModel, error_boundary
 from .upload import upload
 
 UPLOAD, RANDOM = "upload a checkpoint…", "a fresh random model…"
@@ -31,7 +31,7 @@ def _random_model(kind: str, hidden: int, layers: int, seed: int):
                  vocab).eval()
 
 
-def sidebar() -> Picked | None:
+def sidebar() -> SelectedModel | None:
     """Draws the sidebar; returns the picked model (also in st.session_state['picked'])."""
     sb = st.sidebar
     sb.header("Model")
@@ -46,7 +46,7 @@ def sidebar() -> Picked | None:
     choice = sb.selectbox("model", options, format_func=fmt, key="model_choice", bind="query-params",
                           help="Pretrained models were trained by this project's own CLI (see pretrained/README.md).")
     p = None
-    with guard("loading the model"):
+    with error_boundary("loading the model"):
         if choice in trained:
             p = trained[choice]
         elif choice == UPLOAD:
@@ -58,11 +58,11 @@ def sidebar() -> Picked | None:
             layers = sb.select_slider("layers", [1, 2, 3], 1, key="rnd_layers")
             seed = sb.number_input("seed", 0, 10_000, 0, key="rnd_seed")
             m = _random_model(kind, hidden, layers, int(seed))
-            p = Picked(f"random:{kind}:{hidden}:{layers}:{seed}", f"random {kind.upper()} (H={hidden}, {layers} layer)", m.core, m,
+            p = SelectedModel(f"random:{kind}:{hidden}:{layers}:{seed}", f"random {kind.upper()} (H={hidden}, {layers} layer)", m.core, m,
                        {"note": "untrained: PyTorch's default initialisation"})
         else:
             m = state.pretrained(choice)
-            p = Picked(f"pretrained:{choice}", choice, m.core, m, m.card)
+            p = SelectedModel(f"pretrained:{choice}", choice, m.core, m, m.card)
     if p is None:
         st.session_state.pop("picked", None)
         return None

@@ -30,7 +30,7 @@ MAX_CHARS = 2_000_000          # upload cap for text (characters)
 
 
 @dataclass
-class Picked:
+class SelectedModel:
     """The model every tab looks at."""
     key: str                       # unique per model instance: the cache key
     label: str
@@ -52,7 +52,7 @@ class Picked:
 
 
 @contextlib.contextmanager
-def guard(what: str):
+def error_boundary(what: str):
     """Show a failure in one sentence (st.error) instead of a traceback; the page goes on."""
     try:
         yield
@@ -137,7 +137,7 @@ def _from_url(key: str, like):
         return None
 
 
-def seed(key: str, default, lo=None, hi=None):
+def start_at(key: str, default, lo=None, hi=None):
     """For a widget drawn without a default of its own: session state is the one source of truth.
     Starts at the shared link's value or `default`, clamped into [lo, hi] (the range may change)."""
     v = st.session_state.get(key)
@@ -208,21 +208,21 @@ def digest(data) -> str:
 
 
 def session_models() -> dict:
-    """Models trained or uploaded in this session: {key: Picked}."""
+    """Models trained or uploaded in this session: {key: SelectedModel}."""
     return st.session_state.setdefault("session_models", {})
 
 
 def add_session_model(label: str, model, card: Optional[dict] = None, core=None) -> str:
     key = f"session:{uuid.uuid4().hex[:12]}"
-    session_models()[key] = Picked(key, label, core if core is not None else model.core, model, card or {})
+    session_models()[key] = SelectedModel(key, label, core if core is not None else model.core, model, card or {})
     return key
 
 
-def picked() -> Picked:
+def picked() -> SelectedModel:
     return st.session_state["picked"]
 
 
-def core_input(p: Picked, payload) -> object:
+def core_input(p: SelectedModel, payload) -> object:
     """The recurrent core's input for a payload: ids -> lazy embedding; (T, I) series -> projected."""
     if p.is_char:
         return LazyEmbedding(p.model, payload)

@@ -16,7 +16,7 @@ from explorer.models import build, count_parameters
 from explorer.training import TrainConfig, device_label
 
 from . import state
-from .state import guard, md_escape
+from .state import error_boundary, md_escape
 
 TASKS = {"char: the text from the Explore tab": "char", "char: an uploaded text": "char",
          "char: Tiny Shakespeare (a local copy)": "char", "adding problem": "adding", "copy task": "copy",
@@ -39,7 +39,7 @@ def _source(task_label: str, seq_len: int):
             raise InputError("upload a .txt file to train on.")
         return D.read_text(up.getvalue(), max_chars=state.MAX_CHARS, name=up.name)
     if "Shakespeare" in task_label:
-        state.seed("train_corpus", os.path.normpath(DEFAULT_CORPUS))
+        state.start_at("train_corpus", os.path.normpath(DEFAULT_CORPUS))
         path = st.text_input("path to tinyshakespeare.txt", key="train_corpus",
                              help="The corpus is not shipped with Gate Explorer; give the path of a local copy.")
         if not os.path.isfile(path):
@@ -89,7 +89,7 @@ def train_tab():
         state.keep_valid("train_lr", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0, 1e38], 3e-3)
         lr = c3.select_slider("learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0, 1e38], key="train_lr",
                               format_func=lambda v: f"{v:g}", help="The last one is absurd on purpose: see what happens.")
-        state.seed("train_steps", 300, 1, 100_000)
+        state.start_at("train_steps", 300, 1, 100_000)
         steps = c4.number_input("steps", 1, 100_000, step=50, key="train_steps")
         c1, c2, c3 = st.columns(3)
         state.keep_valid("train_batch", [4, 8, 16, 32, 64, 128], 32)
@@ -101,7 +101,7 @@ def train_tab():
         c3.caption(f"device: {device_label(device)} (change it in the sidebar)")
         go = st.form_submit_button("start training", disabled=busy, type="primary")
     if go:
-        with guard("setting up the training"):
+        with error_boundary("setting up the training"):
             kind = TASKS[task]
             source = _source(task, seq_len)
             archs = ["lstm", "gru", "rnn"] if arch == "all three" else [arch.lower()]
@@ -114,7 +114,7 @@ def train_tab():
             st.session_state["job"] = job.start()
             st.session_state["job_id"] = id(job)
     elif task in ("char: an uploaded text", "CSV series (upload)", "char: Tiny Shakespeare (a local copy)"):
-        with guard("reading the training data"):
+        with error_boundary("reading the training data"):
             _source(task, seq_len)                 # show the uploader / path box before starting
     job = st.session_state.get("job")
     if job is None:

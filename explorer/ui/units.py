@@ -12,12 +12,12 @@ from explorer.cells import GATE_NAMES
 
 from . import state
 from .explore import window_of
-from .state import guard
+from .state import error_boundary
 
 LONG = 20_000       # above this many steps, whole-input passes run when asked, not on every page load
 
 
-def _on_demand(key: str, what: str, N: int, button_key: str) -> bool:
+def _run_when_asked(key: str, what: str, N: int, button_key: str) -> bool:
     """True when a whole-input pass may run: always for short inputs, after a click for long ones."""
     done = st.session_state.setdefault("units_ready", set())
     if N <= LONG or (key, what) in done:
@@ -65,7 +65,7 @@ def units_tab():
 @st.fragment
 def _finder(p, ui, lt, key, view):
     """A fragment: its widgets rerun only this section."""
-    with guard("finding units"):
+    with error_boundary("finding units"):
         _finder_body(p, ui, lt, key, view)
 
 
@@ -74,12 +74,12 @@ def _finder_body(p, ui, lt, key, view):
     st.caption("Every unit of every gate and state, correlated with simple features of the text (Pearson r over the "
                "whole input, computed window by window for long inputs). High |r| = a unit that tracks the feature.")
     c1, c2 = st.columns([2, 1])
-    state.seed("uf_regex", "")
+    state.start_at("uf_regex", "")
     regex = c1.text_input("your own feature: a regular expression (1 inside a match)", key="uf_regex",
                           help=r"e.g. \bthe\b, [A-Z]+:, or \d+. " + A.REGEX_HELP)
-    state.seed("uf_top", 3, 1, 10)
+    state.start_at("uf_top", 3, 1, 10)
     top = c2.slider("units per feature", 1, 10, key="uf_top")
-    if not _on_demand(key, "find units", len(ui.text), "uf_go"):
+    if not _run_when_asked(key, "find units", len(ui.text), "uf_go"):
         return
     with st.spinner(f"Correlating units with features over {len(ui.text):,} characters…"):
         rows = _find(key, regex, top, _lt=lt, _text=ui.text)
@@ -111,7 +111,7 @@ def _finder_body(p, ui, lt, key, view):
 
 @st.fragment
 def _patterns(p, ui, lt, key, names, view):
-    with guard("searching for the pattern"):
+    with error_boundary("searching for the pattern"):
         _patterns_body(p, ui, lt, key, names, view)
 
 
@@ -121,14 +121,14 @@ def _patterns_body(p, ui, lt, key, names, view):
                "selection form a pattern; below are the places where the most similar set of units is on, ranked.")
     a, b = view["a"], view["b"]
     c1, c2, c3 = st.columns([2, 1, 1])
-    state.seed("pt_range", (a + (b - a) // 3, min(a + (b - a) // 3 + 4, b - 1)), a, b - 1)
+    state.start_at("pt_range", (a + (b - a) // 3, min(a + (b - a) // 3 + 4, b - 1)), a, b - 1)
     s, e = c1.slider("selected steps (in the current window)", a, b - 1, key="pt_range")
     state.keep_valid("pt_name", names, "h")
     name = c2.selectbox("of", names, key="pt_name", format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
-    state.seed("pt_thr", 0.5, -1.0, 1.0)
+    state.start_at("pt_thr", 0.5, -1.0, 1.0)
     thr = c3.slider("threshold", -1.0, 1.0, step=0.05, key="pt_thr")
     l, d = st.session_state["layer"], st.session_state["direction"]
-    if not _on_demand(key, "search the pattern", lt.steps, "pt_search"):
+    if not _run_when_asked(key, "search the pattern", lt.steps, "pt_search"):
         return
     units, hits = _pattern(key, name, l, d, s, e + 1, thr, _lt=lt)
     if not units:
@@ -156,7 +156,7 @@ def _patterns_body(p, ui, lt, key, names, view):
 
 @st.fragment
 def _clusters(p, ui, lt, key, names, view):
-    with guard("clustering units"):
+    with error_boundary("clustering units"):
         _clusters_body(p, ui, lt, key, names, view)
 
 
@@ -167,7 +167,7 @@ def _clusters_body(p, ui, lt, key, names, view):
     c1, c2 = st.columns(2)
     state.keep_valid("cl_name", names, "h")
     name = c1.selectbox("of", names, key="cl_name", format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
-    state.seed("cl_k", 5, 2, 12)
+    state.start_at("cl_k", 5, 2, 12)
     k = c2.slider("clusters", 2, 12, key="cl_k")
     a, b = view["a"], view["b"]
     arr = state.window_cached(key, a, b, "", _lt=lt)

@@ -12,7 +12,7 @@ from explorer.models import TokenModel
 from explorer.tokens import read_vocabulary
 
 from . import state
-from .state import Picked, md_escape
+from .state import SelectedModel, md_escape
 
 EXTENSIONS = ["pt", "pth", "bin", "ckpt", "tar", "safetensors"]
 UPLOAD_HELP = ("Ours (with config and vocab), or what your project saved: a state_dict, a whole model "
@@ -25,13 +25,13 @@ VOCAB_HELP = ("A JSON {token: id} or list, one token per line, or the training c
 
 
 def _read(name: str, data: bytes) -> dict:
-    """{"ours": Picked} for our format, else {"foreign": Foreign}; cached per session and file."""
+    """{"ours": SelectedModel} for our format, else {"foreign": Foreign}; cached per session and file."""
     key = "upload:" + state.digest(data)
     cache = st.session_state.setdefault("uploads", {})
     if key not in cache:
         try:
             model, card = load_model(data)
-            cache[key] = {"ours": Picked(key, name, model.core, model, card)}
+            cache[key] = {"ours": SelectedModel(key, name, model.core, model, card)}
         except InputError:                                   # not ours: a foreign checkpoint
             try:
                 cache[key] = {"foreign": read_foreign(data), "key": key}
@@ -40,7 +40,7 @@ def _read(name: str, data: bytes) -> dict:
     return cache[key]
 
 
-def upload() -> Picked | None:
+def upload() -> SelectedModel | None:
     sb = st.sidebar
     f = sb.file_uploader("checkpoint (.pt .pth .bin .ckpt .tar .safetensors)", type=EXTENSIONS, key="ckpt_upload",
                          help=UPLOAD_HELP)
@@ -79,7 +79,7 @@ def upload() -> Picked | None:
     pkey = f"{key}:{pre}:{fm.module.nonlinearity if fm.kind == 'rnn' else ''}"
     emb = found.embedding_for(pre)
     if emb is None:
-        return Picked(pkey, label, fm.module)
+        return SelectedModel(pkey, label, fm.module)
     head = found.head_for(pre, emb.num_embeddings)
     sb.caption(f"This file has an embedding ({emb.num_embeddings:,} × {emb.embedding_dim}, "
                f"'{md_escape(emb.source_key)}')" + (f" and an output layer ('{md_escape(head.source_key)}')" if head else "")
@@ -88,9 +88,9 @@ def upload() -> Picked | None:
                           key="ckpt_vocab", help=VOCAB_HELP)
     if vf is None:
         sb.caption("Without a vocabulary the recurrent core reads synthetic inputs.")
-        return Picked(pkey, label, fm.module)
+        return SelectedModel(pkey, label, fm.module)
     vocab = read_vocabulary(vf.getvalue(), emb.num_embeddings)
     sb.caption(f"vocabulary: {len(vocab):,} {'characters' if vocab.level == 'char' else 'words'}")
     model = TokenModel(emb, fm.module, head, vocab).eval()
-    return Picked(f"{pkey}:vocab:{state.digest(vf.getvalue())}", label, fm.module, model,
+    return SelectedModel(f"{pkey}:vocab:{state.digest(vf.getvalue())}", label, fm.module, model,
                   {"note": "your vocabulary through the file's own embedding"})
