@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -89,15 +90,7 @@ def bench_app_long(n: int = 1_000_000):
           + (f"; {errors} error(s) on the page" if errors else ""))
 
 
-MINIMAL = '''"""The baseline page: one plotly heatmap and one slider."""
-import numpy as np
-import plotly.graph_objects as go
-import streamlit as st
-
-k = st.slider("shift", 0, 100, 0, key="shift")
-z = np.sin(np.arange(24)[:, None] * 0.3 + np.arange(120)[None, :] * 0.1 + k)
-st.plotly_chart(go.Figure(go.Heatmap(z=z)), key="hm")
-'''
+MINIMAL = Path(__file__).resolve().parent / "ui" / "bench_minimal.py"   # the baseline page (a Streamlit script)
 RUNNING = "[data-testid='stApp'][data-test-script-state='running']"
 PLOTS_DRAWN = ("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
                ".every(p => p.querySelector('.main-svg'))")
@@ -154,48 +147,44 @@ def bench_page(repeat: int = 3, students: int = 8):
     from .browser import browser
     from .data import SAMPLES
     text = (SAMPLES["prose"] * 8)[:1000]             # long enough for a window slider (over 150 steps)
-    with tempfile.TemporaryDirectory() as tmp:
-        minimal = os.path.join(tmp, "minimal.py")
-        with open(minimal, "w") as f:
-            f.write(MINIMAL)
-        # GATE_EXPLORER_BENCH_APP=path/to/app.py measures another checkout's page (e.g. before a change)
-        script = os.environ.get("GATE_EXPLORER_BENCH_APP") or APP
-        with streamlit_server(script) as app, streamlit_server(minimal) as bare, browser() as b:
-            _load(b, app)[1].close()                   # warm both servers (imports, caches)
-            _load(b, bare)[1].close()
-            base_load, base_rerun, loads = [], [], []
-            acts = {"move window start by one step": [], "change units shown (top k)": [],
-                    "move the step inspector": [], "switch to Gradient flow": []}
-            for _ in range(repeat):
-                t, page = _load(b, bare)
-                base_load.append(t)
-                base_rerun.append(_nudge(page, "shift"))
-                page.close()
-                t, page = _load(b, app)
-                loads.append(t)
-                page.close()
-                _, page = _load(b, f"{app}/?" + urllib.parse.urlencode({"text": text}))
-                acts["move window start by one step"].append(_nudge(page, "window start"))
-                acts["change units shown (top k)"].append(_nudge(page, "units shown", "ArrowLeft"))
-                acts["move the step inspector"].append(_nudge(page, "step t"))
-                t0 = time.perf_counter()
-                page.get_by_role("tab", name="Gradient flow").click()
-                _settled(page)
-                acts["switch to Gradient flow"].append(time.perf_counter() - t0)
-                page.close()
-            crowd = {}
-            for name, url in (("app", app), ("bare", bare)):
-                t = time.perf_counter()
-                pages = [b.new_page(viewport={"width": 1500, "height": 1100}) for _ in range(students)]
-                for p in pages:
-                    p.goto(url, wait_until="commit")
-                for p in pages:
-                    p.wait_for_selector(IDLE, timeout=600_000)
-                    p.wait_for_selector(".js-plotly-plot", timeout=600_000)
-                    _settled(p, 600_000)
-                crowd[name] = time.perf_counter() - t
-                for p in pages:
-                    p.close()
+    # GATE_EXPLORER_BENCH_APP=path/to/app.py measures another checkout's page (e.g. before a change)
+    script = os.environ.get("GATE_EXPLORER_BENCH_APP") or APP
+    with streamlit_server(script) as app, streamlit_server(MINIMAL) as bare, browser() as b:
+        _load(b, app)[1].close()                   # warm both servers (imports, caches)
+        _load(b, bare)[1].close()
+        base_load, base_rerun, loads = [], [], []
+        acts = {"move window start by one step": [], "change units shown (top k)": [],
+                "move the step inspector": [], "switch to Gradient flow": []}
+        for _ in range(repeat):
+            t, page = _load(b, bare)
+            base_load.append(t)
+            base_rerun.append(_nudge(page, "shift"))
+            page.close()
+            t, page = _load(b, app)
+            loads.append(t)
+            page.close()
+            _, page = _load(b, f"{app}/?" + urllib.parse.urlencode({"text": text}))
+            acts["move window start by one step"].append(_nudge(page, "window start"))
+            acts["change units shown (top k)"].append(_nudge(page, "units shown", "ArrowLeft"))
+            acts["move the step inspector"].append(_nudge(page, "step t"))
+            t0 = time.perf_counter()
+            page.get_by_role("tab", name="Gradient flow").click()
+            _settled(page)
+            acts["switch to Gradient flow"].append(time.perf_counter() - t0)
+            page.close()
+        crowd = {}
+        for name, url in (("app", app), ("bare", bare)):
+            t = time.perf_counter()
+            pages = [b.new_page(viewport={"width": 1500, "height": 1100}) for _ in range(students)]
+            for p in pages:
+                p.goto(url, wait_until="commit")
+            for p in pages:
+                p.wait_for_selector(IDLE, timeout=600_000)
+                p.wait_for_selector(".js-plotly-plot", timeout=600_000)
+                _settled(p, 600_000)
+            crowd[name] = time.perf_counter() - t
+            for p in pages:
+                p.close()
     L, R = _median(base_load), _median(base_rerun)
     print(f"\npage speed in headless Chromium (medians of {repeat}; the bare page: one heatmap and one slider)")
     print(f"{'':38} {'app s':>7} {'bare s':>7} {'ratio':>6} {'goal':>6}")

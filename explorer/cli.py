@@ -1,7 +1,13 @@
 """`gate-explorer` (and `python -m explorer`): start the app. Every argument goes on to
-`streamlit run`, e.g. `gate-explorer --server.port 8600`; `--version` prints the version."""
+`streamlit run`, e.g. `gate-explorer --server.port 8600`; `--version` prints the version.
+
+Streamlit runs as `python -m streamlit run …`, which replaces this process (so signals such as
+Ctrl-C or a service manager's SIGTERM reach streamlit itself): the core never imports it."""
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,13 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] in (["--version"], ["-V"]):
         print(f"gate-explorer {__version__}")
         return 0
-    try:
-        from streamlit.web import cli as streamlit_cli
-    except ImportError:
+    if importlib.util.find_spec("streamlit") is None:         # looks for it without importing it
         print("gate-explorer needs the app's dependencies: pip install \"gate-explorer[app]\"", file=sys.stderr)
         return 1
-    sys.argv = ["streamlit", "run", str(APP), *args]
-    return streamlit_cli.main()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), *args]
+    if os.name == "posix":
+        os.execv(sys.executable, cmd)                         # does not return
+    return subprocess.call(cmd)                               # elsewhere: a child process
 
 
 if __name__ == "__main__":
