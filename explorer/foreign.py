@@ -95,9 +95,11 @@ class Foreign:
         return lin.eval()
 
 
-def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None) -> Foreign:
+def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None, *,
+                 nonlinearity: str = "tanh") -> Foreign:
     """Every recurrent module in a foreign checkpoint, with what the file recorded and what was assumed.
-    overrides={prefix: {"nonlinearity": "relu", "batch_first": True}} for what a file cannot say."""
+    overrides={prefix: {"nonlinearity": "relu", "batch_first": True}} for what a file cannot say;
+    nonlinearity: what an RNN is assumed to use when neither the file nor overrides say."""
     found = _read(source)
     groups, cells = _groups(found.tensors)
     if not groups and not cells:
@@ -105,13 +107,13 @@ def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None) ->
         what = f" (it pickles {', '.join(pickled[:3])})" if pickled else ""
         raise InputError("no LSTM, GRU or RNN weights found in this checkpoint" + what + " (looked for keys like "
                          "'rnn.weight_ih_l0' or an LSTMCell's 'cell.weight_ih'); is it the right file?")
-    recorded = {p: m for p, m in found.pickled.items()}
+    recorded = found.pickled
     for prefix, g in sorted(groups.items()):
-        found.modules[prefix] = _rebuild(prefix, g, recorded.get(prefix), (overrides or {}).get(prefix, {}))
+        found.modules[prefix] = _rebuild(prefix, g, recorded.get(prefix), (overrides or {}).get(prefix, {}), nonlinearity)
     for prefix, g in sorted(cells.items()):
         if prefix not in found.modules:
             layered = {(n, 0, False): t for n, t in g.items()}
-            fm = _rebuild(prefix, layered, recorded.get(prefix), (overrides or {}).get(prefix, {}))
+            fm = _rebuild(prefix, layered, recorded.get(prefix), (overrides or {}).get(prefix, {}), nonlinearity)
             fm.cell = True
             found.modules[prefix] = fm
     low = sorted({str(t.dtype).replace("torch.", "") for t in found.tensors.values()
@@ -130,13 +132,7 @@ def load_recurrent(source: Source, *, overrides: Optional[dict[str, dict]] = Non
     for an RNN). A state_dict cannot say an RNN's nonlinearity or batch_first: a pickled model's
     own values are used when it has them, else `nonlinearity` (PyTorch's default "tanh") and
     batch_first=False, unless overrides[prefix] says otherwise."""
-    ov = {p: {"nonlinearity": nonlinearity, **o} for p, o in (overrides or {}).items()}
-    found = read_foreign(source, ov)
-    if nonlinearity != "tanh":
-        for p, fm in found.modules.items():
-            if fm.kind == "rnn" and "nonlinearity" in fm.assumed and p not in ov:
-                found = read_foreign(source, {q: {"nonlinearity": nonlinearity} for q in found.modules})
-                break
+    found = read_foreign(source, overrides, nonlinearity=nonlinearity)
     return {p: fm.module for p, fm in found.modules.items()}
 
 
@@ -263,7 +259,8 @@ def _groups(tensors: dict[str, Tensor]):
     return groups, cells
 
 
-def _rebuild(prefix: str, g: dict, pickled: Optional[pickles.PickledModule], override: dict) -> FoundModule:
+def _rebuild(prefix: str, g: dict, pickled: Optional[pickles.PickledModule], override: dict,
+             default_nonlinearity: str = "tanh") -> FoundModule:
     name = prefix or "(top level)"
     layers = 1 + max(l for _, l, _ in g)
     bidirectional = any(r for _, _, r in g)
@@ -285,7 +282,7 @@ def _rebuild(prefix: str, g: dict, pickled: Optional[pickles.PickledModule], ove
     if kind == "rnn":
         if "nonlinearity" in attrs or attrs.get("mode") in ("RNN_TANH", "RNN_RELU"):
             recorded["nonlinearity"] = attrs.get("nonlinearity") or attrs["mode"][4:].lower()
-        nonlin = override.get("nonlinearity", recorded.get("nonlinearity", "tanh"))
+        nonlin = override.get("nonlinearity", recorded.get("nonlinearity", default_nonlinearity))
         if nonlin not in ("tanh", "relu"):
             raise InputError(f"an RNN's nonlinearity is 'tanh' or 'relu', not {nonlin!r}.")
         if "nonlinearity" not in recorded and "nonlinearity" not in override:

@@ -113,7 +113,7 @@ def gradient_flow(rnn, x: Tensor, hx=None, *, objective: Optional[Callable] = No
     h_grad = torch.empty_like(tr.h)
     c_grad = torch.empty_like(tr.c) if kind == "lstm" else None
     direct = [g_out[..., d * P:(d + 1) * P] for d in range(D)]         # dJ/dh from above, input order
-    x_tm, _ = time_major(rnn, x)                                        # (T, B, I)
+    x_tm, _ = time_major(rnn, x, check=False)                           # (T, B, I); trace() checked x
     with torch.no_grad():
         for l in reversed(range(L)):
             below = None

@@ -145,13 +145,15 @@ def _check_x(rnn, x) -> Tensor:
     return x
 
 
-def time_major(rnn, x) -> tuple[Tensor, bool]:
+def time_major(rnn, x, *, check: bool = True) -> tuple[Tensor, bool]:
     """x as the module takes it -> (a checked (T, B, I) view, whether x was batched).
 
     The one place the module's own layout is read: (T, B, I), (B, T, I) when rnn.batch_first,
     or unbatched (T, I) as a batch of one. Every public entry (trace, scan_long, gradient_flow)
-    goes through here, so they all accept exactly the same inputs."""
-    x = _check_x(rnn, x)
+    goes through here, so they all accept exactly the same inputs. check=False skips the checks
+    (a pass over x) for an x that trace() has just checked."""
+    if check:
+        x = _check_x(rnn, x)
     if x.dim() == 2:
         return x.unsqueeze(1), False
     return (x.transpose(0, 1) if rnn.batch_first else x), True

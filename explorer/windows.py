@@ -199,7 +199,8 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
     progress(done_fraction) is called after every chunk.
     """
     kind = kind_of(rnn)
-    if isinstance(x, Tensor):
+    lazy = not isinstance(x, Tensor)          # a lazy source is checked chunk by chunk as it is read
+    if not lazy:
         # The module's own layout, checked once; kept time-major ((N, B, I), or (N, I) unbatched)
         # so that chunks and windows are slices along dim 0 whatever batch_first says.
         x_tm, batched = time_major(rnn, x)
@@ -249,7 +250,8 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
 
     def layer_input(l: int, s: int, e: int) -> Tensor:
         """Input of layer l over chunk-aligned [s, e), (T, B, I), recomputed from lower checkpoints."""
-        xs = _check_x(rnn, _slice(x, s, e))
+        xs = _slice(x, s, e)
+        xs = _check_x(rnn, xs) if lazy else xs
         xs = xs.unsqueeze(1) if xs.dim() == 2 else xs
         for m in range(l):
             outs = []

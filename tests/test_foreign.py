@@ -166,7 +166,6 @@ def test_lightning_checkpoint_training_dict_and_dataparallel():
     torch.manual_seed(0)
     net = RNNModel("GRU", 20, 6, 10, 2).eval()
     opt = torch.optim.Adam(net.parameters())
-    net(torch.zeros(1)) if False else None
     lightning = {"epoch": 3, "global_step": 120, "pytorch-lightning_version": "2.4.0",
                  "state_dict": {f"model.{k}": v for k, v in net.state_dict().items()},
                  "optimizer_states": [opt.state_dict()], "lr_schedulers": [], "hyper_parameters": {"lr": 1e-3}}
@@ -243,6 +242,9 @@ def test_a_bare_relu_state_dict_says_what_it_assumed_and_takes_overrides():
     assert fixed.nonlinearity == "relu" and fixed.batch_first
     same_output(relu, load_recurrent(relu.state_dict(), overrides={"": {"nonlinearity": "relu"}})[""],
                 torch.randn(6, 2, 3))
+    same_output(relu, load_recurrent(relu.state_dict(), nonlinearity="relu")[""], torch.randn(6, 2, 3))
+    pickled_tanh = RNNModel("RNN_TANH", 10, 3, 5, 1)          # a recorded value beats the assumed default
+    assert load_recurrent(saved(pickled_tanh), nonlinearity="relu")["rnn"].nonlinearity == "tanh"
     with pytest.raises(InputError, match="'tanh' or 'relu'"):
         load_recurrent(relu.state_dict(), overrides={"": {"nonlinearity": "sigmoid"}})
 
