@@ -31,6 +31,7 @@ from .params import LayerParams, cell_scan
 # (4096, 1); so a layer goes through the kernel in time chunks of ROWS // B steps, state carried.
 ROWS = 1024
 MAX_BACKWARD_ROWS = 32768                 # the backward runs on one call over the whole layer
+LSTM_MODE = 2                             # oneDNN's RNN modes: 0 RNN_RELU, 1 RNN_TANH, 2 LSTM, 3 GRU
 PAGE = 1024                               # oneDNN aligns each workspace region to 4096 bytes
 
 
@@ -144,8 +145,9 @@ def _kernel(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor):
     H = p.w_hh.shape[1]
     try:
         with torch.enable_grad():              # the kernel only fills its workspace when grad mode is on
-            out, h_n, c_n, ws = torch.mkldnn_rnn_layer(x, p.w_ih, p.w_hh, p.b_ih, p.b_hh, h0, c0, False, [], 2, H, 1,
-                                                      True, False, False, True)
+            out, h_n, c_n, ws = torch.ops.aten.mkldnn_rnn_layer(
+                x, p.w_ih, p.w_hh, p.b_ih, p.b_hh, h0, c0, reverse=False, batch_sizes=[], mode=LSTM_MODE,
+                hidden_size=H, num_layers=1, has_biases=True, bidirectional=False, batch_first=False, train=True)
     except (RuntimeError, AttributeError):
         return None
     if ws is None or ws.dtype != torch.uint8 or ws.numel() % 4:
@@ -258,8 +260,10 @@ def lstm_backward(p: LayerParams, x: Tensor, h0: Tensor, c0: Tensor, direct: Ten
         out, h_n, c_n, ws = r
     zero = h0.new_zeros(B, H)
     try:
-        torch.ops.aten.mkldnn_rnn_layer_backward(x, p.w_ih, p.w_hh, p.b_ih, p.b_hh, h0, c0, out, h_n, c_n, direct,
-                                                 zero, zero, False, 2, H, 1, True, True, False, [], False, ws)
+        torch.ops.aten.mkldnn_rnn_layer_backward(
+            x, p.w_ih, p.w_hh, p.b_ih, p.b_hh, h0, c0, out, h_n, c_n, grad_output=direct, grad_hy=zero, grad_cy=zero,
+            reverse=False, mode=LSTM_MODE, hidden_size=H, num_layers=1, has_biases=True, train=True,
+            bidirectional=False, batch_sizes=[], batch_first=False, workspace=ws)
     except (RuntimeError, AttributeError):
         return None
     ws = ws.view(torch.float32)

@@ -1,5 +1,6 @@
-"""What the engine and the oneDNN reader share, below both: one layer's weights (LayerParams) and
-the LSTM cell-state scan. Nothing here knows about routes or kernels."""
+"""What the engine, the kinds and the oneDNN reader share, below all three: one layer's weights
+(LayerParams), one layer's results (LayerTrace) and the LSTM cell-state scan. Nothing here knows
+about routes or kernels."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,6 +22,23 @@ class LayerParams:
     def flat(self) -> list[Tensor]:
         """In the order torch's fused kernels expect."""
         return [w for w in (self.w_ih, self.w_hh, self.b_ih, self.b_hh, self.w_hr) if w is not None]
+
+
+@dataclass
+class LayerTrace:
+    """Forward-ordered results for one layer and direction. h (T, B, H_out), c (T, B, H) or None."""
+    h: Tensor
+    c: Optional[Tensor]
+    gates: dict[str, Tensor]
+    h_n: Tensor
+    c_n: Optional[Tensor]
+    stacked: Optional[Tensor] = None     # (T, B, G, H): the gates in one tensor, when they are views of it
+
+    def gate_block(self) -> Tensor:
+        """All gates as one (T, B, G, H) tensor in the kind's gate order (a view when possible)."""
+        if self.stacked is not None:
+            return self.stacked
+        return torch.stack(list(self.gates.values()), 2)
 
 
 def layer_params(rnn: torch.nn.RNNBase, layer: int, direction: int) -> LayerParams:

@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence, Union
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from . import cells
+from . import kinds
 from .engine import layer_params, reverse_padded, run_layer
 from .errors import InputError
+from .kinds import Kind
 
 Index = Union[None, int, slice, range, Sequence[int]]
 
@@ -110,17 +111,11 @@ class Trace:
 
 
 def kind_of(rnn) -> str:
-    if isinstance(rnn, nn.LSTM):
-        return "lstm"
-    if isinstance(rnn, nn.GRU):
-        return "gru"
-    if isinstance(rnn, nn.RNN):
-        return "rnn"
-    raise InputError(f"expected a torch.nn.LSTM, nn.GRU or nn.RNN module, got {type(rnn).__name__}; "
-                     "for a whole model pass its recurrent part (e.g. model.core).")
+    """"lstm", "gru" or "rnn" for a stock module (kinds.of(rnn) gives the whole description)."""
+    return kinds.of(rnn).name
 
 
-def _check_x(rnn, x) -> Tensor:
+def check_x(rnn, x) -> Tensor:
     if not isinstance(x, Tensor):
         raise InputError(f"x must be a torch.Tensor, got {type(x).__name__}.")
     if x.dim() not in (2, 3):
@@ -153,7 +148,7 @@ def time_major(rnn, x, *, check: bool = True) -> tuple[Tensor, bool]:
     goes through here, so they all accept exactly the same inputs. check=False skips the checks
     (a pass over x) for an x that trace() has just checked."""
     if check:
-        x = _check_x(rnn, x)
+        x = check_x(rnn, x)
     if x.dim() == 2:
         return x.unsqueeze(1), False
     return (x.transpose(0, 1) if rnn.batch_first else x), True
@@ -175,21 +170,23 @@ def _check_lengths(lengths, B: int, T: int, batched: bool) -> Optional[Tensor]:
     return L.long().cpu()
 
 
-def _check_hx(rnn, kind, hx, B: int, batched: bool):
-    """Returns (h0, c0) as (L*D, B, H_out) and (L*D, B, H) (c0 None unless LSTM)."""
+def check_hx(rnn, hx, B: int, batched: bool):
+    """hx as the module takes it -> (h0, c0) as (L*D, B, H_out) and (L*D, B, H) (c0 None for a kind
+    without a cell state); zeros where hx is None. The one place initial states are read."""
+    kind = kinds.of(rnn)
     LD = rnn.num_layers * (2 if rnn.bidirectional else 1)
     H, Hout = rnn.hidden_size, (rnn.proj_size or rnn.hidden_size)
     w = rnn.weight_ih_l0
     zeros = lambda n: torch.zeros(LD, B, n, dtype=w.dtype, device=w.device)
     if hx is None:
-        return zeros(Hout), (zeros(H) if kind == "lstm" else None)
-    if kind == "lstm":
+        return zeros(Hout), (zeros(H) if kind.has_c else None)
+    if kind.has_c:
         if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
-            raise InputError("an LSTM's hx must be a tuple (h_0, c_0).")
+            raise InputError(f"an {kind.label}'s hx must be a tuple (h_0, c_0).")
         pairs = [("h_0", hx[0], Hout), ("c_0", hx[1], H)]
     else:
         if not isinstance(hx, Tensor):
-            raise InputError(f"a {kind.upper()}'s hx must be one tensor h_0.")
+            raise InputError(f"a {kind.label}'s hx must be one tensor h_0.")
         pairs = [("h_0", hx, Hout)]
     out = []
     for name, t, n in pairs:
@@ -200,10 +197,10 @@ def _check_hx(rnn, kind, hx, B: int, batched: bool):
         if t.dtype != w.dtype:
             raise InputError(f"{name} is {t.dtype} but the module's weights are {w.dtype}; convert it.")
         out.append(t if batched else t.unsqueeze(1))
-    return out[0], (out[1] if kind == "lstm" else None)
+    return out[0], (out[1] if kind.has_c else None)
 
 
-def _select(idx: Index, n: int, what: str) -> torch.Tensor:
+def select_mask(idx: Index, n: int, what: str) -> torch.Tensor:
     """A boolean mask of length n from an Index."""
     m = torch.zeros(n, dtype=torch.bool)
     if idx is None:
@@ -218,17 +215,18 @@ def _select(idx: Index, n: int, what: str) -> torch.Tensor:
     return m
 
 
-def _interventions(intervene, kind: str) -> list[Intervention]:
+def interventions(intervene, kind: Kind) -> list[Intervention]:
+    """`intervene` (an Intervention, a list of them or a {gate: value} dict) -> a checked list."""
     if intervene is None:
         return []
     if isinstance(intervene, Intervention):
         intervene = [intervene]
     elif isinstance(intervene, dict):
         intervene = [Intervention(k, v) for k, v in intervene.items()]
-    allowed = cells.names(kind)
+    allowed = kind.names()
     for iv in intervene:
         if iv.gate not in allowed:
-            raise InputError(f"a {kind.upper()} cannot edit {iv.gate!r}; choose from {', '.join(allowed)}.")
+            raise InputError(f"a {kind.label} cannot edit {iv.gate!r}; choose from {', '.join(allowed)}.")
         if iv.mode not in ("set", "add", "scale"):
             raise InputError(f"intervention mode must be 'set', 'add' or 'scale', not {iv.mode!r}.")
     return list(intervene)
@@ -238,10 +236,10 @@ def _editor(ivs, layer, direction, L, D, T, H_of, lengths, B, device):
     """For one layer/direction: (edit(t) for forward-ordered step t, first step t0) or (None, T)."""
     rules = []
     for iv in ivs:
-        if not (_select(iv.layers, L, "layer")[layer] and _select(iv.directions, D, "direction")[direction]):
+        if not (select_mask(iv.layers, L, "layer")[layer] and select_mask(iv.directions, D, "direction")[direction]):
             continue
-        units = _select(iv.units, H_of(iv.gate), "unit").to(device)
-        pos = _select(iv.steps, T, "step")                      # by input position
+        units = select_mask(iv.units, H_of(iv.gate), "unit").to(device)
+        pos = select_mask(iv.steps, T, "step")                      # by input position
         t = torch.arange(T)[:, None].expand(T, B)
         if direction == 1:                                      # forward-ordered step -> input position
             Lb = lengths[None, :] if lengths is not None else torch.full((1, B), T)
@@ -273,18 +271,18 @@ def trace(rnn, x: Tensor, hx=None, *, lengths=None, intervene=None) -> Trace:
     hx: as the module takes it. lengths: B ints for a padded batch (same as a PackedSequence).
     Returns a Trace; gates/h/c are (num_layers, num_directions, T, B, H), padded steps NaN.
     """
-    kind = kind_of(rnn)
+    kind = kinds.of(rnn)
     x, batched = time_major(rnn, x)
     T, B = x.shape[:2]
     lengths = _check_lengths(lengths, B, T, batched)
-    h0, c0 = _check_hx(rnn, kind, hx, B, batched)
-    ivs = _interventions(intervene, kind)
+    h0, c0 = check_hx(rnn, hx, B, batched)
+    ivs = interventions(intervene, kind)
 
     L, D = rnn.num_layers, (2 if rnn.bidirectional else 1)
     H, Hout = rnn.hidden_size, (rnn.proj_size or rnn.hidden_size)
     H_of = lambda g: Hout if g == "h" else H
     nonlin = getattr(rnn, "nonlinearity", "tanh")
-    names = cells.GATES[kind]
+    names = kind.gates
     per = {n: [] for n in ("h", "c", *names)}          # (T, B, H) per layer and direction, in input order
     h_n, c_n = [], []
 
@@ -296,7 +294,7 @@ def trace(rnn, x: Tensor, hx=None, *, lengths=None, intervene=None) -> Trace:
                 xs = inp if d == 0 else reverse_padded(inp, lengths)
                 edit, t0 = _editor(ivs, l, d, L, D, T, H_of, lengths, B, x.device)
                 lt = run_layer(kind, layer_params(rnn, l, d), xs, h0[k], c0[k] if c0 is not None else None,
-                               lengths, nonlin, edit, t0)
+                               lengths=lengths, nonlinearity=nonlin, edit=edit, t0=t0)
                 back = (lambda t: t) if d == 0 else (lambda t: reverse_padded(t, lengths))
                 per["h"].append(back(lt.h))
                 per["c"].append(back(lt.c) if lt.c is not None else None)
@@ -310,7 +308,7 @@ def trace(rnn, x: Tensor, hx=None, *, lengths=None, intervene=None) -> Trace:
         # (L, D, T, B, H): a view when there is one layer and direction, else one copy.
         stack = lambda ts: ts[0].unsqueeze(0).unsqueeze(0) if L * D == 1 else torch.stack(ts).unflatten(0, (L, D))
         h_all = stack(per["h"])
-        c_all = stack(per["c"]) if kind == "lstm" else None
+        c_all = stack(per["c"]) if kind.has_c else None
         gates = {g: stack(per[g]) for g in names}
         if lengths is not None:
             pad = (torch.arange(T)[:, None] >= lengths[None, :]).to(x.device)     # (T, B)
@@ -319,11 +317,11 @@ def trace(rnn, x: Tensor, hx=None, *, lengths=None, intervene=None) -> Trace:
                 if t is not None:
                     t[:, :, pad] = float("nan")
     h_n = torch.stack(h_n)
-    c_n = torch.stack(c_n) if kind == "lstm" else None
+    c_n = torch.stack(c_n) if kind.has_c else None
     if not batched:
         output, h_n = output[:, 0], h_n[:, 0]
         c_n = c_n[:, 0] if c_n is not None else None
     elif rnn.batch_first:
         output = output.transpose(0, 1)
-    return Trace(kind, gates, h_all, c_all, output, h_n, c_n, lengths, bool(rnn.batch_first),
+    return Trace(kind.name, gates, h_all, c_all, output, h_n, c_n, lengths, bool(rnn.batch_first),
                  {"nonlinearity": nonlin, "hidden_size": H, "proj_size": rnn.proj_size, "batched": batched})

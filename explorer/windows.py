@@ -19,10 +19,10 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from . import cells
+from . import cells, kinds
 from .engine import layer_params, reverse_padded, run_layer
 from .errors import InputError
-from .trace import Trace, _check_hx, _check_x, kind_of, time_major, trace
+from .trace import Trace, check_hx, check_x, time_major, trace
 
 
 # Saturation thresholds: sigmoid gates live in (0, 1), tanh ones and states in (-1, 1).
@@ -156,7 +156,7 @@ class LongTrace:
         D = self.h_ck.shape[1]
         pick = lambda ck: torch.stack([ck[:, 0, j_fwd]] + ([ck[:, 1, j_rev]] if D == 2 else []), 1).flatten(0, 1)
         h = pick(self.h_ck)
-        return (h, pick(self.c_ck)) if self.kind == "lstm" else h
+        return (h, pick(self.c_ck)) if self.c_ck is not None else h
 
 
 def _shift(intervene, s: int, e: int):
@@ -198,7 +198,7 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
     ceil(N / overview_blocks) steps (a decimated picture of the whole input, bounded in size).
     progress(done_fraction) is called after every chunk.
     """
-    kind = kind_of(rnn)
+    kind = kinds.of(rnn)
     lazy = not isinstance(x, Tensor)          # a lazy source is checked chunk by chunk as it is read
     if not lazy:
         # The module's own layout, checked once; kept time-major ((N, B, I), or (N, I) unbatched)
@@ -211,7 +211,7 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
     if checkpoint_every < 1 or chunk < checkpoint_every:
         raise InputError("checkpoint_every must be at least 1 and no larger than chunk.")
     chunk = (chunk // checkpoint_every) * checkpoint_every
-    first = _check_x(rnn, _slice(x, 0, min(N, 2)))
+    first = check_x(rnn, _slice(x, 0, min(N, 2)))
     batched = first.dim() == 3
     B = first.shape[1] if batched else 1
     L, D = rnn.num_layers, (2 if rnn.bidirectional else 1)
@@ -220,9 +220,9 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
     n_ck = -(-N // K) + 1                 # boundaries 0, K, 2K, ..., N
     w = rnn.weight_ih_l0
     h_ck = torch.zeros(L, D, n_ck, B, Hout, dtype=w.dtype, device=w.device)
-    c_ck = torch.zeros(L, D, n_ck, B, H, dtype=w.dtype, device=w.device) if kind == "lstm" else None
+    c_ck = torch.zeros(L, D, n_ck, B, H, dtype=w.dtype, device=w.device) if kind.has_c else None
     if hx is not None:
-        h0, c0 = _check_hx(rnn, kind, hx, B, batched)          # (L*D, B, ·), as trace() reads hx
+        h0, c0 = check_hx(rnn, hx, B, batched)          # (L*D, B, ·), as trace() reads hx
         h0 = h0.view(L, D, B, Hout)
         h_ck[:, 0, 0] = h0[:, 0]
         if D == 2:
@@ -232,8 +232,8 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
             c_ck[:, 0, 0] = c0[:, 0]
             if D == 2:
                 c_ck[:, 1, -1] = c0[:, 1]
-    lt = LongTrace(rnn, x, N, K, kind, h_ck, c_ck)
-    names = cells.names(kind)
+    lt = LongTrace(rnn, x, N, K, kind.name, h_ck, c_ck)
+    names = kind.names()
     lt.stats = {n: RunningStats() for n in names}
     seen = [[0] * D for _ in range(L)]
     if overview_blocks:
@@ -242,7 +242,7 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
         counts = torch.bincount(torch.arange(N) // lt.block, minlength=nbk).to(w.dtype)
         lt.overview = {n: torch.zeros(L, D, nbk, B, Hout if n == "h" else H, dtype=w.dtype) for n in names}
     ov_acc: dict[tuple, Tensor] = {}         # (l, d, first name of a group) -> block sums (n_blocks, B, G, H)
-    gate_names = list(cells.GATES[kind])
+    gate_names = list(kind.gates)
     lo = torch.tensor([thresholds(g)[0] for g in gate_names], dtype=w.dtype, device=w.device)[:, None]
     hi = torch.tensor([thresholds(g)[1] for g in gate_names], dtype=w.dtype, device=w.device)[:, None]
     total_work, done = L * D * N, 0
@@ -251,7 +251,7 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
     def layer_input(l: int, s: int, e: int) -> Tensor:
         """Input of layer l over chunk-aligned [s, e), (T, B, I), recomputed from lower checkpoints."""
         xs = _slice(x, s, e)
-        xs = _check_x(rnn, xs) if lazy else xs
+        xs = check_x(rnn, xs) if lazy else xs
         xs = xs.unsqueeze(1) if xs.dim() == 2 else xs
         for m in range(l):
             outs = []
@@ -259,7 +259,7 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
                 j = s // K if d == 0 else (-(-e // K) if e < N else n_ck - 1)
                 c0 = c_ck[m, d, j] if c_ck is not None else None
                 inp = xs if d == 0 else reverse_padded(xs, None)
-                r = run_layer(kind, layer_params(rnn, m, d), inp, h_ck[m, d, j], c0, None, nonlin)
+                r = run_layer(kind, layer_params(rnn, m, d), inp, h_ck[m, d, j], c0, nonlinearity=nonlin)
                 outs.append(r.h if d == 0 else r.h.flip(0))
             xs = torch.cat(outs, -1)
         return xs
@@ -276,10 +276,10 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
                 for s in starts:
                     e = min(s + chunk, N)
                     inp = layer_input(l, s, e)
-                    r = run_layer(kind, p, inp if d == 0 else inp.flip(0), h, c, None, nonlin)
+                    r = run_layer(kind, p, inp if d == 0 else inp.flip(0), h, c, nonlinearity=nonlin)
                     h, c = r.h_n, r.c_n
                     groups = [(gate_names, r.gate_block(), lo, hi)] if gate_names else []
-                    groups += [(["c"], r.c.unsqueeze(2), None, None)] if kind == "lstm" else []
+                    groups += [(["c"], r.c.unsqueeze(2), None, None)] if r.c is not None else []
                     groups += [(["h"], r.h.unsqueeze(2), None, None)]
                     for gnames, v, glo, ghi in groups:
                         parts = _chunk_stats(v, glo, ghi)

@@ -149,10 +149,10 @@ def test_unsupported_gradient_interventions():
 # ---- float32 CPU LSTM: dJ/dh_t from the oneDNN kernel's own backward --------------------------
 
 def _kernel_route_calls(monkeypatch):
-    from explorer import gradients
+    from explorer.kinds import lstm
     calls = []
-    real = gradients._lstm_from_kernel
-    monkeypatch.setattr(gradients, "_lstm_from_kernel", lambda *a: (lambda r: calls.append(r is not None) or r)(real(*a)))
+    real = lstm._from_kernel
+    monkeypatch.setattr(lstm, "_from_kernel", lambda *a: (lambda r: calls.append(r is not None) or r)(real(*a)))
     return calls
 
 

@@ -7,6 +7,7 @@ import torch
 from reference import reference
 
 from explorer import InputError, Intervention, trace
+from explorer.kinds.gru import LOOP_BATCH
 
 torch.manual_seed(0)
 CLS = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
@@ -234,9 +235,9 @@ def test_values_error():
 def test_fused_route_is_taken_and_matches_the_reference(monkeypatch):
     from explorer import engine, onednn
     calls, fallbacks = [], []
-    real, real_stock = onednn.lstm_forward, engine._stock
+    real, real_stock = onednn.lstm_forward, engine.stock
     monkeypatch.setattr(onednn, "lstm_forward", lambda *a: calls.append(1) or real(*a))
-    monkeypatch.setattr(engine, "_stock", lambda *a: fallbacks.append(1) or real_stock(*a))
+    monkeypatch.setattr(engine, "stock", lambda *a, **k: fallbacks.append(1) or real_stock(*a, **k))
     torch.manual_seed(3)
     rnn = torch.nn.LSTM(5, 7, num_layers=2, bidirectional=True)
     x = torch.randn(40, 2, 5)
@@ -263,9 +264,9 @@ def test_a_workspace_that_fails_the_check_falls_back(monkeypatch):
     }
     for why, corrupt in broken.items():
         stock_calls = []
-        real_stock = engine._stock
+        real_stock = engine.stock
         monkeypatch.setattr(onednn, "_forward", lambda *a: corrupt(*real(*a)))
-        monkeypatch.setattr(engine, "_stock", lambda *a: stock_calls.append(1) or real_stock(*a))
+        monkeypatch.setattr(engine, "stock", lambda *a, **k: stock_calls.append(1) or real_stock(*a, **k))
         torch.manual_seed(4)
         rnn = torch.nn.LSTM(5, 7)
         x = torch.randn(30, 1, 5)
@@ -280,10 +281,11 @@ def test_a_workspace_that_fails_the_check_falls_back(monkeypatch):
 def test_cell_states_come_from_the_workspace_without_a_scan(monkeypatch):
     """The kernel keeps c_0..c_{T-2} in its workspace; reading them saves the scan. Where they
     cannot be found unambiguously (T=1, or c_0 all zeros), the scan rebuilds c."""
-    from explorer import engine, onednn
+    from explorer import onednn
     scans = []
-    real_scan = engine.cell_scan
-    for where in (engine, onednn):                  # the plain route's scan and the reader's fallback
+    from explorer.kinds import lstm as lstm_kind
+    real_scan = lstm_kind.cell_scan
+    for where in (lstm_kind, onednn):                  # the plain route's scan and the reader's fallback
         monkeypatch.setattr(where, "cell_scan", lambda *a, **k: scans.append(1) or real_scan(*a, **k))
     torch.manual_seed(5)
     # the last three go through the kernel in time chunks (of 1024 // B steps), one of 1 step
@@ -328,13 +330,13 @@ def test_gru_batches_take_the_op_for_op_loop_and_stay_exact(monkeypatch):
     gate GEMM); it must equal the module and the reference like the other routes."""
     from explorer import engine
     stock_calls = []
-    real_stock = engine._stock
-    monkeypatch.setattr(engine, "_stock", lambda *a: stock_calls.append(1) or real_stock(*a))
+    real_stock = engine.stock
+    monkeypatch.setattr(engine, "stock", lambda *a, **k: stock_calls.append(1) or real_stock(*a, **k))
     torch.manual_seed(7)
     for kw in [dict(), dict(bias=False), dict(num_layers=2, bidirectional=True), dict(batch_first=True)]:
         rnn = torch.nn.GRU(6, 16, **kw)
-        x = torch.randn(engine.GRU_LOOP_BATCH + 1, 11, 6) if kw.get("batch_first") else torch.randn(11, engine.GRU_LOOP_BATCH + 1, 6)
-        hx = torch.randn(rnn.num_layers * (2 if rnn.bidirectional else 1), engine.GRU_LOOP_BATCH + 1, 16)
+        x = torch.randn(LOOP_BATCH + 1, 11, 6) if kw.get("batch_first") else torch.randn(11, LOOP_BATCH + 1, 6)
+        hx = torch.randn(rnn.num_layers * (2 if rnn.bidirectional else 1), LOOP_BATCH + 1, 16)
         tr = trace(rnn, x, hx)
         out, h_n = rnn(x, hx)
         assert (tr.output - out).abs().max() <= 1e-6 and (tr.h_n - h_n).abs().max() <= 1e-6, kw
@@ -344,7 +346,7 @@ def test_gru_batches_take_the_op_for_op_loop_and_stay_exact(monkeypatch):
         for name in tr64.names():
             torch.testing.assert_close(tr64.values(name), ref[name], atol=1e-12, rtol=0, msg=str(kw))
     assert not stock_calls
-    trace(torch.nn.GRU(6, 16), torch.randn(11, engine.GRU_LOOP_BATCH - 1, 6))
+    trace(torch.nn.GRU(6, 16), torch.randn(11, LOOP_BATCH - 1, 6))
     assert stock_calls                                  # smaller batches: stock + one gate GEMM
 
 
@@ -362,10 +364,11 @@ def test_huge_but_finite_input_is_not_mistaken_for_nan():
 def test_a_stale_remembered_page_is_searched_again(monkeypatch):
     """The workspace page of the cell states is remembered per shape; if it no longer matches,
     the search runs again rather than giving up on the fast route."""
-    from explorer import engine, onednn
+    from explorer import onednn
     scans = []
-    real_scan = engine.cell_scan
-    for where in (engine, onednn):
+    from explorer.kinds import lstm as lstm_kind
+    real_scan = lstm_kind.cell_scan
+    for where in (lstm_kind, onednn):
         monkeypatch.setattr(where, "cell_scan", lambda *a, **k: scans.append(1) or real_scan(*a, **k))
     torch.manual_seed(11)
     rnn = torch.nn.LSTM(5, 7)

@@ -1,0 +1,39 @@
+"""The cell kinds, one module each, and how to find one: KINDS["lstm"], of(rnn), get(name).
+
+    from explorer import kinds
+    k = kinds.of(model.core)          # the Kind of a stock nn.LSTM / nn.GRU / nn.RNN
+    k.gates, k.has_c, k.names()       # ('i', 'f', 'g', 'o'), True, ['i', 'f', 'g', 'o', 'c', 'h']
+
+See base.Kind for what a kind says about itself.
+"""
+from __future__ import annotations
+
+from ..errors import InputError
+from .base import Kind
+from .gru import GRU
+from .lstm import LSTM
+from .rnn import RNN
+
+KINDS: dict[str, Kind] = {k.name: k for k in (LSTM(), GRU(), RNN())}
+
+
+def get(kind) -> Kind:
+    """A Kind from its name ("lstm") or itself."""
+    if isinstance(kind, Kind):
+        return kind
+    try:
+        return KINDS[kind]
+    except (KeyError, TypeError):
+        raise InputError(f"unknown cell kind {kind!r}; choose from {', '.join(KINDS)}.") from None
+
+
+def of(rnn) -> Kind:
+    """The Kind of a stock recurrent module."""
+    for k in KINDS.values():
+        if type(rnn) is k.module or isinstance(rnn, k.module):
+            return k
+    raise InputError(f"expected a torch.nn.LSTM, nn.GRU or nn.RNN module, got {type(rnn).__name__}; "
+                     "for a whole model pass its recurrent part (e.g. model.core).")
+
+
+__all__ = ["KINDS", "Kind", "get", "of"]
