@@ -13,7 +13,8 @@ from .pretrained import list_pretrained, load_pretrained
 
 __all__ += ["GradientFlow", "gradient_flow", "char_objective", "load_recurrent", "load_model", "save_model",
             "list_pretrained", "load_pretrained", "Vocab", "CharModel", "SeqModel", "ModelConfig"]
-from . import analysis, cells, checkpoints, compare, data, diagram, foreign, gradients, jobs, models, patterns, training, windows  # noqa: E402,F401,I001
+from . import (analysis, cells, checkpoints, compare, data, diagram, export, foreign, gradients, jobs,  # noqa: E402,F401,I001
+               kinds, lessons, models, patterns, stepview, training, windows)
 
 
 def __getattr__(name):

@@ -15,6 +15,7 @@ import re2
 import torch
 from torch import Tensor, nn
 
+from . import kinds
 from .errors import InputError
 from .trace import Trace
 from .windows import LongTrace, thresholds
@@ -208,7 +209,10 @@ def order_units(values: Tensor, how: str = "most variable", top: int = 24, std: 
     """Pick and order `top` units of values (H, T) for a heatmap.
     "most variable": by standard deviation (std (H,) if given, e.g. over a whole book, else over T);
     "clustered": the most variable ones, ordered by angle in the plane of their first two
-    principal components, so units that move together sit together; "unit index": 0..top-1."""
+    principal components, so units that move together sit together; "unit index": 0..top-1.
+    values and std may be tensors or numpy arrays."""
+    values = torch.as_tensor(values)
+    std = torch.as_tensor(std) if std is not None else None
     H = values.shape[0]
     top = max(1, min(top, H))
     if how == "unit index":
@@ -272,17 +276,19 @@ def init_core(core: nn.RNNBase, scheme: str = "pytorch default", t_max: int = 10
             for k in range(0, p.shape[0], H):
                 q, _ = torch.linalg.qr(torch.randn(H, p.shape[1], generator=g, dtype=torch.float64).T)
                 p[k:k + H] = q.T[:H, :p.shape[1]].to(p.dtype) if p.shape[1] >= H else q.T.to(p.dtype)[:H]
-        if name.startswith("bias") and scheme in ("forget bias 1", "chrono"):
-            if isinstance(core, nn.LSTM):
-                if scheme == "forget bias 1":
-                    p[H:2 * H] = 1.0 if name.startswith("bias_ih") else 0.0
-                else:
-                    bf = torch.log(1 + (t_max - 2) * torch.rand(H, generator=g)).to(p.dtype)
-                    p[H:2 * H] = bf if name.startswith("bias_ih") else 0.0
-                    p[:H] = -bf if name.startswith("bias_ih") else 0.0
-            elif isinstance(core, nn.GRU) and name.startswith("bias_ih"):
-                # PyTorch's z weights the OLD state, so keeping memory means z near 1.
-                p[H:2 * H] = 1.0 if scheme == "forget bias 1" else torch.log(1 + (t_max - 2) * torch.rand(H, generator=g)).to(p.dtype)
+        kind = kinds.of(core)
+        if name.startswith("bias") and scheme in ("forget bias 1", "chrono") and kind.keep_gate:
+            # The gate that keeps memory (LSTM f; GRU z, which in PyTorch weights the OLD state) starts
+            # open: its input-side bias carries the value, the recurrent-side one is zeroed.
+            block = lambda gate: slice(kind.gates.index(gate) * H, (kind.gates.index(gate) + 1) * H)
+            ih = name.startswith("bias_ih")
+            if scheme == "forget bias 1":
+                p[block(kind.keep_gate)] = 1.0 if ih else 0.0
+            else:
+                bf = torch.log(1 + (t_max - 2) * torch.rand(H, generator=g)).to(p.dtype)
+                p[block(kind.keep_gate)] = bf if ih else 0.0
+                if kind.write_gate:
+                    p[block(kind.write_gate)] = -bf if ih else 0.0
     return core
 
 

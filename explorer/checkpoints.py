@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
-from torch import Tensor, nn
+from torch import nn
 
 from .data import Vocab
 from .errors import InputError
+from .files import load_safetensors, read_bytes, safetensors_metadata
 from .models import ModelConfig, build
 
 FORMAT_VERSION = 1
@@ -41,32 +40,10 @@ def save_model(model: nn.Module, path=None, card: Optional[dict] = None) -> byte
     return data
 
 
-def _read_bytes(source, what: str) -> bytes:
-    if isinstance(source, (bytes, bytearray)):
-        return bytes(source)
-    try:
-        with open(source, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise InputError(f"no {what} at {str(source)!r}; check the path.") from None
-    except OSError as e:
-        raise InputError(f"the {what} at {str(source)!r} cannot be read ({e.strerror}).") from None
-
-
-def _safetensors_metadata(data: bytes) -> dict:
-    """The metadata dict of a safetensors blob (without loading tensors)."""
-    try:
-        n = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8:8 + n])
-        return header.get("__metadata__", {}) or {}
-    except (ValueError, UnicodeDecodeError):
-        raise InputError("this file is not a readable safetensors checkpoint (damaged or truncated?).") from None
-
-
 def load_model(source, device="cpu") -> tuple[nn.Module, dict]:
     """Load a model saved by save_model. Returns (model in eval mode, card)."""
-    data = _read_bytes(source, "checkpoint")
-    meta = _safetensors_metadata(data)
+    data = read_bytes(source, "checkpoint")
+    meta = safetensors_metadata(data)
     if "config" not in meta:
         raise InputError("this file is not a Gate Explorer model (no config in it); "
                          "to explore a foreign model's recurrent layers, load it as a state_dict.")
@@ -81,20 +58,13 @@ def load_model(source, device="cpu") -> tuple[nn.Module, dict]:
         raise InputError("the config stored in this checkpoint is unreadable; re-save the model.") from None
     vocab = Vocab.from_json(meta["vocab"]) if "vocab" in meta else None
     model = build(cfg, vocab)
-    state = _load_safetensors(data)
+    state = load_safetensors(data)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
         first = str(e).split("\n\t")[1] if "\n\t" in str(e) else str(e)
         raise InputError(f"the weights in this checkpoint contradict its config ({first.strip()}).") from None
     return model.to(device).eval(), card
-
-
-def _load_safetensors(data: bytes) -> dict[str, Tensor]:
-    try:
-        return st_load(data)
-    except (SafetensorError, ValueError, RuntimeError) as e:
-        raise InputError(f"this safetensors file is damaged or truncated ({e}); upload it again.") from None
 
 
 # Foreign checkpoints (whole pickled models, Lightning, cells, TorchScript …) live in foreign.py.

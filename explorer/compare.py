@@ -11,6 +11,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from . import kinds
 from .analysis import init_core, spectral_radius
 from .data import Vocab
 from .errors import InputError
@@ -51,7 +52,7 @@ def compare_flow(models: dict[str, torch.nn.Module], inp: Tensor, objective: str
             if not char:
                 raise InputError("the next-character objectives need char models; use objective='output'.")
             obj = char_objective(m, inp, objective)
-        iv = Intervention("f", clamp_forget) if (clamp_forget is not None and kind == "lstm") else None
+        iv = Intervention("f", clamp_forget) if (clamp_forget is not None and "f" in kinds.get(kind).gates) else None
         flows[kind] = gradient_flow(m.core, x, objective=obj, intervene=iv)
     return flows
 
@@ -77,7 +78,6 @@ def vanishing_point(norm: Tensor, threshold: float = 1e-6) -> Optional[int]:
 def reading(flows: dict[str, GradientFlow], layer: int = 0, direction: int = 0, threshold: float = 1e-6) -> str:
     """A plain-language sentence computed from the curves."""
     parts = []
-    names = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
     for kind, gf in flows.items():
         n = gf.h_norm[layer, direction]
         if direction == 1:
@@ -86,13 +86,13 @@ def reading(flows: dict[str, GradientFlow], layer: int = 0, direction: int = 0, 
         if k is None:
             last = _last_reached(n)
             lo = float((n[:last + 1] / n[last].clamp_min(1e-300)).min())
-            parts.append(f"the {names[kind]}'s stays above {threshold:g} of its final value over all {last + 1} steps "
+            parts.append(f"the {kinds.get(kind).label}'s stays above {threshold:g} of its final value over all {last + 1} steps "
                          f"(lowest ratio {lo:.1e})")
         else:
             last = _last_reached(n)
             zero = (n[:last + 1] == 0).nonzero()
             under = f" (and is exactly 0, below float range, from {last - int(zero.max())} steps back)" if zero.numel() else ""
-            parts.append(f"the {names[kind]}'s falls below {threshold:g} of its final value {k} steps back{under}")
+            parts.append(f"the {kinds.get(kind).label}'s falls below {threshold:g} of its final value {k} steps back{under}")
     return "Gradient ‖dJ/dh_t‖: " + "; ".join(parts) + "."
 
 
@@ -102,7 +102,24 @@ def summary(models: dict[str, torch.nn.Module]) -> dict[str, dict]:
     for kind, m in models.items():
         row = {"core parameters": count_parameters(m.core), "parameters": count_parameters(m),
                "hidden size": m.core.hidden_size}
-        if kind == "rnn":
+        if kinds.get(kind).blocks == 1:                 # a square W_hh (the vanilla RNN's)
             row["spectral radius of W_hh"] = spectral_radius(m.core.weight_hh_l0)
         out[kind] = row
+    return out
+
+
+def flow_arrays(models: dict[str, torch.nn.Module], text: str, objective: str = "last",
+                clamp_forget: Optional[float] = None) -> dict:
+    """Everything the Gradient flow view draws, as numpy, for char models reading `text`:
+    {kind: {"h_norm" (T,), "c_norm" (T,) or None, "unit_grad" |dJ/dh_t| (T, H), "ratio" (T-1,),
+    "forget_product" (T, H) where the kind has a forget gate}, "reading": str, "summary": summary()}."""
+    from .analysis import forget_product
+    vocab = next(iter(models.values())).vocab
+    flows = compare_flow(models, vocab.encode(text)[None], objective, clamp_forget)
+    out = {"reading": reading(flows), "summary": summary(models)}
+    for k, gf in flows.items():
+        out[k] = {"h_norm": gf.h_norm[0, 0].numpy(), "c_norm": None if gf.c_norm is None else gf.c_norm[0, 0].numpy(),
+                  "unit_grad": gf.h_grad[0, 0, :, 0].abs().numpy(), "ratio": gf.step_ratio()[0, 0].numpy()}
+        if "f" in gf.trace.gates:
+            out[k]["forget_product"] = forget_product(gf.trace)[0, 0, :, 0].numpy()
     return out

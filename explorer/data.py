@@ -9,6 +9,7 @@ import io
 import json
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from torch import Tensor
@@ -65,6 +66,12 @@ def describe_chars(chars: list[str], limit: int = 12) -> str:
     """Characters as a readable list: '\\t', 'é', ... (for warnings)."""
     shown = ", ".join(repr(c) for c in chars[:limit])
     return shown + (f" and {len(chars) - limit} more" if len(chars) > limit else "")
+
+
+def random_letters(n: int, seed: int = 0, letters: str = "abcdefghijklmnopqrstuvwxyz      ,.\n") -> str:
+    """n characters drawn uniformly from `letters` (a text no model has seen), reproducible by seed."""
+    g = torch.Generator().manual_seed(int(seed))
+    return "".join(letters[i] for i in torch.randint(0, len(letters), (n,), generator=g).tolist())
 
 
 def read_text(data: bytes, *, max_chars: int = 2_000_000, name: str = "the file") -> str:
@@ -217,3 +224,28 @@ SAMPLES = {
                     "    for _ in range(n):\n        a, b = b, a + b\n    return a\n\nprint([fib(i) for i in range(10)])\n"),
     "nested brackets": "((a + b) * (c - (d / e))) + [f(g(h[i]), {j: (k, l)})] - ((((m))))\n",
 }
+
+
+def series_sample(source: str, T: int, input_size: int, seed: int = 0, *, values: Optional[Tensor] = None,
+                  dtype: torch.dtype = torch.float32) -> tuple[Tensor, Optional[float], str]:
+    """One sequence for a sequence model to read: x (T', input_size), the task's baseline loss (or None)
+    and a sentence about it. source: "adding problem", "copy task" (T' = T - 20 + 20), "noisy sine",
+    "CSV upload" (values (N,) from read_series, standardised) or "random Gaussian input"."""
+    g = torch.Generator().manual_seed(int(seed))
+    note = ""
+    if source == "adding problem":
+        t = adding_problem(1, T, g)
+        note = f"Two marked values to add (steps {t.x[0, :, 1].nonzero().flatten().tolist()}); target {float(t.y[0]):.3f}."
+    elif source == "copy task":
+        t = copy_task(1, max(T - 20, 1), generator=g)
+    elif source == "noisy sine":
+        t = sine_task(1, T, n_waves=2, generator=g)
+    elif source == "CSV upload":
+        if values is None:
+            raise InputError("upload a CSV file with a numeric column to read it.")
+        return ((values - values.mean()) / values.std().clamp_min(1e-8))[:, None].to(dtype), None, note
+    elif source == "random Gaussian input":
+        return torch.randn(T, input_size, generator=g).to(dtype), None, note
+    else:
+        raise InputError(f"unknown input {source!r}.")
+    return t.x[0].to(dtype), t.baseline, note

@@ -28,8 +28,10 @@ from typing import Optional, Union
 import torch
 from torch import Tensor, nn
 
-from . import pickles
+from . import kinds, pickles
 from .errors import InputError
+from .files import load_safetensors, read_bytes
+from .kinds import KINDS
 
 Source = Union[str, bytes, dict]
 WRAPPERS = ("state_dict", "model_state_dict", "model", "net", "network", "state")
@@ -154,8 +156,7 @@ def _read(source: Source) -> _Read:
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
     else:
-        from .checkpoints import _read_bytes
-        data = _read_bytes(source, "checkpoint")
+        data = read_bytes(source, "checkpoint")
     if len(data) < 8:
         raise InputError("this file is too short to be a checkpoint; upload a .safetensors, .pt, .pth, .bin or .ckpt file.")
     if data[:2] == b"PK":
@@ -163,8 +164,7 @@ def _read(source: Source) -> _Read:
     if data[:1] == b"\x80":
         return _read_legacy(data)
     if _looks_like_safetensors(data):
-        from .checkpoints import _load_safetensors
-        return _unwrap(pickles.flatten(_load_safetensors(data)), "safetensors")
+        return _unwrap(pickles.flatten(load_safetensors(data)), "safetensors")
     raise InputError("this file is neither a PyTorch checkpoint (torch.save) nor safetensors; upload the file your "
                      "training script saved (.pt, .pth, .bin, .ckpt, .tar or .safetensors).")
 
@@ -273,13 +273,14 @@ def _rebuild(prefix: str, g: dict, pickled: Optional[pickles.PickledModule], ove
     w_hr = g.get(("weight_hr", 0, False))
     proj = w_hr.shape[0] if w_hr is not None else 0
     H = w_hr.shape[1] if w_hr is not None else h_out
-    kind = {4 * H: "lstm", 3 * H: "gru", H: "rnn"}.get(rows)
+    kind = next((k for k in KINDS.values() if k.blocks * H == rows), None)
     if kind is None:
         raise InputError(f"the weights under {name!r} have weight_hh of shape {tuple(w_hh.shape)}, which fits no "
                          "LSTM (4H, H), GRU (3H, H) or RNN (H, H).")
     recorded, assumed = {}, {}
     attrs = pickled.attrs if pickled is not None else {}
-    if kind == "rnn":
+    nonlin = "tanh"
+    if kind.has_nonlinearity:
         if "nonlinearity" in attrs or attrs.get("mode") in ("RNN_TANH", "RNN_RELU"):
             recorded["nonlinearity"] = attrs.get("nonlinearity") or attrs["mode"][4:].lower()
         nonlin = override.get("nonlinearity", recorded.get("nonlinearity", default_nonlinearity))
@@ -293,12 +294,7 @@ def _rebuild(prefix: str, g: dict, pickled: Optional[pickles.PickledModule], ove
     if "batch_first" not in recorded and "batch_first" not in override:
         assumed["batch_first"] = batch_first
     kw = dict(num_layers=layers, bidirectional=bidirectional, bias=bias, batch_first=batch_first)
-    if kind == "lstm":
-        mod = nn.LSTM(w_ih.shape[1], H, proj_size=proj, **kw)
-    elif kind == "gru":
-        mod = nn.GRU(w_ih.shape[1], H, **kw)
-    else:
-        mod = nn.RNN(w_ih.shape[1], H, nonlinearity=nonlin, **kw)
+    mod = kind.make(w_ih.shape[1], H, nonlinearity=nonlin, proj_size=proj, **kw)
     dtype = torch.float32 if w_ih.dtype in (torch.float16, torch.bfloat16) else w_ih.dtype
     if not dtype.is_floating_point:
         raise InputError(f"the weights under {name!r} are {w_ih.dtype}, not floating point; is it a quantised model?")
@@ -310,7 +306,7 @@ def _rebuild(prefix: str, g: dict, pickled: Optional[pickles.PickledModule], ove
         first = str(e).split("\n\t")[1] if "\n\t" in str(e) else str(e)
         raise InputError(f"the recurrent weights under {name!r} are inconsistent ({first.strip()[:160]}); "
                          "is a layer missing from the file?") from None
-    return FoundModule(mod.eval(), kind, False, assumed, recorded)
+    return FoundModule(mod.eval(), kind.name, False, assumed, recorded)
 
 
 def with_settings(fm: FoundModule, **settings) -> FoundModule:
@@ -319,12 +315,9 @@ def with_settings(fm: FoundModule, **settings) -> FoundModule:
     m = fm.module
     kw = dict(num_layers=m.num_layers, bidirectional=m.bidirectional, bias=m.bias,
               batch_first=settings.get("batch_first", m.batch_first))
-    if fm.kind == "rnn":
-        new = nn.RNN(m.input_size, m.hidden_size, nonlinearity=settings.get("nonlinearity", m.nonlinearity), **kw)
-    elif fm.kind == "gru":
-        new = nn.GRU(m.input_size, m.hidden_size, **kw)
-    else:
-        new = nn.LSTM(m.input_size, m.hidden_size, proj_size=m.proj_size, **kw)
+    kind = kinds.of(m)
+    own = {**kind.settings(m), **{k: v for k, v in settings.items() if k != "batch_first"}}
+    new = kind.make(m.input_size, m.hidden_size, **own, **kw)
     new = new.to(m.weight_ih_l0.dtype)
     new.load_state_dict(m.state_dict())
     assumed = {k: v for k, v in fm.assumed.items() if k not in settings}

@@ -9,10 +9,10 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from . import kinds
 from .data import Vocab
 from .errors import InputError
-
-KINDS = ("lstm", "gru", "rnn")
+from .kinds import KINDS
 
 
 @dataclass
@@ -53,9 +53,7 @@ class ModelConfig:
 def make_core(cfg: ModelConfig, input_size: int) -> nn.RNNBase:
     kw = dict(num_layers=cfg.num_layers, batch_first=True, bidirectional=cfg.bidirectional,
               dropout=cfg.dropout if cfg.num_layers > 1 else 0.0)
-    if cfg.kind == "rnn":
-        return nn.RNN(input_size, cfg.hidden_size, nonlinearity=cfg.nonlinearity, **kw)
-    return {"lstm": nn.LSTM, "gru": nn.GRU}[cfg.kind](input_size, cfg.hidden_size, **kw)
+    return kinds.get(cfg.kind).make(input_size, cfg.hidden_size, nonlinearity=cfg.nonlinearity, **kw)
 
 
 class CharModel(nn.Module):
@@ -161,8 +159,14 @@ def top_next(model, output_row: Tensor, k: int = 5) -> list[tuple[str, float]]:
     return [(model.vocab.decode([int(i)]), float(v)) for v, i in zip(top.values, top.indices)]
 
 
-def build(cfg: ModelConfig, vocab: Optional[Vocab] = None) -> nn.Module:
-    return CharModel(cfg, vocab) if cfg.is_char else SeqModel(cfg)
+def build(cfg: ModelConfig, vocab: Optional[Vocab] = None, *, seed: Optional[int] = None) -> nn.Module:
+    """A fresh model for cfg; with seed, its initial weights depend on the seed alone (the global
+    random state is left as it was)."""
+    if seed is None:
+        return CharModel(cfg, vocab) if cfg.is_char else SeqModel(cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return CharModel(cfg, vocab) if cfg.is_char else SeqModel(cfg)
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -172,7 +176,7 @@ def count_parameters(module: nn.Module) -> int:
 def core_parameters(kind: str, input_size: int, hidden_size: int, num_layers: int = 1,
                     bidirectional: bool = False, bias: bool = True) -> int:
     """Parameters of a stock recurrent module, by formula: gates·(H·I + H·H + 2H) per layer/direction."""
-    gates = {"lstm": 4, "gru": 3, "rnn": 1}[kind]
+    gates = kinds.get(kind).blocks
     D = 2 if bidirectional else 1
     total = 0
     for layer in range(num_layers):

@@ -6,8 +6,10 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -78,6 +80,22 @@ def find_pattern(source, name: str, layer: int, direction: int, start: int, end:
         taken.append(s)
         out.append({"start": s, "end": s + n, "score": sc, "shared": shared})
     return units, out
+
+
+@dataclass
+class UnitClusters:
+    labels: np.ndarray          # (H,) cluster of each unit, 0 = largest
+    order: list[int]            # units sorted by cluster, then by index
+    sizes: list[int]            # units per cluster
+
+
+def cluster_units(values, k: int, seed: int = 0) -> UnitClusters:
+    """kmeans_units on values (H, T) (a tensor or an array), with the units in cluster order."""
+    v = torch.as_tensor(values)
+    H = v.shape[0]
+    labels = kmeans_units(v, min(k, H), seed=seed)
+    order = torch.argsort(labels * H + torch.arange(H)).tolist()
+    return UnitClusters(labels.numpy(), order, torch.bincount(labels, minlength=min(k, H)).tolist())
 
 
 def kmeans_units(values: Tensor, k: int, iters: int = 50, seed: int = 0) -> Tensor:

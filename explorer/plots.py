@@ -42,10 +42,11 @@ def _scale(name: str, values: np.ndarray):
 def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.ndarray,
                  chars: Optional[Sequence[str]] = None, title: Optional[str] = None,
                  height: Optional[int] = None, step_label: str = "step", scale: Optional[tuple] = None,
-                 mark: Optional[tuple[int, int]] = None) -> go.Figure:
+                 mark: Optional[tuple[int, int]] = None, row_labels: Optional[Sequence[str]] = None) -> go.Figure:
     """Units × time heatmap. values (n_units, n_steps); steps: the position of each column
     (block start for a decimated view); chars: the input character of each column (windows);
-    mark: a span [a, b) of steps outlined (the window an overview's reader is looking at)."""
+    mark: a span [a, b) of steps outlined (the window an overview's reader is looking at);
+    row_labels: what to call each row on the axis (default u<unit>)."""
     values = np.asarray(values, dtype=np.float32)
     cs, lo, hi = scale or _scale(name, values)
     hover = f"{step_label} %{{x}}<br>unit %{{customdata}}<br>value %{{z:.3f}}"
@@ -67,6 +68,8 @@ def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.
                          tickfont=dict(family="monospace", size=11), title=None)
     if mark is not None:
         fig.add_vrect(x0=mark[0], x1=mark[1], line_width=2, line_color="white", fillcolor="rgba(0,0,0,0)")
+    if row_labels is not None:
+        fig.update_yaxes(ticktext=list(row_labels), tickvals=ylab)
     return fig
 
 

@@ -9,8 +9,9 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from .checkpoints import _read_bytes, _safetensors_metadata, load_model
+from .checkpoints import load_model
 from .errors import InputError
+from .files import read_bytes, safetensors_metadata
 
 
 @lru_cache(maxsize=1)
@@ -27,7 +28,7 @@ def list_pretrained() -> dict[str, dict]:
     """Names of the shipped models with their model cards (read from metadata, no weights loaded)."""
     out = {}
     for p in sorted(directory().glob("*.safetensors")):
-        meta = _safetensors_metadata(_read_bytes(p, "checkpoint"))
+        meta = safetensors_metadata(read_bytes(p, "checkpoint"))
         out[p.stem] = dict(json.loads(meta.get("card", "{}")), config=json.loads(meta.get("config", "{}")))
     return out
 

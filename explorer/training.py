@@ -21,6 +21,12 @@ from . import data as D
 from .errors import InputError
 
 
+def available_devices() -> list[str]:
+    """The devices this machine can train on: cpu, then cuda and mps where present."""
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + \
+        (["mps"] if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available() else [])
+
+
 def best_device() -> str:
     """cuda if available, else mps, else cpu."""
     if torch.cuda.is_available():

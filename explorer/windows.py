@@ -123,6 +123,15 @@ class LongTrace:
     overview: dict[str, Tensor] = field(default_factory=dict)   # name -> (L, D, n_blocks, B, H) block means
     block: int = 1                                               # steps per overview block
 
+    def window_arrays(self, a: int, b: int, intervene=None, batch: int = 0) -> dict:
+        """window(a, b) as float32 numpy arrays of one sequence: {name: (L, D, T, H)} for every gate
+        and state, and "output" (T, F): what a page or a file needs, with no tensors left."""
+        tr = self.window(a, b, intervene)
+        out = {n: tr.values(n)[:, :, :, batch].float().cpu().numpy() for n in tr.names()}
+        o = tr.output if tr.output.dim() == 2 else (tr.output[batch] if tr.batch_first else tr.output[:, batch])
+        out["output"] = o.float().cpu().numpy()
+        return out
+
     def window(self, a: int, b: int, intervene=None) -> Trace:
         """Exact Trace over steps [a, b) (time-major, B as in x), equal to the same slice of a full trace.
 

@@ -1,6 +1,5 @@
 """trace(): parity with an independent reference and with the stock module, invariants,
 interventions and every error message."""
-import itertools
 
 import pytest
 import torch
@@ -9,35 +8,15 @@ from reference import reference
 from explorer import InputError, Intervention, trace
 from explorer.kinds.gru import LOOP_BATCH
 
-torch.manual_seed(0)
-CLS = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
-
-
-def make(kind, I=3, H=4, dtype=torch.float64, **kw):
-    torch.manual_seed(1)
-    return CLS[kind](I, H, **kw).to(dtype)
-
 
 def unpack(res):
     out, st = res
     return (out, *st) if isinstance(st, tuple) else (out, st, None)
 
 
-GRID = [
-    dict(kind=k, num_layers=L, bidirectional=bd, batch_first=bf, bias=bias, proj_size=ps)
-    for k, L, bd, bf, bias, ps in itertools.product(["lstm", "gru", "rnn"], [1, 2, 3], [False, True],
-                                                    [False, True], [True, False], [0, 2])
-    if not (ps and k != "lstm") and not (L == 3 and (bf or not bias))
-]
-
-
-@pytest.mark.parametrize("cfg", GRID, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
-def test_parity_with_reference_float64(cfg):
-    cfg = dict(cfg)
-    kind = cfg.pop("kind")
-    if kind != "lstm":
-        cfg.pop("proj_size")
-    rnn = make(kind, **cfg)
+def test_parity_with_reference_float64(rnn_config, make_rnn):
+    rnn = make_rnn(**rnn_config)
+    kind = rnn_config["kind"]
     T, B = 5, 2
     x = torch.randn(T, B, 3, dtype=torch.float64)
     xin = x.transpose(0, 1) if rnn.batch_first else x
@@ -57,9 +36,9 @@ def test_parity_with_reference_float64(cfg):
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
-def test_float32_matches_module(kind):
+def test_float32_matches_module(kind, make_rnn):
     torch.manual_seed(2)
-    rnn = CLS[kind](16, 32, num_layers=2, bidirectional=True)
+    rnn = make_rnn(kind, 16, 32, num_layers=2, bidirectional=True, dtype=torch.float32)
     x = torch.randn(300, 3, 16)
     tr = trace(rnn, x)
     out, h_n, c_n = unpack(rnn(x))
@@ -70,8 +49,8 @@ def test_float32_matches_module(kind):
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
-def test_t1_b1_unbatched_and_hx(kind):
-    rnn = make(kind, num_layers=2, bidirectional=True)
+def test_t1_b1_unbatched_and_hx(kind, make_rnn):
+    rnn = make_rnn(kind, num_layers=2, bidirectional=True)
     x = torch.randn(1, 3, dtype=torch.float64)                 # unbatched, T=1
     hx = torch.randn(4, 4, dtype=torch.float64)
     hx = (hx, torch.randn(4, 4, dtype=torch.float64)) if kind == "lstm" else hx
@@ -86,8 +65,8 @@ def test_t1_b1_unbatched_and_hx(kind):
         torch.testing.assert_close(tr.values(name), ref[name], atol=1e-12, rtol=0)
 
 
-def test_long_sequence_uses_block_scan_exactly():
-    rnn = make("lstm", H=8)                  # B*H small -> blocked parallel scan
+def test_long_sequence_uses_block_scan_exactly(make_rnn):
+    rnn = make_rnn("lstm", hidden_size=8)                  # B*H small -> blocked parallel scan
     x = torch.randn(333, 1, 3, dtype=torch.float64)
     ref = reference(rnn, x)
     torch.testing.assert_close(trace(rnn, x).c, ref["c"], atol=1e-12, rtol=0)
@@ -95,8 +74,8 @@ def test_long_sequence_uses_block_scan_exactly():
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_lengths_equal_packed_sequence(kind, bidirectional):
-    rnn = make(kind, num_layers=2, bidirectional=bidirectional, batch_first=True)
+def test_lengths_equal_packed_sequence(kind, bidirectional, make_rnn):
+    rnn = make_rnn(kind, num_layers=2, bidirectional=bidirectional, batch_first=True)
     lengths = [5, 2, 7, 1]
     x = torch.randn(4, 7, 3, dtype=torch.float64)
     tr = trace(rnn, x, lengths=lengths)
@@ -113,8 +92,8 @@ def test_lengths_equal_packed_sequence(kind, bidirectional):
     assert torch.isnan(tr.h[0, 0, 1:, 3]).all() and not torch.isnan(tr.h[0, 0, :1, 3]).any()
 
 
-def test_lstm_invariants():
-    rnn = make("lstm", num_layers=2)
+def test_lstm_invariants(make_rnn):
+    rnn = make_rnn("lstm", num_layers=2)
     x = torch.randn(20, 2, 3, dtype=torch.float64)
     tr = trace(rnn, x)
     torch.testing.assert_close(tr.h, tr.gates["o"] * torch.tanh(tr.c), atol=1e-12, rtol=0)
@@ -125,8 +104,8 @@ def test_lstm_invariants():
     assert (tr.gates["g"].abs() < 1).all()
 
 
-def test_gru_invariant():
-    rnn = make("gru")
+def test_gru_invariant(make_rnn):
+    rnn = make_rnn("gru")
     x = torch.randn(20, 2, 3, dtype=torch.float64)
     tr = trace(rnn, x)
     h_prev = torch.cat([torch.zeros_like(tr.h[:, :, :1]), tr.h[:, :, :-1]], 2)
@@ -136,8 +115,8 @@ def test_gru_invariant():
 
 # ---- interventions -------------------------------------------------------------------------
 
-def test_forget_one_input_zero_keeps_cell_constant():
-    rnn = make("lstm", num_layers=2)
+def test_forget_one_input_zero_keeps_cell_constant(make_rnn):
+    rnn = make_rnn("lstm", num_layers=2)
     x = torch.randn(30, 2, 3, dtype=torch.float64)
     base = trace(rnn, x)
     iv = [Intervention("f", 1.0, layers=0, units=[1, 3], steps=range(10, 30)),
@@ -152,9 +131,9 @@ def test_forget_one_input_zero_keeps_cell_constant():
     torch.testing.assert_close(tr.c_n[0, :, [1, 3]], c[-1], atol=0, rtol=0)
 
 
-def test_intervention_equals_reference_with_edit():
+def test_intervention_equals_reference_with_edit(make_rnn):
     """The intervened trace equals a hand-written loop with the same edit."""
-    rnn = make("gru")
+    rnn = make_rnn("gru")
     x = torch.randn(12, 1, 3, dtype=torch.float64)
     tr = trace(rnn, x, intervene=Intervention("z", 0.25, units=[0], steps=[4, 5, 6]))
     W_ih, W_hh, b_ih, b_hh = rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
@@ -170,22 +149,22 @@ def test_intervention_equals_reference_with_edit():
         torch.testing.assert_close(tr.h[0, 0, t, 0], h, atol=1e-12, rtol=0)
 
 
-def test_intervention_reverse_direction_by_input_position_and_dict_shorthand():
-    rnn = make("lstm", bidirectional=True)
+def test_intervention_reverse_direction_by_input_position_and_dict_shorthand(make_rnn):
+    rnn = make_rnn("lstm", bidirectional=True)
     x = torch.randn(8, 1, 3, dtype=torch.float64)
     tr = trace(rnn, x, intervene=Intervention("o", 0.0, directions=1, steps=[2]))
     assert (tr.h[0, 1, 2] == 0).all() and (tr.h[0, 0, 2] != 0).all()
     tr = trace(rnn, x, intervene={"f": 1.0, "i": 0.0})
     assert (tr.c == 0).all() and (tr.h == 0).all()                # nothing ever enters the cell
-    rnn = make("rnn")
+    rnn = make_rnn("rnn")
     plain, tr = trace(rnn, x), trace(rnn, x, intervene=Intervention("h", 2.0, mode="scale", steps=[0]))
     torch.testing.assert_close(tr.h[0, 0, 0], 2 * plain.h[0, 0, 0], atol=1e-12, rtol=0)   # scaled where asked
     h1 = torch.tanh(x[1, 0] @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + tr.h[0, 0, 0, 0] @ rnn.weight_hh_l0.T + rnn.bias_hh_l0)
     torch.testing.assert_close(tr.h[0, 0, 1, 0], h1, atol=1e-12, rtol=0)          # and the next step reads it
 
 
-def test_intervention_with_lengths_respects_padding():
-    rnn = make("lstm", bidirectional=True)
+def test_intervention_with_lengths_respects_padding(make_rnn):
+    rnn = make_rnn("lstm", bidirectional=True)
     x = torch.randn(6, 2, 3, dtype=torch.float64)
     tr = trace(rnn, x, lengths=[6, 3], intervene=Intervention("f", 0.0, steps=[1]))
     assert torch.isnan(tr.c[0, :, 3:, 1]).all()

@@ -33,6 +33,7 @@ class Kind:
     keep_gate: Optional[str] = None    # the gate that, near 1, keeps the old state (LSTM f; GRU z)
     write_gate: Optional[str] = None   # the gate that, near 0, shuts new input out (LSTM i)
     has_nonlinearity: bool = False     # the module takes nonlinearity= (nn.RNN)
+    textbook_form: bool = False        # step(convention="cho") gives a textbook form that PyTorch's differs from (GRU)
     reading: str = ""                  # how to read this kind's gates figure, for the page
 
     # ---- what it holds ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ class GRU(Kind):
     name, label, module = "gru", "GRU", nn.GRU
     gates = cells.GRU_GATES
     blocks = 3
+    textbook_form = True
     keep_gate = "z"                     # PyTorch's z weights the OLD state: z near 1 keeps memory
     reading = ("Each band of the figure below is one gate: a row per unit, a column per character. r and z run from 0 "
                "(dark) to 1 (yellow); n and h from −1 (blue) to 1 (red). In PyTorch h' = (1 − z)·n + z·h: z near 1 "

@@ -8,6 +8,7 @@ import streamlit as st
 
 from explorer import diagram, plots_cell
 from explorer.data import describe_chars
+from explorer.kinds import KINDS
 
 from . import state
 from .classroom import hidden
@@ -52,7 +53,7 @@ def cell_tab():
         unit = c1.selectbox("unit", list(range(H)), key="cell_unit", bind="query-params",
                             help="Starts at the unit whose state moves most in this window.")
         convention = "pytorch"
-        if p.kind == "gru":
+        if KINDS[p.kind].textbook_form:
             textbook = c1.toggle("textbook GRU (Cho et al. 2014)", key="cell_textbook", bind="query-params",
                                  help="Same weights, the textbook equations: reset before the matrix product, z "
                                       "weighting the new state. PyTorch's nn.GRU computes the other form.")
@@ -60,7 +61,7 @@ def cell_tab():
         story, path, explained = _story(key, a, b, l, d, unit, convention, _lt=lt, _x0=_x0(p, ui, a, b))
         labels = ui.labels[a:b] if ui.labels is not None else None
         fig = plots_cell.cell_figure(story, labels, np.arange(a, b), path,
-                                     explained, title=f"{p.kind.upper()} unit {unit}, layer {l}"
+                                     explained, title=f"{KINDS[p.kind].label} unit {unit}, layer {l}"
                                      + (", reverse direction" if d else "") + f": steps {a:,}–{b - 1:,}",
                                      large=present)
         c2.caption(f"Window: steps {a:,}–{b - 1:,} (move it in the Explore tab; at most {MAX_STEPS} steps play here).")

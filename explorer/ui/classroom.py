@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-import torch
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import explorer
 from explorer import analysis as A
 from explorer import plots
+from explorer.kinds import KINDS
+from explorer.lessons import packing_demo
 from explorer.models import core_parameters
 from explorer.trace import Intervention
 
@@ -83,7 +83,7 @@ def _text() -> str:
 
 def _vanishing():
     from explorer import compare as C
-    trio = {k: state.pretrained(f"shakespeare-{k}") for k in ("lstm", "gru", "rnn")}
+    trio = {k: state.pretrained(f"shakespeare-{k}") for k in KINDS}
     text = (_text() * 5)[:500]
     ids = trio["lstm"].vocab.encode(text)[None]
     flows = C.compare_flow(trio, ids, "last")
@@ -93,7 +93,7 @@ def _vanishing():
                 "Schmidhuber 1997). The three pretrained models read the same 500 characters; the loss is the "
                 "next-character loss at the end.")
     steps = np.arange(500)
-    st.plotly_chart(plots.log_curves({f"{k.upper()}": (steps, np.maximum(gf.h_norm[0, 0].numpy(), 1e-45))
+    st.plotly_chart(plots.log_curves({KINDS[k].label: (steps, np.maximum(gf.h_norm[0, 0].numpy(), 1e-45))
                                       for k, gf in flows.items()}, "‖dJ/dh_t‖ over t (log scale)", "‖dJ/dh_t‖"),
                     key="lesson_vanishing")
     st.info(C.reading(flows))
@@ -125,7 +125,7 @@ def _forget():
 def _params():
     rows = []
     for H in (64, 128, 256, 512):
-        lstm, gru, rnn = (core_parameters(k, 64, H) for k in ("lstm", "gru", "rnn"))
+        lstm, gru, rnn = (core_parameters(k, 64, H) for k in KINDS)
         rows.append({"hidden size": H, "LSTM": lstm, "GRU": gru, "RNN": rnn, "GRU / LSTM": round(gru / lstm, 4)})
     st.markdown("The GRU (Cho et al. 2014) is often said to have fewer parameters than the LSTM. Per layer an LSTM "
                 "has 4 weight blocks ($i, f, g, o$), a GRU 3 ($r, z, n$), a vanilla RNN 1, each with $H(I + H)$ "
@@ -156,24 +156,12 @@ def _unit():
 def _packing():
     m = state.pretrained("shakespeare-lstm")
     texts = ["To be, or not to be.", "Ay, there's the rub.", "What light through yonder window breaks?"]
-    ids = [m.vocab.encode(t) for t in texts]
-    L = torch.tensor([len(i) for i in ids])
-    pad = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True)
-    with torch.no_grad():
-        x = m.embedding(pad)
-        tr = explorer.trace(m.core, x, lengths=L)
-        packed = pack_padded_sequence(x, L, batch_first=True, enforce_sorted=False)
-        out, (h_n, c_n) = m.core(packed)
-        out = pad_packed_sequence(out, batch_first=True, total_length=pad.shape[1])[0]
-    diff = max(float((tr.output - out).abs().max()), float((tr.h_n - h_n).abs().max()), float((tr.c_n - c_n).abs().max()))
+    demo = packing_demo(m, texts)
     st.markdown("PyTorch packs sequences of different lengths (`torch.nn.utils.rnn.pack_padded_sequence`) so the "
                 "LSTM never reads the padding. "
                 "`explorer.trace(..., lengths=...)` does the same: three lines of different lengths, padded into one "
-                f"batch. Largest difference from PyTorch's own run on the PackedSequence (output, h_n, c_n): **{diff:.1e}**. "
+                f"batch. Largest difference from PyTorch's own run on the PackedSequence (output, h_n, c_n): **{demo.diff:.1e}**. "
                 "Padded steps are empty (NaN) in the trace, so they show as gaps:")
-    h = tr.h[0, 0, :, :, :8].permute(1, 2, 0).reshape(-1, pad.shape[1]).numpy()      # (3·8 rows, T)
-    fig = plots.gate_heatmap("h", h, list(range(h.shape[0])), np.arange(pad.shape[1]),
+    fig = plots.gate_heatmap("h", demo.h, list(range(demo.h.shape[0])), np.arange(demo.steps), row_labels=demo.row_labels,
                              title="h of 8 units for each of the three lines (rows grouped by line); gaps = padding")
-    fig.update_yaxes(ticktext=[f"line {b + 1} u{u}" for b in range(3) for u in range(8)],
-                     tickvals=[f"u{k}" for k in range(h.shape[0])])
     st.plotly_chart(fig, key="lesson_packing")

@@ -1,31 +1,17 @@
 """The Explore tab: every gate of the picked model on the user's own input."""
 from __future__ import annotations
 
-import io
-import json
-
 import numpy as np
 import streamlit as st
-import torch
 
 from explorer import analysis as A
-from explorer import cells, plots
-from explorer.cells import GATE_NAMES, GATES
+from explorer import export, kinds, plots
+from explorer.cells import GATE_NAMES
 
 from . import inspect_step, state
 from .classroom import hidden
 from .inputs import user_input
 from .state import error_boundary
-
-EXPLAIN = {
-    "lstm": "Each band of the figure below is one gate: a row per unit, a column per character. Sigmoid gates (i, f, o) run from 0 "
-            "(closed, dark) to 1 (open, yellow); g, h run from −1 (blue) to 1 (red); c is the cell state, the "
-            "long-term memory. c' = f·c + i·g, h' = o·tanh(c').",
-    "gru": "Each band of the figure below is one gate: a row per unit, a column per character. r and z run from 0 (dark) to 1 "
-           "(yellow); n and h from −1 (blue) to 1 (red). In PyTorch h' = (1 − z)·n + z·h: z near 1 keeps the old state.",
-    "rnn": "A vanilla RNN has no gates: h' = tanh(W_ih x + b_ih + W_hh h + b_hh). The heatmap shows h, a row per "
-           "unit, a column per step, from −1 (blue) to 1 (red).",
-}
 
 
 def read_input():
@@ -49,7 +35,7 @@ def explore_tab():
     if p is None:
         st.info("Pick a model in the sidebar (or finish uploading a checkpoint) to explore it.")
         return
-    st.caption(EXPLAIN[p.kind])
+    st.caption(kinds.get(p.kind).reading)
     ui = st.session_state.get("input")
     if ui is None:
         return
@@ -95,7 +81,8 @@ def _window(N: int) -> tuple[int, int]:
 def _view(p, ui, lt, key):
     l, d = st.session_state["layer"], st.session_state["direction"]
     N = lt.steps
-    names = cells.names(p.kind)
+    kind = kinds.get(p.kind)
+    names = kind.names()
     H = p.core.hidden_size
     state.keep_valid("shown", names, names)
     if hidden("display controls"):
@@ -111,17 +98,17 @@ def _view(p, ui, lt, key):
         how = c3.selectbox("order units", A.ORDERS, key="order", bind="query-params",
                            help="most variable: by the standard deviation of h over the whole input; clustered: units "
                                 "that move together sit together.")
-    ref = "c" if p.kind == "lstm" else "h"
+    ref = kind.memory
     std = lt.stats[ref].std[l, d, 0]
     if N > FULL and not hidden("overview"):
         st.subheader("The whole input")
         _overview(p, lt, l, d, names, top, std, N)
     a, b = _window(N)
     arr = state.window_cached(key, a, b, "", _lt=lt)
-    units = A.order_units(torch.as_tensor(arr[ref][l, d].T), how, top, std=std if how != "unit index" else None)
+    units = A.order_units(arr[ref][l, d].T, how, top, std=std if how != "unit index" else None)
     Hout = p.core.proj_size or H
     # A projected LSTM's h has proj_size units, not H: it gets its own top units.
-    h_units = units if Hout == H else A.order_units(torch.as_tensor(arr["h"][l, d].T), how, top,
+    h_units = units if Hout == H else A.order_units(arr["h"][l, d].T, how, top,
                                                     std=lt.stats["h"].std[l, d, 0] if how != "unit index" else None)
     units_of = {n: (h_units if n == "h" else units) for n in names}
     steps = np.arange(a, b)
@@ -138,7 +125,7 @@ def _view(p, ui, lt, key):
 
     st.subheader("One unit over the text" if chars is not None else "One unit over time")
     c1, c2 = st.columns([1, 3])
-    state.keep_valid("text_name", names, "c" if p.kind == "lstm" else "h")
+    state.keep_valid("text_name", names, kind.memory)
     name = c1.selectbox("colour by", names, key="text_name",
                         format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
     state.keep_valid("text_unit", units_of[name], units_of[name][0])
@@ -155,21 +142,21 @@ def _view(p, ui, lt, key):
     picks = st.multiselect("units to plot", units, key="line_units")
     series = {}
     for u in picks:
-        if p.kind == "lstm":
+        if kind.has_c:
             series[f"c u{u}"] = arr["c"][l, d][:, u]
         if u < Hout:
             series[f"h u{u}"] = arr["h"][l, d][:, u]
     st.plotly_chart(plots.state_lines(series, steps, chars, title="cell state c (top) and hidden state h (bottom)"
-                                      if p.kind == "lstm" else "hidden state over time",
-                                      panels=("c ", "h ") if p.kind == "lstm" else None), key="lines")
+                                      if kind.has_c else "hidden state over time",
+                                      panels=("c ", "h ") if kind.has_c else None), key="lines")
 
     if not hidden("step inspector"):
         inspect_step.inspector(p, ui, lt, arr, key, a, b, units)
-    if p.kind != "rnn" and not hidden("saturation"):
+    if kind.gates and not hidden("saturation"):
         st.subheader("Saturation")
         st.caption("Each dot is a unit: how often its gate is nearly shut (left) or nearly open (right) over the whole "
                    "input. Dots in the corners act like switches; dots near (0, 0) stay in between.")
-        pts = {g: tuple(x[l, d].numpy() for x in A.saturation(lt, g)) for g in GATES[p.kind]}
+        pts = {g: tuple(x[l, d].numpy() for x in A.saturation(lt, g)) for g in kind.gates}
         st.plotly_chart(plots.saturation_scatter(pts), key="saturation")
     if not hidden("what-if"):
         inspect_step.what_if(p, ui, lt, arr, key, a, b, units)
@@ -179,7 +166,7 @@ def _view(p, ui, lt, key):
 
 def _overview(p, lt, l, d, names, top, std, N):
     c1, c2 = st.columns([1, 4])
-    state.keep_valid("ov_name", names, "c" if p.kind == "lstm" else "h")
+    state.keep_valid("ov_name", names, kinds.get(p.kind).memory)
     name = c1.selectbox("overview of", names, key="ov_name",
                         format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
     c1.caption(f"{N:,} steps in {lt.overview[name].shape[2]} blocks of {lt.block} step{'s' if lt.block > 1 else ''} (block means).")
@@ -194,30 +181,12 @@ def _overview(p, lt, l, d, names, top, std, N):
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _csv(key: str, a: int, b: int, _arr, _chars) -> bytes:
-    """Wide CSV: one row per step; a column per (name, layer, direction, unit)."""
-    cols, heads = [], ["step"] + (["char"] if _chars is not None else [])
-    for n, v in _arr.items():
-        if n == "output":
-            continue
-        L, D, T, H = v.shape
-        for l in range(L):
-            for d in range(D):
-                cols.append(v[l, d])
-                heads += [f"{n}[l{l} d{d} u{u}]" for u in range(H)]
-    body = np.concatenate(cols, 1)
-    out = io.StringIO()
-    out.write(",".join(heads) + "\n")
-    for t in range(body.shape[0]):
-        lead = [str(a + t)] + ([json.dumps(_chars[t])] if _chars is not None else [])
-        out.write(",".join(lead) + "," + ",".join(f"{x:.6g}" for x in body[t]) + "\n")
-    return out.getvalue().encode()
+    return export.window_csv(_arr, a, _chars)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _npz(key: str, a: int, b: int, _arr, _chars) -> bytes:
-    buf = io.BytesIO()
-    np.savez_compressed(buf, steps=np.arange(a, b), **_arr, chars=np.array(_chars or []))
-    return buf.getvalue()
+    return export.window_npz(_arr, a, _chars)
 
 
 def _export(p, ui, arr, a, b):

@@ -3,24 +3,24 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-import torch
 
 from explorer import analysis as A
 from explorer import compare as C
 from explorer import plots
+from explorer.data import random_letters
+from explorer.kinds import KINDS
 from explorer.models import ModelConfig
 
 from . import state
 from .state import error_boundary
 
-NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 SOURCES = ("pretrained (shakespeare-lstm, -gru, -rnn)", "random, equal hidden size", "random, equal parameter count")
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _three_models(source: str, hidden: int, init: str, seed: int, t_max: int):
     if source == SOURCES[0]:
-        return {k: state.pretrained(f"shakespeare-{k}") for k in ("lstm", "gru", "rnn")}
+        return {k: state.pretrained(f"shakespeare-{k}") for k in KINDS}
     vocab = state.pretrained("shakespeare-lstm").vocab
     base = ModelConfig("lstm", vocab_size=len(vocab), embedding_size=64, hidden_size=hidden)
     return C.random_trio(base, vocab, "params" if "parameter" in source else "hidden", init, seed, t_max)
@@ -29,16 +29,7 @@ def _three_models(source: str, hidden: int, init: str, seed: int, t_max: int):
 @st.cache_data(show_spinner=False, max_entries=16)
 def _flows(trio_key: tuple, text: str, objective: str, clamp, _models) -> dict:
     """Everything the tab draws, as numpy (cached per models, input, objective, clamp)."""
-    vocab = next(iter(_models.values())).vocab
-    ids = vocab.encode(text)[None]
-    flows = C.compare_flow(_models, ids, objective, clamp)
-    out = {"reading": C.reading(flows), "summary": C.summary(_models)}
-    for k, gf in flows.items():
-        out[k] = {"h_norm": gf.h_norm[0, 0].numpy(), "c_norm": None if gf.c_norm is None else gf.c_norm[0, 0].numpy(),
-                  "unit_grad": gf.h_grad[0, 0, :, 0].abs().numpy(), "ratio": gf.step_ratio()[0, 0].numpy()}
-        if k == "lstm":
-            out[k]["forget_product"] = A.forget_product(gf.trace)[0, 0, :, 0].numpy()
-    return out
+    return C.flow_arrays(_models, text, objective, clamp)
 
 
 def _input_text(T: int, source: str, seed: int) -> str:
@@ -46,9 +37,7 @@ def _input_text(T: int, source: str, seed: int) -> str:
     if source == "the text from the Explore tab" and ui is not None and ui.text:
         base = ui.text
     else:
-        g = torch.Generator().manual_seed(seed)
-        letters = "abcdefghijklmnopqrstuvwxyz      ,.\n"
-        base = "".join(letters[i] for i in torch.randint(0, len(letters), (T,), generator=g).tolist())
+        base = random_letters(T, seed)
     return (base * (T // len(base) + 1))[:T]
 
 
@@ -88,29 +77,29 @@ def gradflow_tab():
 def _draw(out: dict, T: int):
     steps = np.arange(T)
     gap = lambda v: np.where(v > 0, v, np.nan)        # exactly 0 (underflow, or a step J never sees): a gap
-    curves = {f"{NAMES[k]} ‖dJ/dh_t‖": (steps, gap(out[k]["h_norm"])) for k in ("lstm", "gru", "rnn")}
+    curves = {f"{KINDS[k].label} ‖dJ/dh_t‖": (steps, gap(out[k]["h_norm"])) for k in KINDS}
     curves["LSTM ‖dJ/dc_t‖"] = (steps, gap(out["lstm"]["c_norm"]))
     st.plotly_chart(plots.log_curves(curves, "how much gradient reaches each step (log scale)", "‖dJ/dh_t‖"),
                     key="gf_curves")
     st.info(out["reading"])
     cols = st.columns(3)
     s = out["summary"]
-    for col, k in zip(cols, ("lstm", "gru", "rnn")):
-        col.metric(f"{NAMES[k]} parameters (core)", f"{s[k]['core parameters']:,}", help=f"hidden size {s[k]['hidden size']}")
+    for col, k in zip(cols, KINDS):
+        col.metric(f"{KINDS[k].label} parameters (core)", f"{s[k]['core parameters']:,}", help=f"hidden size {s[k]['hidden size']}")
     ratio = s["gru"]["core parameters"] / s["lstm"]["core parameters"]
     extra = f" The RNN's W_hh has spectral radius {s['rnn']['spectral radius of W_hh']:.3f}" + \
         (" (< 1: repeated multiplication shrinks)." if s["rnn"]["spectral radius of W_hh"] < 1 else " (≥ 1).")
     st.caption(f"At equal hidden size a GRU has 3/4 of an LSTM's recurrent parameters; here the ratio is {ratio:.2f}." + extra)
-    st.plotly_chart(plots.log_curves({NAMES[k]: (steps[:-1], np.clip(out[k]["ratio"], 1e-12, 1e12)) for k in ("lstm", "gru", "rnn")},
+    st.plotly_chart(plots.log_curves({KINDS[k].label: (steps[:-1], np.clip(out[k]["ratio"], 1e-12, 1e12)) for k in KINDS},
                                      "step ratio ‖dJ/dh_t‖ / ‖dJ/dh_t+1‖ (Pascanu et al. 2013): below 1 = shrinking",
                                      "ratio"), key="gf_ratio")
     st.subheader("Per unit")
     top = st.slider("units shown", 4, 64, 24, key="gf_top")
-    for k in ("lstm", "gru", "rnn"):
+    for k in KINDS:
         g = out[k]["unit_grad"]                                       # (T, H)
         units = np.argsort(-g.max(0))[:top].tolist()
         v = np.log10(np.maximum(g[:, units].T, 1e-30))
-        st.plotly_chart(plots.gate_heatmap("grad", v, units, steps, title=f"{NAMES[k]}: log10 |dJ/dh_t| per unit",
+        st.plotly_chart(plots.gate_heatmap("grad", v, units, steps, title=f"{KINDS[k].label}: log10 |dJ/dh_t| per unit",
                                            scale=("Viridis", max(float(v.max()) - 12, -30), float(v.max()))),
                         key=f"gf_units_{k}")
     fp = out["lstm"]["forget_product"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import streamlit as st
-import torch
 
 from explorer import InputError
 from explorer import data as D
@@ -92,30 +91,17 @@ def series_input(p: SelectedModel, where=st) -> UserInput:
     T = c1.slider("sequence length T", 10, 2000, key="series_T")
     state.start_at("series_seed", 0, 0, 10_000)
     seed = c1.number_input("sample seed", 0, 10_000, key="series_seed")
-    g = torch.Generator().manual_seed(int(seed))
-    base = None
-    if src == "adding problem":
-        t = D.adding_problem(1, T, g)
-        x, base = t.x[0], t.baseline
-        c2.caption(f"Two marked values to add (steps {t.x[0, :, 1].nonzero().flatten().tolist()}); target {float(t.y[0]):.3f}.")
-    elif src == "copy task":
-        t = D.copy_task(1, max(T - 20, 1), generator=g)
-        x, base = t.x[0], t.baseline
-    elif src == "noisy sine":
-        t = D.sine_task(1, T, n_waves=2, generator=g)
-        x, base = t.x[0], t.baseline
-    elif src == "CSV upload":
+    values = None
+    if src == "CSV upload":
         up = c2.file_uploader("CSV with a numeric column", type=["csv"], key="csv_upload")
         if up is None:
             raise InputError("upload a CSV file with a numeric column to read it.")
         names_key = "csv_col"
         values, names, col = D.read_series(up.getvalue(), st.session_state.get(names_key))
         c2.selectbox("column", names, key=names_key)
-        values = (values - values.mean()) / values.std().clamp_min(1e-8)
-        x = values[:, None]
-    else:
-        x = torch.randn(T, I, generator=g)
-    x = x.to(p.core.weight_ih_l0.dtype)
+    x, base, note = D.series_sample(src, T, I, seed, values=values, dtype=p.core.weight_ih_l0.dtype)
+    if note:
+        c2.caption(note)
     return UserInput(f"series:{src}:{T}:{seed}:" + digest(x.numpy().tobytes()), x, None, src, base)
 
 

@@ -3,38 +3,32 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-import torch
 
-from explorer import cells, plots
+from explorer import kinds, plots
 from explorer.cells import GATE_NAMES
 from explorer.data import describe_chars
-from explorer.engine import layer_params
 from explorer.models import next_token_loss, top_next
+from explorer.stepview import step_numbers
 from explorer.trace import Intervention
 
 from . import state
 
-num = lambda v: f"{float(v):.3f}"
-pnum = lambda v: f"({num(v)})" if float(v) < 0 else num(v)
-
 
 def _state_at(lt, key, t: int, l: int, d: int, N: int, arr, a: int, b: int):
-    """(h, c) of layer l, direction d after input position t (zeros outside 0..N-1)."""
+    """(h, c) of layer l, direction d after input position t (None outside 0..N-1: the zero state)."""
     if not 0 <= t < N:
-        H, P = lt.rnn.hidden_size, (lt.rnn.proj_size or lt.rnn.hidden_size)
-        return np.zeros(P, np.float32), (np.zeros(H, np.float32) if lt.kind == "lstm" else None)
+        return None, None
     src, k = (arr, t - a) if a <= t < b else (state.window_cached(key, t, t + 1, "", _lt=lt), 0)
-    return src["h"][l, d, k], (src["c"][l, d, k] if lt.kind == "lstm" else None)
+    return src["h"][l, d, k], (src["c"][l, d, k] if "c" in src else None)
 
 
 def _layer_input(p, ui, lt, key, t, l, arr, a, b):
     """What layer l reads at position t: the embedded input, or the layer below's h (both directions)."""
     if l == 0:
-        x = state.core_input(p, ui.payload)[t:t + 1]
-        return torch.as_tensor(x)[0].to(p.core.weight_ih_l0.dtype)
+        return state.core_input(p, ui.payload)[t:t + 1][0]
     src, k = (arr, t - a) if a <= t < b else (state.window_cached(key, t, t + 1, "", _lt=lt), 0)
     D = src["h"].shape[1]
-    return torch.as_tensor(np.concatenate([src["h"][l - 1, dd, k] for dd in range(D)]))
+    return np.concatenate([src["h"][l - 1, dd, k] for dd in range(D)])
 
 
 @st.fragment
@@ -58,78 +52,32 @@ def _inspector(p, ui, lt, arr, key, a, b, units):
     us = c2.multiselect("units", units, key="insp_units", max_selections=4, bind="query-params")
     prev_t = t - 1 if d == 0 else t + 1                    # the reverse direction comes from t+1
     h_prev, c_prev = _state_at(lt, key, prev_t, l, d, N, arr, a, b)
-    x = _layer_input(p, ui, lt, key, t, l, arr, a, b)
-    prm = layer_params(p.core, l, d)
-    hp = torch.as_tensor(h_prev).to(x.dtype)[None]
-    with torch.no_grad():
-        pre = cells.preactivations(p.kind, x[None], hp, prm.w_ih, prm.w_hh, prm.b_ih, prm.b_hh)
-        if p.kind == "lstm":
-            h_new, c_new, g = cells.lstm_cell(x[None], hp, torch.as_tensor(c_prev)[None], prm.w_ih, prm.w_hh,
-                                              prm.b_ih, prm.b_hh, prm.w_hr)
-        elif p.kind == "gru":
-            h_new, g = cells.gru_cell(x[None], hp, prm.w_ih, prm.w_hh, prm.b_ih, prm.b_hh)
-        else:
-            h_new, g = cells.rnn_cell(x[None], hp, prm.w_ih, prm.w_hh, prm.b_ih, prm.b_hh, p.core.nonlinearity)
-    ok = np.allclose(h_new[0].numpy(), arr["h"][l, d, t - a], atol=1e-5)
+    kind = kinds.get(p.kind)
+    cho = kind.textbook_form and st.session_state.get("cho", False)
+    s = step_numbers(p.core, l, d, _layer_input(p, ui, lt, key, t, l, arr, a, b), h_prev, c_prev, textbook=cho)
+    ok = s.matches(arr["h"][l, d, t - a])
     what = (f"character {state.md_escape(describe_chars([ui.text[t]]))}" if ui.text is not None else
             f"token {state.md_escape(repr(ui.labels[t]))}" if ui.labels is not None else "the input")
     src = ("the initial state (zeros)" if not 0 <= prev_t < N else
            f"the {'previous' if d == 0 else 'next (reverse direction)'} state, from step {prev_t}")
-    st.markdown(f"**Step {t}** reads {what} ($\\lVert x_t \\rVert$ = {float(x.norm()):.3f}) and {src}. "
+    st.markdown(f"**Step {t}** reads {what} ($\\lVert x_t \\rVert$ = {s.x_norm:.3f}) and {src}. "
                 + ("✓ the equations reproduce the trace." if ok else "⚠ the equations do not reproduce the trace here."))
     if p.is_char and getattr(p.model, "head", None) is not None and d == 0 and l == p.core.num_layers - 1:
         nxt = top_next(p.model, arr["output"][t - a])
         st.caption("What the model expects next: " + ", ".join(f"{state.md_escape(repr(tok))} {pr:.0%}" for tok, pr in nxt)
                    + (f" (it is {state.md_escape(repr(ui.labels[t + 1]))})" if ui.labels is not None and t + 1 < N else ""))
-    if p.kind == "gru":
+    if kind.textbook_form:
         st.info("PyTorch's GRU differs from the textbook form (Cho et al. 2014) in two places: the "
                 "reset gate multiplies $(W_{hn} h + b_{hn})$ *after* the matrix product, and $z$ weights the *old* state: "
                 "$h' = (1 - z) \\odot n + z \\odot h$. The textbook resets h *before* the product and lets z weight the new state.")
-        cho = st.toggle("show the textbook (Cho) form with the same weights", key="cho")
-        if cho:
-            with torch.no_grad():
-                hc, gc = cells.gru_cell(x[None], hp, prm.w_ih, prm.w_hh, prm.b_ih, prm.b_hh, convention="cho")
+        st.toggle("show the textbook (Cho) form with the same weights", key="cho")
     for u in us:
         st.markdown(f"**unit {u}**")
-        st.latex(_equations(p, u, pre, g, h_prev, c_prev, h_new, c_new if p.kind == "lstm" else None, d))
-        if p.kind == "gru" and cho:
-            st.latex(r"\text{textbook: } n_t = \tanh(W_{in}x_t + b_{in} + W_{hn}(r_t \odot h_{t-1}) + b_{hn}) = "
-                     + num(gc['n'][0, u]) + r",\quad h_t = (1-z_t)\,h_{t-1} + z_t\,n_t = "
-                     + f"(1-{num(gc['z'][0, u])})\\cdot {pnum(h_prev[u])} + {num(gc['z'][0, u])}\\cdot {pnum(gc['n'][0, u])} = "
-                     + num(hc[0, u]))
-            st.caption(f"Same weights, different function: the textbook form gives h_t = {num(hc[0, u])} here, "
-                       f"PyTorch's {num(h_new[0, u])}.")
-
-
-def _equations(p, u, pre, g, h_prev, c_prev, h_new, c_new, d) -> str:
-    tp = "t-1" if d == 0 else "t+1"
-    if p.kind == "lstm":
-        s = r"\begin{aligned}"
-        for n, fn in (("i", r"\sigma"), ("f", r"\sigma"), ("g", r"\tanh"), ("o", r"\sigma")):
-            s += (f"{n}_t &= {fn}(W_{{i{n}}}x_t + b_{{i{n}}} + W_{{h{n}}}h_{{{tp}}} + b_{{h{n}}}) = {fn}({num(pre[n][0, u])}) "
-                  f"= {num(g[n][0, u])}" + r"\\")
-        gi, gf, gg, go = (float(g[n][0, u]) for n in "ifgo")
-        s += (f"c_t &= f_t\\,c_{{{tp}}} + i_t\\,g_t = {num(gf)}\\cdot {pnum(c_prev[u])} + {num(gi)}\\cdot {pnum(gg)} "
-              f"= {num(c_new[0, u])}" + r"\\")
-        if p.core.proj_size:
-            s += (r"m_t &= o_t \tanh(c_t) = " + f"{num(go)}\\cdot\\tanh({num(c_new[0, u])}) = {num(go * np.tanh(float(c_new[0, u])))}"
-                  + r"\\ h_t &= W_{hr} m_t \;\text{(projection: mixes all units)}")
-        else:
-            s += f"h_t &= o_t \\tanh(c_t) = {num(go)}\\cdot\\tanh({num(c_new[0, u])}) = {num(h_new[0, u])}"
-        return s + r"\end{aligned}"
-    if p.kind == "gru":
-        r, z, n = (float(g[k][0, u]) for k in "rzn")
-        pr, pz = num(pre["r"][0, u]), num(pre["z"][0, u])
-        return (r"\begin{aligned}"
-                f"r_t &= \\sigma(W_{{ir}}x_t + b_{{ir}} + W_{{hr}}h_{{{tp}}} + b_{{hr}}) = \\sigma({pr}) = {num(r)}" + r"\\"
-                f"z_t &= \\sigma(W_{{iz}}x_t + b_{{iz}} + W_{{hz}}h_{{{tp}}} + b_{{hz}}) = \\sigma({pz}) = {num(z)}" + r"\\"
-                f"n_t &= \\tanh(W_{{in}}x_t + b_{{in}} + r_t\\,(W_{{hn}}h_{{{tp}}} + b_{{hn}})) = "
-                f"\\tanh({num(pre['n_x'][0, u])} + {num(r)}\\cdot {pnum(pre['n_h'][0, u])}) = {num(n)}" + r"\\"
-                f"h_t &= (1-z_t)\\,n_t + z_t\\,h_{{{tp}}} = (1-{num(z)})\\cdot {pnum(n)} + {num(z)}\\cdot {pnum(h_prev[u])} "
-                f"= {num(h_new[0, u])}"
-                r"\end{aligned}")
-    fn = r"\tanh" if p.core.nonlinearity == "tanh" else r"\mathrm{relu}"
-    return (f"h_t = {fn}(W_{{ih}}x_t + b_{{ih}} + W_{{hh}}h_{{{tp}}} + b_{{hh}}) = {fn}({num(pre['a'][0, u])}) = {num(h_new[0, u])}")
+        st.latex(s.latex(u))
+        if s.textbook is not None:
+            st.latex(s.textbook_latex(u))
+            st.caption(f"Same weights, different function: the textbook form gives h_t = {s.textbook[0][u]:.3f} here, "
+                       f"PyTorch's {s.h[u]:.3f}.")
 
 
 @st.fragment
@@ -144,7 +92,7 @@ def _what_if(p, ui, lt, arr, key, a, b, units):
     st.caption("Clamp a gate for chosen units and steps and watch the consequences: the changed trace is shown beside "
                "the original. Try the forget gate := 1 and the input gate := 0 on an LSTM unit: its cell state freezes.")
     l, d = st.session_state["layer"], st.session_state["direction"]
-    targets = cells.names(p.kind)
+    targets = kinds.get(p.kind).names()
     state.keep_valid("wi_units", units, units[:1])
     state.keep_valid("wi_gate", targets, "f" if "f" in targets else targets[0])
     state.start_at("wi_value", 1.0, -10.0, 10.0)
@@ -172,7 +120,7 @@ def _what_if(p, ui, lt, arr, key, a, b, units):
                       units=spec["units"], steps=range(spec["steps"][0], spec["steps"][1] + 1))
     with state.error_boundary("running the intervention"):
         new = state.window_cached(key, a, b, repr(iv), _lt=lt, _iv=iv)
-        view = "c" if p.kind == "lstm" else "h"
+        view = kinds.get(p.kind).memory
         steps = np.arange(a, b)
         st.plotly_chart(plots.side_by_side(view, arr[view][l, d][:, units].T, new[view][l, d][:, units].T, units, steps,
                                            f"{GATE_NAMES[view]} with {spec['gate']} {spec['mode']} {spec['value']:g} "

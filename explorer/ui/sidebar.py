@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import streamlit as st
-import torch
 
 import explorer
 from explorer import ModelConfig, Vocab
+from explorer.kinds import KINDS
 from explorer.models import build
-from explorer.training import best_device, device_label
+from explorer.training import available_devices, best_device, device_label
 
 from . import state
 from .state import SelectedModel, error_boundary
@@ -25,10 +25,9 @@ def _pretrained_options() -> list[str]:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _random_model(kind: str, hidden: int, layers: int, seed: int):
-    torch.manual_seed(seed)
     vocab = Vocab(RANDOM_VOCAB)
     return build(ModelConfig(kind, vocab_size=len(vocab), embedding_size=32, hidden_size=hidden, num_layers=layers),
-                 vocab).eval()
+                 vocab, seed=seed).eval()
 
 
 def sidebar() -> SelectedModel | None:
@@ -53,12 +52,13 @@ def sidebar() -> SelectedModel | None:
             with sb:
                 p = upload()
         elif choice == RANDOM:
-            kind = sb.selectbox("kind", ["lstm", "gru", "rnn"], key="rnd_kind")
+            kind = sb.selectbox("kind", list(KINDS), key="rnd_kind", format_func=lambda k: KINDS[k].label)
             hidden = sb.select_slider("hidden size", [8, 16, 32, 64, 128, 256], 64, key="rnd_hidden")
             layers = sb.select_slider("layers", [1, 2, 3], 1, key="rnd_layers")
             seed = sb.number_input("seed", 0, 10_000, 0, key="rnd_seed")
             m = _random_model(kind, hidden, layers, int(seed))
-            p = SelectedModel(f"random:{kind}:{hidden}:{layers}:{seed}", f"random {kind.upper()} (H={hidden}, {layers} layer)", m.core, m,
+            p = SelectedModel(f"random:{kind}:{hidden}:{layers}:{seed}",
+                              f"random {KINDS[kind].label} (H={hidden}, {layers} layer)", m.core, m,
                        {"note": "untrained: PyTorch's default initialisation"})
         else:
             m = state.pretrained(choice)
@@ -67,10 +67,10 @@ def sidebar() -> SelectedModel | None:
         st.session_state.pop("picked", None)
         return None
     core = p.core
-    sb.caption(f"{p.kind.upper()} · hidden {core.hidden_size} · {core.num_layers} layer(s)"
+    sb.caption(f"{KINDS[p.kind].label} · hidden {core.hidden_size} · {core.num_layers} layer(s)"
                f"{' · bidirectional' if core.bidirectional else ''}"
                f"{' · proj ' + str(core.proj_size) if getattr(core, 'proj_size', 0) else ''}"
-               f"{' · nonlinearity ' + core.nonlinearity if p.kind == 'rnn' else ''}")
+               f"{' · nonlinearity ' + core.nonlinearity if KINDS[p.kind].has_nonlinearity else ''}")
     sb.header("Where to look")
     state.keep_valid("layer_pick", list(range(core.num_layers)), 0)
     st.session_state["layer"] = sb.selectbox("layer", list(range(core.num_layers)), key="layer_pick", bind="query-params")
@@ -79,8 +79,7 @@ def sidebar() -> SelectedModel | None:
         "direction", list(range(p.directions)), key="dir_pick", bind="query-params",
         format_func=lambda d: "forward" if d == 0 else "reverse (indexed by input position)")
     sb.header("Device")
-    devs = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + \
-        (["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else [])
+    devs = available_devices()
     best = best_device()
     dev = sb.selectbox("device for training", devs, index=devs.index(best), key="device",
                        help="Defaults to the best available: cuda, then mps, then cpu.")

@@ -14,16 +14,14 @@ import traceback
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import streamlit as st
-import torch
 
 import explorer
-from explorer import InputError
+from explorer import InputError, kinds
 from explorer.models import LazyEmbedding
-from explorer.trace import kind_of
 from explorer.windows import LongTrace, scan_long
 
 MAX_CHARS = 2_000_000          # upload cap for text (characters)
@@ -34,13 +32,13 @@ class SelectedModel:
     """The model every tab looks at."""
     key: str                       # unique per model instance: the cache key
     label: str
-    core: torch.nn.RNNBase         # the stock recurrent module
-    model: Optional[torch.nn.Module] = None   # CharModel / SeqModel, None for a bare foreign module
+    core: Any                      # the stock recurrent module (torch.nn.LSTM / GRU / RNN)
+    model: Optional[Any] = None    # CharModel / SeqModel, None for a bare foreign module
     card: dict = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
-        return kind_of(self.core)
+        return kinds.of(self.core).name
 
     @property
     def is_char(self) -> bool:
@@ -97,8 +95,7 @@ def scan(key: str, core, x, n: int, blocks: int = 800) -> LongTrace:
             kept["items"].move_to_end((key, blocks))
             return lt
     try:
-        with torch.no_grad():
-            lt = scan_long(core, x, checkpoint_every=256, chunk=4096, overview_blocks=blocks, progress=progress)
+        lt = scan_long(core, x, checkpoint_every=256, chunk=4096, overview_blocks=blocks, progress=progress)
     finally:
         bar.empty()
     with kept["lock"]:
@@ -108,17 +105,10 @@ def scan(key: str, core, x, n: int, blocks: int = 800) -> LongTrace:
     return lt
 
 
-def window_arrays(lt: LongTrace, a: int, b: int, intervene=None) -> dict[str, np.ndarray]:
-    """A window's trace as numpy arrays {name: (L, D, T, H)} (batch 0) + "output" (T, F)."""
-    tr = lt.window(a, b, intervene)
-    out = {n: tr.values(n)[:, :, :, 0].float().cpu().numpy() for n in tr.names()}
-    out["output"] = (tr.output if tr.output.dim() == 2 else tr.output[:, 0]).float().cpu().numpy()
-    return out
-
-
 @st.cache_data(show_spinner=False, max_entries=64)
 def window_cached(key: str, a: int, b: int, iv_key: str = "", _lt=None, _iv=None) -> dict[str, np.ndarray]:
-    return window_arrays(_lt, a, b, _iv)
+    """A window's arrays (LongTrace.window_arrays), cached per (input key, window, intervention)."""
+    return _lt.window_arrays(a, b, _iv)
 
 
 def _from_url(key: str, like):

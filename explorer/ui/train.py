@@ -6,12 +6,12 @@ import os
 
 import numpy as np
 import streamlit as st
-import torch
 
 from explorer import InputError, ModelConfig, Vocab, plots
 from explorer import data as D
 from explorer.checkpoints import save_model
 from explorer.jobs import TrainingJob
+from explorer.kinds import KINDS
 from explorer.models import build, count_parameters
 from explorer.training import TrainConfig, device_label
 
@@ -60,13 +60,12 @@ def _models(archs, kind, hidden, layers, source):
     out = {}
     vocab = Vocab.from_text(source) if kind == "char" else None
     for a in archs:
-        torch.manual_seed(0)
         if kind == "char":
             cfg = ModelConfig(a, vocab_size=len(vocab), embedding_size=64, hidden_size=hidden, num_layers=layers)
         else:
             i, o, r = SEQ_IO[kind]
             cfg = ModelConfig(a, input_size=i, embedding_size=32, hidden_size=hidden, num_layers=layers, output_size=o, readout=r)
-        out[a] = build(cfg, vocab)
+        out[a] = build(cfg, vocab, seed=0)
     return out
 
 
@@ -104,7 +103,7 @@ def train_tab():
         with error_boundary("setting up the training"):
             kind = TASKS[task]
             source = _source(task, seq_len)
-            archs = ["lstm", "gru", "rnn"] if arch == "all three" else [arch.lower()]
+            archs = list(KINDS) if arch == "all three" else [arch.lower()]
             models = _models(archs, kind, hidden, layers, source)
             cfg = TrainConfig(kind, steps=int(steps), batch_size=batch, seq_len=seq_len, lr=float(lr), clip=float(clip),
                               eval_every=max(10, int(steps) // 20), device=device)
@@ -198,6 +197,5 @@ def _afterwards(job: TrainingJob):
                 prompt = g1.text_input("prompt", "\n", key=f"gen_prompt_{name}")
                 temp = g2.slider("temperature", 0.1, 2.0, 0.8, 0.1, key=f"gen_temp_{name}")
                 seed = g3.number_input("seed", 0, 10_000, 0, key=f"gen_seed_{name}")
-                with torch.no_grad():
-                    sample = m.generate(prompt, 300, temp, int(seed))
+                sample = m.generate(prompt, 300, temp, int(seed))
                 st.code(prompt + sample, language=None)

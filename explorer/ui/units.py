@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-import torch
 
 from explorer import analysis as A
 from explorer import cells, plots
@@ -172,15 +171,12 @@ def _clusters_body(p, ui, lt, key, names, view):
     a, b = view["a"], view["b"]
     arr = state.window_cached(key, a, b, "", _lt=lt)
     l, d = st.session_state["layer"], st.session_state["direction"]
-    v = torch.as_tensor(arr[name][l, d].T)                            # (H, T)
-    k = min(k, v.shape[0])
-    labels = P.kmeans_units(v, k)
-    order = torch.argsort(labels * v.shape[0] + torch.arange(v.shape[0])).tolist()
-    show = order[:128] if v.shape[0] > 128 else order
-    fig = plots.gate_heatmap(name, v[show].numpy(), show, np.arange(a, b),
+    v = arr[name][l, d].T                                             # (H, T)
+    cl = P.cluster_units(v, k)
+    show = cl.order[:128]
+    fig = plots.gate_heatmap(name, v[show], show, np.arange(a, b),
                              ui.labels[a:b] if ui.labels is not None else None,
-                             title=f"{name} in cluster order ({k} clusters)", height=min(1400, 80 + 6 * len(show)))
-    fig.update_yaxes(ticktext=[f"c{int(labels[u])}·u{u}" for u in show], tickvals=[f"u{u}" for u in show])
-    sizes = torch.bincount(labels, minlength=k).tolist()
-    st.caption("cluster sizes: " + ", ".join(f"c{j}: {n}" for j, n in enumerate(sizes)))
+                             title=f"{name} in cluster order ({len(cl.sizes)} clusters)", height=min(1400, 80 + 6 * len(show)),
+                             row_labels=[f"c{int(cl.labels[u])}·u{u}" for u in show])
+    st.caption("cluster sizes: " + ", ".join(f"c{j}: {n}" for j, n in enumerate(cl.sizes)))
     st.plotly_chart(fig, key="clusters")

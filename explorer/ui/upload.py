@@ -8,6 +8,7 @@ import streamlit as st
 from explorer import InputError
 from explorer.checkpoints import load_model
 from explorer.foreign import read_foreign, with_settings
+from explorer.kinds import KINDS
 from explorer.models import TokenModel
 from explorer.tokens import read_vocabulary
 
@@ -58,7 +59,8 @@ def upload() -> SelectedModel | None:
                        format_func=lambda p: p or "(top level)") if len(prefixes) > 1 else prefixes[0]
     fm = found.modules[pre]
     settings = {}
-    if fm.kind == "rnn":
+    kind = KINDS[fm.kind]
+    if kind.has_nonlinearity:
         slug = "rnn"
         now = fm.module.nonlinearity
         if "nonlinearity" in fm.assumed:
@@ -75,8 +77,9 @@ def upload() -> SelectedModel | None:
                    "passes inputs in the module's own layout)")
     if settings:
         fm = with_settings(fm, **settings)
-    label = f"{f.name} · {pre or 'top level'}" + (f" · {fm.module.nonlinearity}" if fm.kind == "rnn" else "")
-    pkey = f"{key}:{pre}:{fm.module.nonlinearity if fm.kind == 'rnn' else ''}"
+    nonlin = fm.module.nonlinearity if kind.has_nonlinearity else ""
+    label = f"{f.name} · {pre or 'top level'}" + (f" · {nonlin}" if nonlin else "")
+    pkey = f"{key}:{pre}:{nonlin}"
     emb = found.embedding_for(pre)
     if emb is None:
         return SelectedModel(pkey, label, fm.module)
