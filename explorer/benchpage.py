@@ -96,25 +96,53 @@ PLOTS_DRAWN = ("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
                ".every(p => p.querySelector('.main-svg'))")
 
 
-def _settled(page, timeout=300_000):
-    """After an action: wait for its rerun to start (if it does within 3 s) and end, every chart to be
-    drawn, and two animation frames (the browser has painted)."""
+# Installed in every page before it loads: records each change of the app's run state and counts
+# changes inside charts, so a rerun is never missed. (Polling for a "running" state misses a short
+# run and then waits out its timeout; and a very short run may never show "running" in the DOM at all,
+# the page batching its start and end into one update: then the chart it redrew says it happened.)
+RECORDER = """window._gxRuns = []; window._gxPlot = 0;
+new MutationObserver(ms => { for (const m of ms) {
+    if (m.type === 'attributes' && m.attributeName === 'data-test-script-state') {
+      window._gxRuns.push(m.target.getAttribute('data-test-script-state')); continue; }
+    const el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+    if (el && el.closest('.js-plotly-plot')) window._gxPlot++; } })
+  .observe(document, {attributes: true, childList: true, subtree: true});"""
+RAN = ("() => ((window._gxRuns || []).includes('running') || window._gxPlot > 0) && document.querySelector(\"%s\") !== null"
+       % IDLE.replace('"', '\\"'))
+PAINTED = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
+def _arm(page):
+    """Before an action: forget the runs recorded so far."""
+    page.evaluate("() => { window._gxRuns = []; window._gxPlot = 0; }")
+
+
+def _settled(page, timeout=300_000, first=False):
+    """After an action (armed with _arm) or a page load (first=True): wait for a script run to have
+    started and ended (after an action, at most 3 s for one to start: it may need none), every chart
+    to be drawn, and two animation frames (the browser has painted)."""
     try:
-        page.wait_for_selector(RUNNING, timeout=3000)
-    except Exception:            # a fast rerun may have come and gone already
-        pass
+        page.wait_for_function(RAN, timeout=timeout if first else 3000, polling="raf")
+    except Exception:
+        if first:
+            raise
     page.wait_for_selector(IDLE, timeout=timeout)
     page.wait_for_function(PLOTS_DRAWN, timeout=timeout)
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    page.evaluate(PAINTED)
+
+
+def _open(browser, width=1500, height=1100):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.add_init_script(RECORDER)
+    return page
 
 
 def _load(browser, url, width=1500, height=1100) -> tuple[float, object]:
-    page = browser.new_page(viewport={"width": width, "height": height})
+    page = _open(browser, width, height)
     t = time.perf_counter()
     page.goto(url)
-    page.wait_for_selector(IDLE, timeout=300_000)
     page.wait_for_selector(".js-plotly-plot", timeout=300_000)
-    _settled(page)
+    _settled(page, first=True)
     return time.perf_counter() - t, page
 
 
@@ -125,6 +153,7 @@ def _slider(page, label: str):
 def _nudge(page, label: str, key: str = "ArrowRight") -> float:
     thumb = _slider(page, label)
     thumb.focus()
+    _arm(page)
     t = time.perf_counter()
     thumb.press(key)
     _settled(page)
@@ -167,6 +196,7 @@ def bench_page(repeat: int = 3, students: int = 8):
             acts["move window start by one step"].append(_nudge(page, "window start"))
             acts["change units shown (top k)"].append(_nudge(page, "units shown", "ArrowLeft"))
             acts["move the step inspector"].append(_nudge(page, "step t"))
+            _arm(page)
             t0 = time.perf_counter()
             page.get_by_role("tab", name="Gradient flow").click()
             _settled(page)
@@ -175,13 +205,12 @@ def bench_page(repeat: int = 3, students: int = 8):
         crowd = {}
         for name, url in (("app", app), ("bare", bare)):
             t = time.perf_counter()
-            pages = [b.new_page(viewport={"width": 1500, "height": 1100}) for _ in range(students)]
+            pages = [_open(b) for _ in range(students)]
             for p in pages:
                 p.goto(url, wait_until="commit")
             for p in pages:
-                p.wait_for_selector(IDLE, timeout=600_000)
                 p.wait_for_selector(".js-plotly-plot", timeout=600_000)
-                _settled(p, 600_000)
+                _settled(p, 600_000, first=True)
             crowd[name] = time.perf_counter() - t
             for p in pages:
                 p.close()

@@ -15,9 +15,7 @@ import numpy as np
 def window_csv(arrays: dict[str, np.ndarray], start: int, chars: Optional[Sequence[str]] = None) -> bytes:
     """Wide CSV: one row per step; a column per (name, layer, direction, unit)."""
     cols, heads = [], ["step"] + (["char"] if chars is not None else [])
-    for n, v in arrays.items():
-        if n == "output":
-            continue
+    for n, v in _traces(arrays).items():
         L, D, T, H = v.shape
         for l in range(L):
             for d in range(D):
@@ -32,9 +30,15 @@ def window_csv(arrays: dict[str, np.ndarray], start: int, chars: Optional[Sequen
     return out.getvalue().encode()
 
 
+def _traces(arrays: dict) -> dict[str, np.ndarray]:
+    """The gates and states: the (L, D, T, H) arrays."""
+    return {n: v for n, v in arrays.items() if isinstance(v, np.ndarray) and v.ndim == 4}
+
+
 def window_npz(arrays: dict[str, np.ndarray], start: int, chars: Optional[Sequence[str]] = None) -> bytes:
     """Every array, the steps' input positions ("steps") and the characters ("chars")."""
     T = arrays["h"].shape[2]
     buf = io.BytesIO()
-    np.savez_compressed(buf, steps=np.arange(start, start + T), **arrays, chars=np.array(list(chars or [])))
+    np.savez_compressed(buf, steps=np.arange(start, start + T), **_traces(arrays), output=arrays["output"],
+                        chars=np.array(list(chars or [])))
     return buf.getvalue()

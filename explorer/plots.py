@@ -20,7 +20,10 @@ from .cells import GATE_NAMES, SIGMOID_GATES
 SEQ = "Viridis"
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 DIV = "RdBu_r"
-FONT = dict(size=13)
+FONT = dict(family='"Source Sans Pro", "Source Sans 3", sans-serif', size=13, color="#31333f")
+# Every figure carries its own plain style, and the page draws it as it is (st.plotly_chart(theme=None)):
+# the page's theme would rewrite each figure's whole JSON in the browser on every redraw.
+STYLE = dict(template="none", paper_bgcolor="white", plot_bgcolor="white")
 
 
 def safe_label(ch: str, space: str = "␣") -> str:
@@ -49,23 +52,23 @@ def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.
     row_labels: what to call each row on the axis (default u<unit>)."""
     values = np.asarray(values, dtype=np.float32)
     cs, lo, hi = scale or _scale(name, values)
-    hover = f"{step_label} %{{x}}<br>unit %{{customdata}}<br>value %{{z:.3f}}"
+    hover = f"{step_label} %{{x}}<br>%{{y}}<br>value %{{z:.3f}}"
     ylab = [f"u{u}" for u in units]
     kw = {}
     if chars is not None:
         labels = [safe_label(c) for c in chars]
         kw["text"] = np.array([labels] * len(units), dtype=object)
-        hover = f"{step_label} %{{x}} · char %{{text}}<br>unit %{{customdata}}<br>value %{{z:.3f}}"
+        hover = f"{step_label} %{{x}} · char %{{text}}<br>%{{y}}<br>value %{{z:.3f}}"
     fig = go.Figure(go.Heatmap(
-        z=values, x=np.asarray(steps), y=ylab, customdata=np.array([[u] * values.shape[1] for u in units]),
+        z=values, x=np.asarray(steps), y=ylab,
         colorscale=cs, zmin=lo, zmax=hi, hovertemplate=hover + "<extra></extra>",
         colorbar=dict(thickness=12, len=0.9), **kw))
-    fig.update_layout(title=title or f"{name}: {GATE_NAMES.get(name, name)}", font=FONT,
+    fig.update_layout(title=title or f"{name}: {GATE_NAMES.get(name, name)}", font=FONT, **STYLE,
                       height=height or max(220, 60 + 14 * len(units)), margin=dict(l=50, r=10, t=40, b=40),
                       yaxis=dict(autorange="reversed", title="unit"), xaxis=dict(title=step_label))
     if chars is not None and len(chars) <= 150:
         fig.update_xaxes(tickmode="array", tickvals=list(steps), ticktext=[safe_label(c) for c in chars], tickangle=0,
-                         tickfont=dict(family="monospace", size=11), title=None)
+                         tickfont=dict(family="monospace", size=11), title=None, ticklabeloverflow="allow", automargin=False)
     if mark is not None:
         fig.add_vrect(x0=mark[0], x1=mark[1], line_width=2, line_color="white", fillcolor="rgba(0,0,0,0)")
     if row_labels is not None:
@@ -77,25 +80,35 @@ def state_lines(series: dict[str, np.ndarray], steps: np.ndarray, chars: Optiona
                 title: str = "cell state over time", y_title: str = "value",
                 panels: Optional[Sequence[str]] = None) -> go.Figure:
     """One line per (label -> values (n_steps,)). panels: label prefixes drawn in separate stacked
-    panels sharing the time axis (e.g. ("c ", "h ") since c is unbounded and h lives in (-1, 1))."""
+    panels sharing the time axis (e.g. ("c ", "h ") since c is unbounded and h lives in (-1, 1)).
+    Written as one dict, validated once (see gates_figure)."""
     panels = list(panels or [""])
-    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=[p.strip() and f"{p.strip()}" for p in panels] if len(panels) > 1 else None)
+    P, gap = len(panels), 0.08
+    size = (1 - gap * (P - 1)) / P
     text = [safe_label(c) for c in chars] if chars is not None else None
-    colors = {}
+    hover = "step %{x}" + (" · %{text}" if text else "") + "<br>%{y:.3f}<extra>%{fullData.name}</extra>"
+    colors, data, layout = {}, [], {}
     for label, v in series.items():
-        row = next((k for k, p in enumerate(panels) if label.startswith(p)), 0) + 1
-        unit = label[len(panels[row - 1]):]
+        row = next((k for k, p in enumerate(panels) if label.startswith(p)), 0)
+        unit = label[len(panels[row]):]
         colors.setdefault(unit, len(colors))
-        fig.add_trace(go.Scatter(x=np.asarray(steps), y=np.asarray(v, dtype=np.float32), mode="lines", name=label,
-                                 legendgroup=unit, line=dict(color=PALETTE[colors[unit] % len(PALETTE)]),
-                                 text=text, hovertemplate=("step %{x}" + (" · %{text}" if text else "") +
-                                                           "<br>%{y:.3f}<extra>" + html.escape(label) + "</extra>")),
-                      row, 1)
-    fig.update_layout(title=title, font=FONT, height=300 + 160 * (len(panels) - 1), margin=dict(l=50, r=10, t=50, b=40),
-                      legend=dict(orientation="h", y=-0.18))
-    fig.update_xaxes(title_text="step", row=len(panels), col=1)
-    return fig
+        ax = "" if row == 0 else str(row + 1)
+        data.append(dict(type="scatter", x=np.asarray(steps), y=np.asarray(v, dtype=np.float32), mode="lines",
+                         name=html.escape(label), legendgroup=unit, line=dict(color=PALETTE[colors[unit] % len(PALETTE)]),
+                         text=text, hovertemplate=hover, xaxis=f"x{ax}", yaxis=f"y{ax}"))
+    annotations = []
+    for k, p in enumerate(panels):                    # panel 0 on top
+        ax = "" if k == 0 else str(k + 1)
+        top = 1 - k * (size + gap)
+        layout[f"yaxis{ax}"] = dict(domain=[max(0.0, top - size), min(1.0, top)], anchor=f"x{ax}")
+        layout[f"xaxis{ax}"] = dict(anchor=f"y{ax}", showticklabels=k == P - 1,
+                                    **({"title": dict(text="step")} if k == P - 1 else {"matches": f"x{P}"}))
+        if P > 1 and p.strip():
+            annotations.append(dict(text=p.strip(), x=0.5, y=top, xref="paper", yref="paper", xanchor="center",
+                                    yanchor="bottom", showarrow=False, font=dict(size=14)))
+    layout.update(title=title, font=FONT, **STYLE, height=300 + 160 * (P - 1), margin=dict(l=50, r=10, t=50, b=40),
+                  legend=dict(orientation="h", y=-0.18), annotations=annotations)
+    return go.Figure(dict(data=data, layout=layout))
 
 
 def text_heatmap(chars: Sequence[str], values: np.ndarray, name: str, start: int = 0, width: int = 64,
@@ -119,9 +132,8 @@ def text_heatmap(chars: Sequence[str], values: np.ndarray, name: str, start: int
                                hovertemplate="step %{customdata} · %{text}<br>value %{z:.3f}<extra></extra>",
                                textfont=dict(family="monospace", size=13), xgap=1, ygap=1,
                                colorbar=dict(thickness=12)))
-    fig.update_layout(title=title, font=FONT, height=max(200, 40 + 22 * len(rows)), margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis=dict(visible=False), yaxis=dict(visible=False, autorange="reversed"),
-                      plot_bgcolor="white")
+    fig.update_layout(title=title, font=FONT, **STYLE, height=max(200, 40 + 22 * len(rows)), margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis=dict(visible=False), yaxis=dict(visible=False, autorange="reversed"))
     return fig
 
 
@@ -134,7 +146,7 @@ def saturation_scatter(points: dict[str, tuple[np.ndarray, np.ndarray]], title: 
                                  hovertemplate="unit %{customdata}<br>left %{x:.2f} · right %{y:.2f}<extra>" + gate + "</extra>",
                                  marker=dict(size=7, opacity=0.7)))
     fig.add_shape(type="line", x0=0, y0=1, x1=1, y1=0, line=dict(dash="dot", color="grey"))
-    fig.update_layout(title=title, font=FONT, height=420, margin=dict(l=50, r=10, t=40, b=40),
+    fig.update_layout(title=title, font=FONT, **STYLE, height=420, margin=dict(l=50, r=10, t=40, b=40),
                       xaxis=dict(title="fraction of steps left-saturated (< 0.1; tanh < −0.9)", range=[-0.02, 1.02]),
                       yaxis=dict(title="fraction right-saturated (> 0.9)", range=[-0.02, 1.02]))
     return fig
@@ -149,7 +161,7 @@ def side_by_side(name: str, before: np.ndarray, after: np.ndarray, units: Sequen
     for k, v in enumerate((before, after)):
         fig.add_trace(go.Heatmap(z=v, x=np.asarray(steps), y=[f"u{u}" for u in units], colorscale=cs, zmin=lo, zmax=hi,
                                  showscale=k == 1, hovertemplate="step %{x}<br>%{y}<br>%{z:.3f}<extra></extra>"), 1, k + 1)
-    fig.update_layout(title=title, font=FONT, height=max(240, 80 + 14 * len(units)), margin=dict(l=50, r=10, t=60, b=40))
+    fig.update_layout(title=title, font=FONT, **STYLE, height=max(240, 80 + 14 * len(units)), margin=dict(l=50, r=10, t=60, b=40))
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -162,7 +174,7 @@ def log_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, y_t
         fig.add_trace(go.Scatter(x=np.asarray(x), y=np.asarray(y, dtype=np.float64), mode="lines", name=label))
     if baseline is not None:
         fig.add_hline(y=baseline, line=dict(dash="dash", color="grey"), annotation_text=f"baseline {baseline:.3g}")
-    fig.update_layout(title=title, font=FONT, height=360, margin=dict(l=60, r=10, t=40, b=40), xaxis_title=x_title,
+    fig.update_layout(title=title, font=FONT, **STYLE, height=360, margin=dict(l=60, r=10, t=40, b=40), xaxis_title=x_title,
                       yaxis_title=y_title, yaxis_type="log" if log_y else "linear", legend=dict(orientation="h", y=-0.2))
     return fig
 
@@ -176,52 +188,58 @@ def gates_figure(values: dict[str, np.ndarray], units: dict[str, Sequence[int]],
     of each row}; steps (T,): input positions; labels: what each column reads (characters, words).
     The labels are drawn once, under the last row (every k-th when there are more than max_labels).
     Hovering a cell shows its label, step and unit and, for that unit at that step, the value of
-    every row's quantity, so a column reads down as one step of the cell."""
+    every row's quantity, so a column reads down as one step of the cell.
+
+    The figure is written as one dict and validated once (a subplot grid built call by call costs
+    several times more in Python), and it carries its own plain style (template "none"): the page
+    draws it as it is, without a theme pass over its data in the browser."""
     names = list(values)
     steps = np.asarray(steps)
-    T = len(steps)
-    heights = [max(len(units[n]), 1) for n in names]
+    T, n = len(steps), len(names)
+    heights = [max(len(units[m]), 1) * row_px for m in names]
     gap = 18
-    total = sum(heights) * row_px + gap * (len(names) - 1)
-    fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, row_heights=heights,
-                        vertical_spacing=gap / max(total, 1))
+    total = sum(heights) + gap * (n - 1)
     # per cell: the value of every quantity for this row's unit at this step (NaN where a unit has none)
-    everything = {n: dict(zip(units[n], np.asarray(values[n], np.float32))) for n in names}
-    text = None
-    if labels is not None:
-        text = np.array([[safe_label(c) for c in labels]], dtype=object)
-    for k, n in enumerate(names):
-        v = np.asarray(values[n], np.float32)
-        cs, lo, hi = _scale(n, v)
-        custom = np.full((len(units[n]), T, len(names)), np.nan, np.float32)
-        for r, u in enumerate(units[n]):
-            for j, m in enumerate(names):
-                if u in everything[m]:
-                    custom[r, :, j] = everything[m][u]
-        rows = "<br>".join(f"{m} %{{customdata[{j}]:.3f}}" for j, m in enumerate(names))
-        where = "<b>%{text}</b> · step %{x}" if text is not None else "step %{x}"
-        dom_row = k + 1
-        fig.add_trace(go.Heatmap(
-            z=v, x=steps, y=[f"u{u}" for u in units[n]], customdata=custom, colorscale=cs, zmin=lo, zmax=hi,
-            text=None if text is None else np.repeat(text, len(units[n]), 0),
-            hovertemplate=f"{where}<br>unit %{{y}}<br>{rows}<extra>{n}</extra>",
-            colorbar=dict(thickness=10, len=0.9 * heights[k] * row_px / total, y=None, yanchor="middle", x=1.005)),
-            dom_row, 1)
+    everything = {m: dict(zip(units[m], np.asarray(values[m], np.float32))) for m in names}
+    text = None if labels is None else np.array([[safe_label(c) for c in labels]], dtype=object)
+    where = "<b>%{text}</b> · step %{x}" if text is not None else "step %{x}"
+    rows = "<br>".join(f"{m} %{{customdata[{j}]:.3f}}" for j, m in enumerate(names))
+    data, layout, top = [], {}, total
+    for k, m in enumerate(names):
+        v = np.asarray(values[m], np.float32)
+        cs, lo, hi = _scale(m, v)
+        custom = np.full((len(units[m]), T, n), np.nan, np.float32)
+        for r, u in enumerate(units[m]):
+            for j, q in enumerate(names):
+                if u in everything[q]:
+                    custom[r, :, j] = everything[q][u]
+        dom = [(top - heights[k]) / total, top / total]          # rows from the top, gap px apart
+        top -= heights[k] + gap
+        ax = "" if k == 0 else str(k + 1)
+        data.append(dict(
+            type="heatmap", z=v, x=steps, y=[f"u{u}" for u in units[m]], customdata=custom, colorscale=cs, zmin=lo, zmax=hi,
+            text=None if text is None else np.repeat(text, len(units[m]), 0), xaxis=f"x{ax}", yaxis=f"y{ax}",
+            hovertemplate=f"{where}<br>unit %{{y}}<br>{rows}<extra>{m}</extra>",
+            # three fixed ticks (low, middle, high): the bar reads the same, with less text to lay out
+            colorbar=dict(thickness=10, len=0.9 * heights[k] / total, y=sum(dom) / 2, yanchor="middle", x=1.005,
+                          tickvals=[lo, (lo + hi) / 2, hi], ticktext=[f"{lo:.3g}", f"{(lo + hi) / 2:.3g}", f"{hi:.3g}"],
+                          tickfont=dict(size=9), outlinewidth=0)))
+        bottom = k == n - 1
         # unit labels only when few: each tick label is a text box the browser measures on every redraw
-        fig.update_yaxes(autorange="reversed", showticklabels=len(units[n]) <= 16, tickfont=dict(size=9),
-                         title=dict(text=f"<b>{n}</b> {GATE_NAMES.get(n, n)}", font=dict(size=12)), row=dom_row, col=1)
-    # place each colour bar beside its own row
-    for k, tr in enumerate(fig.data):
-        dom = fig.layout[f"yaxis{'' if k == 0 else k + 1}"].domain
-        tr.colorbar.y = (dom[0] + dom[1]) / 2
-    fig.update_xaxes(showspikes=True, spikemode="across", spikesnap="cursor", spikethickness=1, spikecolor="#333",
-                     spikedash="solid")
-    last = len(names)
+        layout[f"yaxis{ax}"] = dict(domain=dom, anchor=f"x{ax}", autorange="reversed", showticklabels=len(units[m]) <= 16,
+                                    tickfont=dict(size=9), title=dict(text=f"<b>{m}</b> {GATE_NAMES.get(m, m)}", font=dict(size=12)))
+        layout[f"xaxis{ax}"] = dict(anchor=f"y{ax}", showticklabels=bottom, showspikes=True, spikemode="across",
+                                    spikesnap="cursor", spikethickness=1, spikecolor="#333", spikedash="solid",
+                                    **({} if bottom else {"matches": f"x{n}"}))
+    last = layout[f"xaxis{'' if n == 1 else n}"]
     if labels is not None:
         every = max(1, -(-T // max_labels))
-        fig.update_xaxes(tickmode="array", tickvals=list(steps[::every]), ticktext=[safe_label(c) for c in labels[::every]],
-                         tickangle=0, tickfont=dict(family="monospace", size=11), row=last, col=1)
-    fig.update_xaxes(title=dict(text="step" if labels is None else None), row=last, col=1)
-    fig.update_layout(title=title, font=FONT, height=total + 90, margin=dict(l=120, r=20, t=40 if title else 10, b=40),
-                      hoverlabel=dict(font=dict(family="monospace", size=12)))
-    return fig
+        # Labels fixed, upright and spaced by construction: telling plotly not to check them for overlap and
+        # overflow (ticklabeloverflow="allow", no automargin) makes drawing the figure 3-4x cheaper in the browser.
+        last.update(tickmode="array", tickvals=steps[::every].tolist(), ticktext=[safe_label(c) for c in labels[::every]],
+                    tickangle=0, tickfont=dict(family="monospace", size=11), ticklabeloverflow="allow", automargin=False)
+    else:
+        last.update(title=dict(text="step"))
+    layout.update(title=title, font=FONT, **STYLE, height=total + 90, margin=dict(l=120, r=20, t=40 if title else 10, b=40),
+                  hoverlabel=dict(font=dict(family="monospace", size=12)))
+    return go.Figure(dict(data=data, layout=layout))

@@ -16,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .plots import FONT, safe_label
+from .plots import FONT, STYLE, safe_label
 
 SIG = [[0, "#f7fbff"], [1, "#08519c"]]              # sigmoid gates: 0 white (shut) .. 1 blue (open)
 DIV = "RdBu_r"                                       # tanh values and states: -1 blue .. +1 red
@@ -165,7 +165,7 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
         fig.update_yaxes(range=list(span("c")), title="c", row=3, col=1, secondary_y=True, showgrid=False)
     play = dict(frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0), fromcurrent=True, mode="immediate")
     fig.update_layout(
-        title=title, font=dict(FONT, size=16) if large else FONT, height=900 if large else 800,
+        title=title, font=dict(FONT, size=16) if large else FONT, height=900 if large else 800, **STYLE,
         margin=dict(l=20, r=20, t=50, b=90),
         legend=dict(orientation="h", y=0.27, x=0.01, bgcolor="rgba(255,255,255,.7)"),
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.07, xanchor="left", yanchor="top", showactive=False,

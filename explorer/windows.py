@@ -122,14 +122,19 @@ class LongTrace:
     stats: dict[str, RunningStats] = field(default_factory=dict)
     overview: dict[str, Tensor] = field(default_factory=dict)   # name -> (L, D, n_blocks, B, H) block means
     block: int = 1                                               # steps per overview block
+    whole: Optional[Trace] = None                                # the full trace, kept when it is small
 
     def window_arrays(self, a: int, b: int, intervene=None, batch: int = 0) -> dict:
         """window(a, b) as float32 numpy arrays of one sequence: {name: (L, D, T, H)} for every gate
-        and state, and "output" (T, F): what a page or a file needs, with no tensors left."""
+        and state, "output" (T, F), and "before": {"h": (L, D, H_out), "c": (L, D, H) or None}, the state
+        each direction read its first step of the window from. What a page or a file needs, no tensors."""
         tr = self.window(a, b, intervene)
-        out = {n: tr.values(n)[:, :, :, batch].float().cpu().numpy() for n in tr.names()}
+        np32 = lambda t: t.float().cpu().numpy()
+        out = {n: np32(tr.values(n)[:, :, :, batch]) for n in tr.names()}
         o = tr.output if tr.output.dim() == 2 else (tr.output[batch] if tr.batch_first else tr.output[:, batch])
-        out["output"] = o.float().cpu().numpy()
+        out["output"] = np32(o)
+        hb, cb = tr.meta["h_before"], tr.meta["c_before"]
+        out["before"] = {"h": np32(hb[:, :, batch]), "c": None if cb is None else np32(cb[:, :, batch])}
         return out
 
     def window(self, a: int, b: int, intervene=None) -> Trace:
@@ -141,24 +146,38 @@ class LongTrace:
         if not (0 <= a < b <= self.steps):
             raise InputError(f"a window must satisfy 0 <= a < b <= {self.steps}, got [{a}, {b}).")
         K = self.every
-        s, e = (a // K) * K, min(-(-b // K) * K, self.steps)
-        seg = _slice(self.x, s, e)
-        bf = seg.dim() == 3 and self.rnn.batch_first
-        hx = self._hx(s // K, -(-e // K) if e < self.steps else -1)
-        if seg.dim() == 2:
-            hx = tuple(t[:, 0] for t in hx) if isinstance(hx, tuple) else hx[:, 0]
-        tr = trace(self.rnn, seg.transpose(0, 1) if bf else seg, hx, intervene=_shift(intervene, s, e))
+        if self.whole is not None and intervene is None:
+            tr, s, e = self.whole, 0, self.steps                  # a slice of what is kept: no kernel call
+        else:
+            s, e = (a // K) * K, min(-(-b // K) * K, self.steps)
+            tr = self._trace(s, e, intervene)
+        bf = tr.batch_first and tr.output.dim() == 3
         cut = lambda t: None if t is None else t[:, :, a - s:b - s]
         h, c = cut(tr.h), cut(tr.c)
         # h_n / c_n of a window: the state after its last step (reverse direction: after step a).
         last = lambda t: None if t is None else torch.stack(
             [t[l, d, -1 if d == 0 else 0] for l in range(t.shape[0]) for d in range(t.shape[1])])
         h_n, c_n = last(h), last(c)
-        if seg.dim() == 2:
+        if not tr.meta["batched"]:
             h_n, c_n = h_n[:, 0], (c_n[:, 0] if c_n is not None else None)
         out = tr.output[:, a - s:b - s] if bf else tr.output[a - s:b - s]
+        # The state each direction had just before the window, in its own reading order (forward: after
+        # step a-1; reverse: after step b), so a reader of the first step needs no second window.
+        before = lambda t, ck: None if t is None else torch.stack([
+            (t[:, 0, a - s - 1] if a > s else ck[:, 0, s // K]),
+            *([t[:, 1, b - s] if b < e else ck[:, 1, -(-e // K) if e < self.steps else -1]] if t.shape[1] == 2 else [])], 1)
         return Trace(tr.kind, {g: cut(v) for g, v in tr.gates.items()}, h, c, out, h_n, c_n, None, bf,
-                     dict(tr.meta, window=(a, b)))
+                     dict(tr.meta, window=(a, b), h_before=before(tr.h, self.h_ck), c_before=before(tr.c, self.c_ck)))
+
+    def _trace(self, s: int, e: int, intervene=None) -> Trace:
+        """trace() of the checkpoint-aligned segment [s, e), started from its checkpoints."""
+        K = self.every
+        seg = _slice(self.x, s, e)
+        bf = seg.dim() == 3 and self.rnn.batch_first
+        hx = self._hx(s // K, -(-e // K) if e < self.steps else -1)
+        if seg.dim() == 2:
+            hx = tuple(t[:, 0] for t in hx) if isinstance(hx, tuple) else hx[:, 0]
+        return trace(self.rnn, seg.transpose(0, 1) if bf else seg, hx, intervene=_shift(intervene, s, e))
 
     def _hx(self, j_fwd: int, j_rev: int):
         """Initial states for a segment: forward from checkpoint j_fwd, reverse from j_rev."""
@@ -194,7 +213,7 @@ def _slice(x, s: int, e: int) -> Tensor:
 
 
 def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 4096,
-              overview_blocks: int = 0, progress=None) -> LongTrace:
+              overview_blocks: int = 0, progress=None, keep_whole: int = 0) -> LongTrace:
     """One pass over a long input x: checkpoints + statistics.
 
     x exactly as trace() takes it: (N, B, I), (B, N, I) when rnn.batch_first, or unbatched
@@ -206,6 +225,9 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
     overview_blocks > 0 also keeps the mean of every gate/state over blocks of
     ceil(N / overview_blocks) steps (a decimated picture of the whole input, bounded in size).
     progress(done_fraction) is called after every chunk.
+    keep_whole > 0 keeps the whole trace in memory when it holds at most that many values (gates and
+    states), so that windows are slices of it: a window then costs no kernel call, which matters on
+    a machine whose cores are busy elsewhere (a multi-threaded kernel waits for a thread at every step).
     """
     kind = kinds.of(rnn)
     lazy = not isinstance(x, Tensor)          # a lazy source is checked chunk by chunk as it is read
@@ -323,4 +345,7 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
         gnames = gate_names if first in gate_names else [first]
         for g, n in enumerate(gnames):
             lt.overview[n][l, d] = acc[:, :, g].cpu() / counts[:, None, None]
+    size = N * B * L * D * len(names) * H
+    if 0 < size <= keep_whole:
+        lt.whole = lt._trace(0, N)
     return lt

@@ -96,6 +96,18 @@ def test_window_arrays_and_their_exports():
     full = explorer.trace(rnn, x)
     np.testing.assert_allclose(arr["c"], full.c[:, :, 10:15, 1].numpy(), atol=1e-6)
     np.testing.assert_allclose(arr["output"], full.output[1, 10:15].detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(arr["before"]["h"][0, 0], full.h[0, 0, 9, 1].numpy(), atol=1e-6)    # after step a-1
+    np.testing.assert_allclose(arr["before"]["c"][0, 0], full.c[0, 0, 9, 1].numpy(), atol=1e-6)
+    bi = torch.nn.GRU(3, 4, bidirectional=True)
+    x2 = torch.randn(40, 3, dtype=torch.float32)
+    lt2, full2 = explorer.scan_long(bi, x2, checkpoint_every=8, chunk=16), explorer.trace(bi, x2)
+    for a, b in [(10, 15), (8, 16), (0, 40), (33, 40)]:                # inside a segment, on its edges, the ends
+        before = lt2.window_arrays(a, b)["before"]
+        want_f = full2.h[0, 0, a - 1, 0] if a > 0 else torch.zeros(4)
+        want_r = full2.h[0, 1, b, 0] if b < 40 else torch.zeros(4)
+        np.testing.assert_allclose(before["h"][0, 0], want_f.numpy(), atol=1e-6, err_msg=str((a, b)))
+        np.testing.assert_allclose(before["h"][0, 1], want_r.numpy(), atol=1e-6, err_msg=str((a, b)))
+        assert before["c"] is None
     chars = list("ab,\"c")
     head, *rows = list(csv.reader(io.StringIO(window_csv(arr, 10, chars).decode())))
     assert head[:3] == ["step", "char", "i[l0 d0 u0]"] and len(rows) == 5 and len(head) == 6 * 4 + 2

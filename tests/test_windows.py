@@ -61,3 +61,29 @@ def test_overview_block_means_and_progress():
     for k in range(10):
         torch.testing.assert_close(lt.overview["z"][:, :, k], v[:, :, k * 11:(k + 1) * 11].mean(2), atol=1e-12, rtol=0)
     assert seen[-1] == 1.0 and seen == sorted(seen)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(bidirectional=True, num_layers=2), dict(batch_first=True)])
+def test_a_kept_whole_trace_gives_the_same_windows_without_tracing_again(kw, monkeypatch):
+    rnn = torch.nn.LSTM(3, 4, **kw).double()
+    x = torch.randn(2, 50, 3, dtype=torch.double) if kw.get("batch_first") else torch.randn(50, 2, 3, dtype=torch.double)
+    kept = scan_long(rnn, x, checkpoint_every=8, chunk=16, keep_whole=10**6)
+    plain = scan_long(rnn, x, checkpoint_every=8, chunk=16)
+    assert kept.whole is not None and plain.whole is None
+    assert scan_long(rnn, x, checkpoint_every=8, chunk=16, keep_whole=100).whole is None     # too big to keep
+    from explorer import windows
+    calls = []
+    monkeypatch.setattr(windows, "trace", lambda *a, **k: calls.append(1))
+    for a, b in [(0, 50), (9, 17), (8, 16), (40, 50), (3, 4)]:
+        w, ref = kept.window(a, b), None
+        monkeypatch.undo()
+        ref = plain.window(a, b)
+        monkeypatch.setattr(windows, "trace", lambda *a, **k: calls.append(1))
+        for name in ref.names():
+            torch.testing.assert_close(w.values(name), ref.values(name), atol=1e-12, rtol=0)
+        torch.testing.assert_close(w.output, ref.output, atol=1e-12, rtol=0)
+        torch.testing.assert_close(w.h_n, ref.h_n, atol=1e-12, rtol=0)
+        torch.testing.assert_close(w.c_n, ref.c_n, atol=1e-12, rtol=0)
+        torch.testing.assert_close(w.meta["h_before"], ref.meta["h_before"], atol=1e-12, rtol=0)
+        torch.testing.assert_close(w.meta["c_before"], ref.meta["c_before"], atol=1e-12, rtol=0)
+    assert not calls                                                  # every kept window was a slice

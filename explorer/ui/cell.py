@@ -67,7 +67,7 @@ def cell_tab():
         c2.caption(f"Window: steps {a:,}–{b - 1:,} (move it in the Explore tab; at most {MAX_STEPS} steps play here).")
         for note in story.notes:
             st.info(note)
-        st.plotly_chart(fig, key="cell_fig", config={"displayModeBar": False})
+        st.plotly_chart(fig, key="cell_fig", config={"displayModeBar": False}, theme=None)
         if not present and not hidden("what-if"):
             _what_to_notice(p, labels, path, explained)
 

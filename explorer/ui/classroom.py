@@ -95,7 +95,7 @@ def _vanishing():
     steps = np.arange(500)
     st.plotly_chart(plots.log_curves({KINDS[k].label: (steps, np.maximum(gf.h_norm[0, 0].numpy(), 1e-45))
                                       for k, gf in flows.items()}, "‖dJ/dh_t‖ over t (log scale)", "‖dJ/dh_t‖"),
-                    key="lesson_vanishing")
+                    key="lesson_vanishing", theme=None)
     st.info(C.reading(flows))
     st.caption("The Gradient flow tab has the same picture with more controls (random models, inits, clamping f).")
 
@@ -116,7 +116,7 @@ def _forget():
     steps = np.arange(300)
     st.plotly_chart(plots.state_lines({f"c u{u} as trained": base.c[0, 0, :, 0, u].numpy(),
                                        f"c u{u} with f := 1, i := 0 from step 100": new.c[0, 0, :, 0, u].numpy()},
-                                      steps, list(text), title="a forget gate of 1 keeps memory"), key="lesson_forget")
+                                      steps, list(text), title="a forget gate of 1 keeps memory"), key="lesson_forget", theme=None)
     frozen = float((new.c[0, 0, 100:, 0, u] - new.c[0, 0, 99, 0, u]).abs().max())
     st.caption(f"Largest change of the clamped cell after step 99: {frozen:.1e}. Try it yourself in the Explore tab's "
                "What if… section.")
@@ -149,7 +149,7 @@ def _unit():
     v = tr.values(best["name"])[best["layer"], best["direction"], :, 0, best["unit"]].numpy()
     n = min(len(text), 400)
     st.plotly_chart(plots.text_heatmap(list(text[:n]), v[:n], best["name"], 0, title=f"{best['name']} unit {best['unit']}"),
-                    key="lesson_unit")
+                    key="lesson_unit", theme=None)
     st.caption("The Units tab ranks units for every feature, and lets you add your own as a regular expression.")
 
 
@@ -164,4 +164,4 @@ def _packing():
                 "Padded steps are empty (NaN) in the trace, so they show as gaps:")
     fig = plots.gate_heatmap("h", demo.h, list(range(demo.h.shape[0])), np.arange(demo.steps), row_labels=demo.row_labels,
                              title="h of 8 units for each of the three lines (rows grouped by line); gaps = padding")
-    st.plotly_chart(fig, key="lesson_packing")
+    st.plotly_chart(fig, key="lesson_packing", theme=None)

@@ -41,9 +41,11 @@ def explore_tab():
         return
     N = len(ui.payload)
     key = f"{p.key}|{ui.key}"
+    lt = None
     with error_boundary("tracing the model"):
         lt = state.scan(key, p.core, state.core_input(p, ui.payload), N)
-        _view(p, ui, lt, key)
+    if lt is not None:
+        view(p, ui, lt, key)
 
 
 FULL = 150          # inputs up to this many steps are shown whole, every character labelled
@@ -76,6 +78,14 @@ def _window(N: int) -> tuple[int, int]:
                       help="The overview above shows the whole input, averaged over blocks; the charts below show "
                            "this window exactly.")
     return start, start + W
+
+
+@st.fragment
+def view(p, ui, lt, key):
+    """Everything that depends on the window and the display controls, as one fragment: moving the
+    window or changing top k reruns and redraws this, not the sidebar, the input or the tabs."""
+    with error_boundary("drawing the window"):
+        _view(p, ui, lt, key)
 
 
 def _view(p, ui, lt, key):
@@ -121,7 +131,7 @@ def _view(p, ui, lt, key):
     if shown:
         st.plotly_chart(plots.gates_figure({n: arr[n][l, d][:, units_of[n]].T for n in names if n in shown},
                                            {n: units_of[n] for n in names if n in shown}, steps, chars),
-                        key="gates", config={"toImageButtonOptions": {"filename": "gates"}})
+                        key="gates", theme=None, config={"toImageButtonOptions": {"filename": "gates"}})
 
     st.subheader("One unit over the text" if chars is not None else "One unit over time")
     c1, c2 = st.columns([1, 3])
@@ -133,11 +143,11 @@ def _view(p, ui, lt, key):
     with c2:
         if chars is not None:
             st.plotly_chart(plots.text_heatmap(chars, arr[name][l, d][:, unit], name, a,
-                                               title=f"unit {unit}, {GATE_NAMES[name]}"), key="textview")
+                                               title=f"unit {unit}, {GATE_NAMES[name]}"), key="textview", theme=None)
         else:
             st.plotly_chart(plots.state_lines({f"input {k}": ui.payload[a:b, k].numpy() for k in range(ui.payload.shape[1])}
                                               | {f"{name} u{unit}": arr[name][l, d][:, unit]}, steps,
-                                              title="input and unit"), key="textview")
+                                              title="input and unit"), key="textview", theme=None)
     state.keep_valid("line_units", units, units[:3])
     picks = st.multiselect("units to plot", units, key="line_units")
     series = {}
@@ -148,7 +158,7 @@ def _view(p, ui, lt, key):
             series[f"h u{u}"] = arr["h"][l, d][:, u]
     st.plotly_chart(plots.state_lines(series, steps, chars, title="cell state c (top) and hidden state h (bottom)"
                                       if kind.has_c else "hidden state over time",
-                                      panels=("c ", "h ") if kind.has_c else None), key="lines")
+                                      panels=("c ", "h ") if kind.has_c else None), key="lines", theme=None)
 
     if not hidden("step inspector"):
         inspect_step.inspector(p, ui, lt, arr, key, a, b, units)
@@ -157,7 +167,7 @@ def _view(p, ui, lt, key):
         st.caption("Each dot is a unit: how often its gate is nearly shut (left) or nearly open (right) over the whole "
                    "input. Dots in the corners act like switches; dots near (0, 0) stay in between.")
         pts = {g: tuple(x[l, d].numpy() for x in A.saturation(lt, g)) for g in kind.gates}
-        st.plotly_chart(plots.saturation_scatter(pts), key="saturation")
+        st.plotly_chart(plots.saturation_scatter(pts), key="saturation", theme=None)
     if not hidden("what-if"):
         inspect_step.what_if(p, ui, lt, arr, key, a, b, units)
     if not hidden("export"):
@@ -176,7 +186,7 @@ def _overview(p, lt, l, d, names, top, std, N):
     a, b = window_of(N)
     fig = plots.gate_heatmap(name, v, units, starts, title=f"{name} over the whole input (block means)",
                              step_label="block start", mark=(a, b))
-    c2.plotly_chart(fig, key="overview")
+    c2.plotly_chart(fig, key="overview", theme=None)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -80,7 +80,7 @@ def _draw(out: dict, T: int):
     curves = {f"{KINDS[k].label} ‖dJ/dh_t‖": (steps, gap(out[k]["h_norm"])) for k in KINDS}
     curves["LSTM ‖dJ/dc_t‖"] = (steps, gap(out["lstm"]["c_norm"]))
     st.plotly_chart(plots.log_curves(curves, "how much gradient reaches each step (log scale)", "‖dJ/dh_t‖"),
-                    key="gf_curves")
+                    key="gf_curves", theme=None)
     st.info(out["reading"])
     cols = st.columns(3)
     s = out["summary"]
@@ -92,7 +92,7 @@ def _draw(out: dict, T: int):
     st.caption(f"At equal hidden size a GRU has 3/4 of an LSTM's recurrent parameters; here the ratio is {ratio:.2f}." + extra)
     st.plotly_chart(plots.log_curves({KINDS[k].label: (steps[:-1], np.clip(out[k]["ratio"], 1e-12, 1e12)) for k in KINDS},
                                      "step ratio ‖dJ/dh_t‖ / ‖dJ/dh_t+1‖ (Pascanu et al. 2013): below 1 = shrinking",
-                                     "ratio"), key="gf_ratio")
+                                     "ratio"), key="gf_ratio", theme=None)
     st.subheader("Per unit")
     top = st.slider("units shown", 4, 64, 24, key="gf_top")
     for k in KINDS:
@@ -101,9 +101,9 @@ def _draw(out: dict, T: int):
         v = np.log10(np.maximum(g[:, units].T, 1e-30))
         st.plotly_chart(plots.gate_heatmap("grad", v, units, steps, title=f"{KINDS[k].label}: log10 |dJ/dh_t| per unit",
                                            scale=("Viridis", max(float(v.max()) - 12, -30), float(v.max()))),
-                        key=f"gf_units_{k}")
+                        key=f"gf_units_{k}", theme=None)
     fp = out["lstm"]["forget_product"]
     units = np.argsort(-fp[0])[:top].tolist()
     st.plotly_chart(plots.gate_heatmap("f", fp[:, units].T, units, steps,
                                        title="LSTM: ∏ f from step t to the end — how much of c_t survives to the last step"),
-                    key="gf_fprod")
+                    key="gf_fprod", theme=None)

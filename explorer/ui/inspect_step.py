@@ -18,6 +18,9 @@ def _state_at(lt, key, t: int, l: int, d: int, N: int, arr, a: int, b: int):
     """(h, c) of layer l, direction d after input position t (None outside 0..N-1: the zero state)."""
     if not 0 <= t < N:
         return None, None
+    if t == (a - 1 if d == 0 else b):                 # just outside the window: the state it started from
+        before = arr["before"]
+        return before["h"][l, d], (before["c"][l, d] if before["c"] is not None else None)
     src, k = (arr, t - a) if a <= t < b else (state.window_cached(key, t, t + 1, "", _lt=lt), 0)
     return src["h"][l, d, k], (src["c"][l, d, k] if "c" in src else None)
 
@@ -48,7 +51,7 @@ def _inspector(p, ui, lt, arr, key, a, b, units):
         st.session_state["insp_t"] = st.session_state.pop("pending_insp_t")
     state.start_at("insp_t", a, a, b - 1)
     t = c1.slider("step t", a, b - 1, key="insp_t", bind="query-params")
-    state.keep_valid("insp_units", units, units[:2])
+    state.keep_valid("insp_units", units, units[:1])
     us = c2.multiselect("units", units, key="insp_units", max_selections=4, bind="query-params")
     prev_t = t - 1 if d == 0 else t + 1                    # the reverse direction comes from t+1
     h_prev, c_prev = _state_at(lt, key, prev_t, l, d, N, arr, a, b)
@@ -125,12 +128,12 @@ def _what_if(p, ui, lt, arr, key, a, b, units):
         st.plotly_chart(plots.side_by_side(view, arr[view][l, d][:, units].T, new[view][l, d][:, units].T, units, steps,
                                            f"{GATE_NAMES[view]} with {spec['gate']} {spec['mode']} {spec['value']:g} "
                                            f"on units {spec['units']}, steps {spec['steps'][0]}–{spec['steps'][1]}"),
-                        key="wi_side")
+                        key="wi_side", theme=None)
         u = spec["units"][0]
         st.plotly_chart(plots.state_lines({f"{view} u{u} original": arr[view][l, d][:, u],
                                            f"{view} u{u} with the intervention": new[view][l, d][:, u]}, steps,
                                           ui.labels[a:b] if ui.labels is not None else None,
-                                          title=f"unit {u} before and after"), key="wi_line")
+                                          title=f"unit {u} before and after"), key="wi_line", theme=None)
         if p.is_char:
             base, alt = _char_loss(p, ui, arr, a, b), _char_loss(p, ui, new, a, b)
             if base is not None:

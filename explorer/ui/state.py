@@ -95,7 +95,9 @@ def scan(key: str, core, x, n: int, blocks: int = 800) -> LongTrace:
             kept["items"].move_to_end((key, blocks))
             return lt
     try:
-        lt = scan_long(core, x, checkpoint_every=256, chunk=4096, overview_blocks=blocks, progress=progress)
+        # A short input's whole trace is kept (up to 4M values, 16 MB): moving the window is then a slice.
+        lt = scan_long(core, x, checkpoint_every=256, chunk=4096, overview_blocks=blocks, progress=progress,
+                       keep_whole=4_000_000)
     finally:
         bar.empty()
     with kept["lock"]:

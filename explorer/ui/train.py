@@ -155,8 +155,8 @@ def _live(job: TrainingJob):
         if curves:
             c1, c2 = st.columns(2)
             c1.plotly_chart(plots.log_curves(curves, "loss (train smoothed; held-out every few steps)", "loss",
-                                             baseline=job.baseline, log_y=False), key="train_loss")
-            c2.plotly_chart(plots.log_curves(norms, "gradient norm before clipping", "‖g‖"), key="train_gnorm")
+                                             baseline=job.baseline, log_y=False), key="train_loss", theme=None)
+            c2.plotly_chart(plots.log_curves(norms, "gradient norm before clipping", "‖g‖"), key="train_gnorm", theme=None)
         if not snap["running"] and st.session_state.get("job_drawn_done") != id(job):
             st.session_state["job_drawn_done"] = id(job)
             st.rerun()                              # draw the "afterwards" part below the fragment

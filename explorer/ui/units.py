@@ -98,14 +98,14 @@ def _finder_body(p, ui, lt, key, view):
     chars = list(ui.text[a:b])
     c1, c2 = st.columns(2)
     c1.plotly_chart(plots.text_heatmap(chars, vals, r["name"], a, width=48,
-                                       title=f"{r['name']} unit {r['unit']} over the text"), key="uf_text")
+                                       title=f"{r['name']} unit {r['unit']} over the text"), key="uf_text", theme=None)
     # The feature scaled onto the unit's range; flipped when r < 0, so that the two lines overlay.
     span = float(np.ptp(vals)) or 1.0
     f = track.numpy() / max(float(track.max()), 1e-9)
     f = 1 - f if r["r"] < 0 else f
     label = f"feature: {r['track']} (scaled{', flipped since r < 0' if r['r'] < 0 else ''})"
     c2.plotly_chart(plots.state_lines({f"{r['name']} u{r['unit']}": vals, label: f * span + float(vals.min())},
-                                      np.arange(a, b), chars, title="the unit next to the feature"), key="uf_line")
+                                      np.arange(a, b), chars, title="the unit next to the feature"), key="uf_line", theme=None)
 
 
 @st.fragment
@@ -179,4 +179,4 @@ def _clusters_body(p, ui, lt, key, names, view):
                              title=f"{name} in cluster order ({len(cl.sizes)} clusters)", height=min(1400, 80 + 6 * len(show)),
                              row_labels=[f"c{int(cl.labels[u])}·u{u}" for u in show])
     st.caption("cluster sizes: " + ", ".join(f"c{j}: {n}" for j, n in enumerate(cl.sizes)))
-    st.plotly_chart(fig, key="clusters")
+    st.plotly_chart(fig, key="clusters", theme=None)
