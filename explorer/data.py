@@ -158,6 +158,11 @@ class Task:
     loss: str                # "mse" (y (B,)) or "ce" (y (B, T) class ids, -1 = ignored) or "mse_seq" (y (B, T))
 
 
+# The sequence tasks' shapes: (input_size, output_size, readout) of a model that solves them
+# ("last": one prediction at the end; "all": one per step).
+TASK_SHAPES = {"adding": (2, 1, "last"), "copy": (10, 10, "all"), "sine": (1, 1, "all"), "series": (1, 1, "all")}
+
+
 def adding_problem(B: int, T: int, generator=None) -> Task:
     """Hochreiter & Schmidhuber's adding problem: channel 0 uniform in [0, 1), channel 1 marks
     exactly two steps, one in each half; the target is the sum of the two marked values.

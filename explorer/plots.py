@@ -8,6 +8,7 @@ User text drawn inside a figure goes through safe_label(), so plotly's pseudo-HT
 """
 from __future__ import annotations
 
+import hashlib
 import html
 from typing import Optional, Sequence
 
@@ -30,6 +31,17 @@ def safe_label(ch: str, space: str = "␣") -> str:
     """A character as plotly should draw it: visible whitespace, entities escaped."""
     ch = {"\n": "↵", "\t": "⇥", " ": space}.get(ch, ch)
     return html.escape(ch, quote=False)
+
+
+def _revision(*arrays) -> str:
+    """A digest of a figure's data for layout.datarevision: when a redraw changes only the layout (a
+    window mark moved), the browser's plotly sees the same revision and skips recomputing the data."""
+    h = hashlib.blake2b(digest_size=8)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def _scale(name: str, values: np.ndarray):
@@ -71,6 +83,7 @@ def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.
                          tickfont=dict(family="monospace", size=11), title=None, ticklabeloverflow="allow", automargin=False)
     if mark is not None:
         fig.add_vrect(x0=mark[0], x1=mark[1], line_width=2, line_color="white", fillcolor="rgba(0,0,0,0)")
+        fig.update_layout(datarevision=_revision(values, np.asarray(steps)))      # moving the mark is a relayout
     if row_labels is not None:
         fig.update_yaxes(ticktext=list(row_labels), tickvals=ylab)
     return fig
@@ -174,8 +187,9 @@ def log_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, y_t
         fig.add_trace(go.Scatter(x=np.asarray(x), y=np.asarray(y, dtype=np.float64), mode="lines", name=label))
     if baseline is not None:
         fig.add_hline(y=baseline, line=dict(dash="dash", color="grey"), annotation_text=f"baseline {baseline:.3g}")
-    fig.update_layout(title=title, font=FONT, **STYLE, height=360, margin=dict(l=60, r=10, t=40, b=40), xaxis_title=x_title,
-                      yaxis_title=y_title, yaxis_type="log" if log_y else "linear", legend=dict(orientation="h", y=-0.2))
+    fig.update_layout(title=title, font=FONT, **STYLE, height=380, margin=dict(l=70, r=10, t=40, b=40), xaxis_title=x_title,
+                      yaxis=dict(title=y_title, type="log" if log_y else "linear", exponentformat="power"),
+                      legend=dict(orientation="h", y=-0.28))
     return fig
 
 

@@ -15,7 +15,7 @@ import time
 import torch
 from tqdm import tqdm
 
-from .data import Vocab, read_text
+from .data import TASK_SHAPES, Vocab, read_text
 from .models import ModelConfig, build, count_parameters
 from .training import TrainConfig, Trainer, device_label, heldout_loss
 
@@ -54,8 +54,7 @@ def main(argv=None):
         cfg = ModelConfig(a.kind, vocab_size=len(vocab), embedding_size=a.embedding, hidden_size=a.hidden,
                           num_layers=a.layers)
     else:
-        inp, out, readout = {"adding": (2, 1, "last"), "copy": (10, 10, "all"), "sine": (1, 1, "all"),
-                             "series": (1, 1, "all")}[a.task]
+        inp, out, readout = TASK_SHAPES[a.task]
         cfg = ModelConfig(a.kind, input_size=inp, embedding_size=a.embedding, hidden_size=a.hidden,
                           num_layers=a.layers, output_size=out, readout=readout)
     model = build(cfg, vocab)

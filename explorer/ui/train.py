@@ -21,7 +21,6 @@ from .state import error_boundary, md_escape
 TASKS = {"char: the text from the Explore tab": "char", "char: an uploaded text": "char",
          "char: Tiny Shakespeare (a local copy)": "char", "adding problem": "adding", "copy task": "copy",
          "sine forecasting": "sine", "CSV series (upload)": "series"}
-SEQ_IO = {"adding": (2, 1, "last"), "copy": (10, 10, "all"), "sine": (1, 1, "all"), "series": (1, 1, "all")}
 DEFAULT_CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "tinyshakespeare.txt")
 
 
@@ -63,7 +62,7 @@ def _models(archs, kind, hidden, layers, source):
         if kind == "char":
             cfg = ModelConfig(a, vocab_size=len(vocab), embedding_size=64, hidden_size=hidden, num_layers=layers)
         else:
-            i, o, r = SEQ_IO[kind]
+            i, o, r = D.TASK_SHAPES[kind]
             cfg = ModelConfig(a, input_size=i, embedding_size=32, hidden_size=hidden, num_layers=layers, output_size=o, readout=r)
         out[a] = build(cfg, vocab, seed=0)
     return out
