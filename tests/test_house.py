@@ -109,3 +109,15 @@ def test_core_imports_no_streamlit_and_ui_no_torch():
             assert "torch" not in names, f"{rel} imports torch: move the computation into the library"
         else:
             assert "streamlit" not in names, f"{rel} imports streamlit"
+
+
+def test_every_package_is_in_the_wheel():
+    """A subpackage missing from pyproject's list installs without its files (test_package catches the
+    import failure a minute later; this says which one)."""
+    import tomllib
+    conf = tomllib.loads((ROOT.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(conf["packages"])
+    for init in ROOT.rglob("__init__.py"):
+        name = _module(init)
+        assert name in listed, f"{name} is not in [tool.setuptools] packages"
+        assert conf["package-dir"].get(name) == str(init.parent.relative_to(ROOT.parent)), name
