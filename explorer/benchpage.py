@@ -91,7 +91,6 @@ def bench_app_long(n: int = 1_000_000):
 
 
 MINIMAL = Path(__file__).resolve().parent / "ui" / "bench_minimal.py"   # the baseline page (a Streamlit script)
-RUNNING = "[data-testid='stApp'][data-test-script-state='running']"
 PLOTS_DRAWN = ("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
                ".every(p => p.querySelector('.main-svg'))")
 

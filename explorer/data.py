@@ -234,7 +234,8 @@ SAMPLES = {
 def series_sample(source: str, T: int, input_size: int, seed: int = 0, *, values: Optional[Tensor] = None,
                   dtype: torch.dtype = torch.float32) -> tuple[Tensor, Optional[float], str]:
     """One sequence for a sequence model to read: x (T', input_size), the task's baseline loss (or None)
-    and a sentence about it. source: "adding problem", "copy task" (T' = T - 20 + 20), "noisy sine",
+    and a sentence about it. source: "adding problem", "copy task" (T steps from T ≥ 21: 10 symbols, blanks, their
+    recall), "noisy sine",
     "CSV upload" (values (N,) from read_series, standardised) or "random Gaussian input"."""
     g = torch.Generator().manual_seed(int(seed))
     note = ""

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 from torch import Tensor, nn
 
-from ..cells import GATE_NAMES, Edit
+from ..cells import Edit
 from ..params import LayerParams, LayerTrace
 
 num = lambda v: f"{float(v):.3f}"                     # a number in a displayed equation
@@ -32,7 +32,7 @@ class Kind:
     blocks: int = 1                    # weight_hh has blocks·H rows: the gates stacked
     keep_gate: Optional[str] = None    # the gate that, near 1, keeps the old state (LSTM f; GRU z)
     write_gate: Optional[str] = None   # the gate that, near 0, shuts new input out (LSTM i)
-    has_nonlinearity: bool = False     # the module takes nonlinearity= (nn.RNN)
+    options: tuple[str, ...] = ()      # the module's own constructor options beyond sizes (nonlinearity, proj_size)
     textbook_form: bool = False        # step(convention="cho") gives a textbook form that PyTorch's differs from (GRU)
     reading: str = ""                  # how to read this kind's gates figure, for the page
 
@@ -46,18 +46,22 @@ class Kind:
         """The state that carries memory across steps, shown first: c if the kind has one, else h."""
         return "c" if self.has_c else "h"
 
-    def describe(self, name: str) -> str:
-        return GATE_NAMES[name]
+    @property
+    def has_nonlinearity(self) -> bool:
+        """The module takes nonlinearity= (nn.RNN): a choice its weights do not record."""
+        return "nonlinearity" in self.options
 
     # ---- building and running the stock module ----------------------------------------------
     def make(self, input_size: int, hidden_size: int, *, nonlinearity: str = "tanh", proj_size: int = 0,
              **kw) -> nn.RNNBase:
-        """The stock module; kw: num_layers, bias, batch_first, dropout, bidirectional."""
-        return self.module(input_size, hidden_size, **kw)
+        """The stock module; kw: num_layers, bias, batch_first, dropout, bidirectional. nonlinearity and
+        proj_size are passed only to a kind whose module takes them (`options`)."""
+        own = {k: v for k, v in dict(nonlinearity=nonlinearity, proj_size=proj_size).items() if k in self.options}
+        return self.module(input_size, hidden_size, **own, **kw)
 
     def settings(self, rnn: nn.RNNBase) -> dict:
         """The keywords make() needs, beyond sizes and kw, to rebuild `rnn`."""
-        return {}
+        return {k: getattr(rnn, k) for k in self.options}
 
     def kernel(self, nonlinearity: str) -> Callable:
         """The fused kernel torch's module calls (torch._VF.lstm / gru / rnn_tanh / rnn_relu)."""

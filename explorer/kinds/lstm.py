@@ -17,16 +17,11 @@ class LSTM(Kind):
     name, label, module = "lstm", "LSTM", nn.LSTM
     gates = cells.LSTM_GATES
     has_c, blocks = True, 4
+    options = ("proj_size",)
     keep_gate, write_gate = "f", "i"
     reading = ("Each band of the figure below is one gate: a row per unit, a column per character. Sigmoid gates "
                "(i, f, o) run from 0 (closed, dark) to 1 (open, yellow); g, h run from −1 (blue) to 1 (red); c is the "
                "cell state, the long-term memory. c' = f·c + i·g, h' = o·tanh(c').")
-
-    def make(self, input_size, hidden_size, *, nonlinearity="tanh", proj_size=0, **kw):
-        return nn.LSTM(input_size, hidden_size, proj_size=proj_size, **kw)
-
-    def settings(self, rnn):
-        return {"proj_size": rnn.proj_size}
 
     def kernel(self, nonlinearity):
         return _VF.lstm

@@ -11,15 +11,9 @@ from .base import Kind, num
 class RNN(Kind):
     name, label, module = "rnn", "RNN", nn.RNN
     gates = ()
-    has_nonlinearity = True
+    options = ("nonlinearity",)
     reading = ("A vanilla RNN has no gates: h' = tanh(W_ih x + b_ih + W_hh h + b_hh). The heatmap shows h, a row per "
                "unit, a column per step, from −1 (blue) to 1 (red).")
-
-    def make(self, input_size, hidden_size, *, nonlinearity="tanh", proj_size=0, **kw):
-        return nn.RNN(input_size, hidden_size, nonlinearity=nonlinearity, **kw)
-
-    def settings(self, rnn):
-        return {"nonlinearity": rnn.nonlinearity}
 
     def kernel(self, nonlinearity):
         return _VF.rnn_tanh if nonlinearity == "tanh" else _VF.rnn_relu
