@@ -212,7 +212,7 @@ def _slice(x, s: int, e: int) -> Tensor:
     return x[s:e]
 
 
-def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 4096,
+def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 1024,
               overview_blocks: int = 0, progress=None, keep_whole: int = 0) -> LongTrace:
     """One pass over a long input x: checkpoints + statistics.
 
@@ -265,7 +265,8 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
                 c_ck[:, 1, -1] = c0[:, 1]
     lt = LongTrace(rnn, x, N, K, kind.name, h_ck, c_ck)
     names = kind.names()
-    lt.stats = {n: RunningStats() for n in names}
+    # the quantities reduced together: the gate block (one (T, B, G, H) tensor), c, h
+    group_stats = {first: RunningStats() for first in ([kind.gates[0]] if kind.gates else []) + names[len(kind.gates):]}
     seen = [[0] * D for _ in range(L)]
     if overview_blocks:
         lt.block = -(-N // overview_blocks)
@@ -313,12 +314,13 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
                     groups += [(["c"], r.c.unsqueeze(2), None, None)] if r.c is not None else []
                     groups += [(["h"], r.h.unsqueeze(2), None, None)]
                     for gnames, v, glo, ghi in groups:
-                        parts = _chunk_stats(v, glo, ghi)
-                        for g, n in enumerate(gnames):
-                            _merge(lt.stats[n], (l, d), e - s, seen[l][d], (L, D, B, Hout if n == "h" else H),
-                                   [t[:, g] for t in parts])
+                        # merged a group at a time (L, D, B, G, H); split into names at the end
+                        _merge(group_stats[gnames[0]], (l, d), e - s, seen[l][d], (L, D, *v.shape[1:]),
+                               _chunk_stats(v, glo, ghi))
                         if overview_blocks:
-                            acc = ov_acc.setdefault((l, d, gnames[0]), v.new_zeros(nbk, *v.shape[1:]))
+                            acc = ov_acc.get((l, d, gnames[0]))
+                            if acc is None:
+                                acc = ov_acc[(l, d, gnames[0])] = v.new_zeros(nbk, *v.shape[1:])
                             _block_means(acc, v, s if d == 0 else e - 1, lt.block, reverse=d == 1)
                     seen[l][d] += e - s
                     done += e - s
@@ -339,8 +341,11 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 409
                         h_ck[l, d, n_ck - 1], c_last = h, c
                         if c_ck is not None:
                             c_ck[l, d, n_ck - 1] = c_last
-    for st in lt.stats.values():
-        st.count = N
+    for first, gs in group_stats.items():
+        gnames = gate_names if first in gate_names else [first]
+        for g, n in enumerate(gnames):
+            lt.stats[n] = RunningStats(N, *(None if t is None else t[..., g, :].contiguous()
+                                            for t in (gs.min, gs.max, gs.mean, gs.m2, gs.low, gs.high)))
     for (l, d, first), acc in ov_acc.items():
         gnames = gate_names if first in gate_names else [first]
         for g, n in enumerate(gnames):
