@@ -193,58 +193,58 @@ def log_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, y_t
     return fig
 
 
-def gates_figure(values: dict[str, np.ndarray], units: dict[str, Sequence[int]], steps: np.ndarray,
-                 labels: Optional[Sequence[str]] = None, title: Optional[str] = None, max_labels: int = 120,
-                 row_px: int = 11) -> go.Figure:
-    """Every gate and state of one window in one figure: heatmaps stacked on one time axis.
-
-    values: {name: (n_units, T)} in display order (e.g. i, f, g, o, c, h); units: {name: the unit id
-    of each row}; steps (T,): input positions; labels: what each column reads (characters, words).
-    The labels are drawn once, under the last row (every k-th when there are more than max_labels).
-    Hovering a cell shows its label, step and unit and, for that unit at that step, the value of
-    every row's quantity, so a column reads down as one step of the cell.
+def heatmap_stack(panels: list[dict], steps: np.ndarray, labels: Optional[Sequence[str]] = None,
+                  title: Optional[str] = None, max_labels: int = 120, row_px: int = 11, min_rows: int = 1,
+                  step_label: str = "step") -> go.Figure:
+    """Heatmaps stacked on one time axis, as one figure (one plotly instance on the page, not one per
+    panel). Each panel is a dict: z (rows, T); rows (row labels, e.g. "u5"); name (bold axis title);
+    about (its words); scale (colorscale, zmin, zmax); and optionally customdata (rows, T, k) and
+    hovertemplate. Panels with the same scale share one colour bar, drawn beside the first of them
+    and titled with all their names, so a figure has as many bars as it has distinct scales.
+    labels: what each column reads (characters, words), drawn once under the last panel (every
+    k-th when there are more than max_labels).
 
     The figure is written as one dict and validated once (a subplot grid built call by call costs
     several times more in Python), and it carries its own plain style (template "none"): the page
     draws it as it is, without a theme pass over its data in the browser."""
-    names = list(values)
     steps = np.asarray(steps)
-    T, n = len(steps), len(names)
-    heights = [max(len(units[m]), 1) * row_px for m in names]
+    T, n = len(steps), len(panels)
+    heights = [max(len(p["rows"]), min_rows) * row_px for p in panels]
     gap = 18
     total = sum(heights) + gap * (n - 1)
-    # per cell: the value of every quantity for this row's unit at this step (NaN where a unit has none)
-    everything = {m: dict(zip(units[m], np.asarray(values[m], np.float32))) for m in names}
     text = None if labels is None else np.array([[safe_label(c) for c in labels]], dtype=object)
-    where = "<b>%{text}</b> · step %{x}" if text is not None else "step %{x}"
-    rows = "<br>".join(f"{m} %{{customdata[{j}]:.3f}}" for j, m in enumerate(names))
+    axes: dict[tuple, dict] = {}                  # scale -> its shared colour axis
     data, layout, top = [], {}, total
-    for k, m in enumerate(names):
-        v = np.asarray(values[m], np.float32)
-        cs, lo, hi = _scale(m, v)
-        custom = np.full((len(units[m]), T, n), np.nan, np.float32)
-        for r, u in enumerate(units[m]):
-            for j, q in enumerate(names):
-                if u in everything[q]:
-                    custom[r, :, j] = everything[q][u]
+    for k, p in enumerate(panels):
+        cs, lo, hi = p["scale"]
         dom = [(top - heights[k]) / total, top / total]          # rows from the top, gap px apart
         top -= heights[k] + gap
-        ax = "" if k == 0 else str(k + 1)
-        data.append(dict(
-            type="heatmap", z=v, x=steps, y=[f"u{u}" for u in units[m]], customdata=custom, colorscale=cs, zmin=lo, zmax=hi,
-            text=None if text is None else np.repeat(text, len(units[m]), 0), xaxis=f"x{ax}", yaxis=f"y{ax}",
-            hovertemplate=f"{where}<br>unit %{{y}}<br>{rows}<extra>{m}</extra>",
+        ca = axes.get((str(cs), lo, hi))
+        if ca is None:
+            ca = axes[(str(cs), lo, hi)] = dict(id="coloraxis" + (str(len(axes) + 1) if axes else ""), names=[])
             # three fixed ticks (low, middle, high): the bar reads the same, with less text to lay out
-            colorbar=dict(thickness=10, len=0.9 * heights[k] / total, y=sum(dom) / 2, yanchor="middle", x=1.005,
-                          tickvals=[lo, (lo + hi) / 2, hi], ticktext=[f"{lo:.3g}", f"{(lo + hi) / 2:.3g}", f"{hi:.3g}"],
-                          tickfont=dict(size=9), outlinewidth=0)))
+            layout[ca["id"]] = dict(colorscale=cs, cmin=lo, cmax=hi, colorbar=dict(
+                thickness=10, len=0.9 * heights[k] / total, y=sum(dom) / 2, yanchor="middle", x=1.005,
+                tickvals=[lo, (lo + hi) / 2, hi], ticktext=[f"{lo:.3g}", f"{(lo + hi) / 2:.3g}", f"{hi:.3g}"],
+                tickfont=dict(size=9), outlinewidth=0, title=dict(font=dict(size=10), side="top")))
+        ca["names"].append(p["name"])
+        ax = "" if k == 0 else str(k + 1)
+        where = f"<b>%{{text}}</b> · {step_label} %{{x}}" if text is not None else f"{step_label} %{{x}}"
+        data.append(dict(
+            type="heatmap", z=np.asarray(p["z"], np.float32), x=steps, y=list(p["rows"]), coloraxis=ca["id"],
+            customdata=p.get("customdata"), text=None if text is None else np.repeat(text, len(p["rows"]), 0),
+            xaxis=f"x{ax}", yaxis=f"y{ax}",
+            hovertemplate=p.get("hovertemplate") or f"{where}<br>%{{y}}<br>%{{z:.3f}}<extra>{p['name']}</extra>"))
         bottom = k == n - 1
-        # unit labels only when few: each tick label is a text box the browser measures on every redraw
-        layout[f"yaxis{ax}"] = dict(domain=dom, anchor=f"x{ax}", autorange="reversed", showticklabels=len(units[m]) <= 16,
-                                    tickfont=dict(size=9), title=dict(text=f"<b>{m}</b> {GATE_NAMES.get(m, m)}", font=dict(size=12)))
+        # row labels only when few: each tick label is a text box the browser measures on every redraw
+        layout[f"yaxis{ax}"] = dict(domain=dom, anchor=f"x{ax}", autorange="reversed", showticklabels=len(p["rows"]) <= 16,
+                                    tickfont=dict(size=9), title=dict(text=f"<b>{p['name']}</b> {p.get('about', '')}",
+                                                                      font=dict(size=12)))
         layout[f"xaxis{ax}"] = dict(anchor=f"y{ax}", showticklabels=bottom, showspikes=True, spikemode="across",
                                     spikesnap="cursor", spikethickness=1, spikecolor="#333", spikedash="solid",
                                     **({} if bottom else {"matches": f"x{n}"}))
+    for ca in axes.values():
+        layout[ca["id"]]["colorbar"]["title"]["text"] = " ".join(ca["names"]) if len(ca["names"]) > 1 else ""
     last = layout[f"xaxis{'' if n == 1 else n}"]
     if labels is not None:
         every = max(1, -(-T // max_labels))
@@ -253,7 +253,56 @@ def gates_figure(values: dict[str, np.ndarray], units: dict[str, Sequence[int]],
         last.update(tickmode="array", tickvals=steps[::every].tolist(), ticktext=[safe_label(c) for c in labels[::every]],
                     tickangle=0, tickfont=dict(family="monospace", size=11), ticklabeloverflow="allow", automargin=False)
     else:
-        last.update(title=dict(text="step"))
+        last.update(title=dict(text=step_label))
     layout.update(title=title, font=FONT, **STYLE, height=total + 90, margin=dict(l=120, r=20, t=40 if title else 10, b=40),
                   hoverlabel=dict(font=dict(family="monospace", size=12)))
     return go.Figure(dict(data=data, layout=layout))
+
+
+def gates_figure(values: dict[str, np.ndarray], units: dict[str, Sequence[int]], steps: np.ndarray,
+                 labels: Optional[Sequence[str]] = None, title: Optional[str] = None, max_labels: int = 120,
+                 row_px: int = 11) -> go.Figure:
+    """Every gate and state of one window in one figure: heatmaps stacked on one time axis
+    (heatmap_stack), gates with the same range sharing one colour bar.
+
+    values: {name: (n_units, T)} in display order (e.g. i, f, g, o, c, h); units: {name: the unit id
+    of each row}; steps (T,): input positions; labels: what each column reads (characters, words).
+    Hovering a cell shows its label, step and unit and, for that unit at that step, the value of
+    every row's quantity, so a column reads down as one step of the cell."""
+    names = list(values)
+    T = len(steps)
+    # per cell: the value of every quantity for this row's unit at this step (NaN where a unit has none)
+    everything = {m: dict(zip(units[m], np.asarray(values[m], np.float32))) for m in names}
+    where = "<b>%{text}</b> · step %{x}" if labels is not None else "step %{x}"
+    rows = "<br>".join(f"{m} %{{customdata[{j}]:.3f}}" for j, m in enumerate(names))
+    panels = []
+    for m in names:
+        v = np.asarray(values[m], np.float32)
+        custom = np.full((len(units[m]), T, len(names)), np.nan, np.float32)
+        for r, u in enumerate(units[m]):
+            for j, q in enumerate(names):
+                if u in everything[q]:
+                    custom[r, :, j] = everything[q][u]
+        panels.append(dict(z=v, rows=[f"u{u}" for u in units[m]], name=m, about=GATE_NAMES.get(m, m), scale=_scale(m, v),
+                           customdata=custom, hovertemplate=f"{where}<br>unit %{{y}}<br>{rows}<extra>{m}</extra>"))
+    return heatmap_stack(panels, steps, labels, title, max_labels, row_px)
+
+
+def gradient_units(flows: dict, labels: dict[str, str], top: int = 24) -> go.Figure:
+    """The Gradient flow tab's per-unit view as one figure: for each model (labels: {key: its name},
+    flows[key]["unit_grad"] (T, H)) log10 |dJ/dh_t| of its `top` units with the largest gradient, then
+    the LSTM's product of forget gates from step t to the end (flows["lstm"]["forget_product"], (T, H))
+    for its `top` units that keep most, all on one step axis."""
+    panels = []
+    for k, label in labels.items():
+        g = np.asarray(flows[k]["unit_grad"])
+        units = np.argsort(-g.max(0))[:top].tolist()
+        v = np.log10(np.maximum(g[:, units].T, 1e-30))
+        panels.append(dict(z=v, rows=[f"u{u}" for u in units], name=label, about="log10 |dJ/dh_t|",
+                           scale=(SEQ, max(float(v.max()) - 12, -30), float(v.max()))))
+    fp = np.asarray(flows["lstm"]["forget_product"])
+    units = np.argsort(-fp[0])[:top].tolist()
+    panels.append(dict(z=fp[:, units].T, rows=[f"u{u}" for u in units], name="LSTM ∏f",
+                       about="how much of c_t survives to the end", scale=_scale("f", fp)))
+    return heatmap_stack(panels, np.arange(fp.shape[0]), title="per unit: log10 |dJ/dh_t| (each model its own 12 decades), "
+                         "then the LSTM's product of forget gates from step t to the last step", row_px=8)

@@ -95,15 +95,4 @@ def _draw(out: dict, T: int):
                                      "ratio"), key="gf_ratio", theme=None)
     st.subheader("Per unit")
     top = st.slider("units shown", 4, 64, 24, key="gf_top")
-    for k in KINDS:
-        g = out[k]["unit_grad"]                                       # (T, H)
-        units = np.argsort(-g.max(0))[:top].tolist()
-        v = np.log10(np.maximum(g[:, units].T, 1e-30))
-        st.plotly_chart(plots.gate_heatmap("grad", v, units, steps, title=f"{KINDS[k].label}: log10 |dJ/dh_t| per unit",
-                                           scale=("Viridis", max(float(v.max()) - 12, -30), float(v.max()))),
-                        key=f"gf_units_{k}", theme=None)
-    fp = out["lstm"]["forget_product"]
-    units = np.argsort(-fp[0])[:top].tolist()
-    st.plotly_chart(plots.gate_heatmap("f", fp[:, units].T, units, steps,
-                                       title="LSTM: ∏ f from step t to the end — how much of c_t survives to the last step"),
-                    key="gf_fprod", theme=None)
+    st.plotly_chart(plots.gradient_units(out, {k: KINDS[k].label for k in KINDS}, top), key="gf_units", theme=None)

@@ -1,0 +1,68 @@
+"""Figure builders (plots.py) checked on data whose answer is known: what each panel shows, which
+units it picks, and how many colour bars a stacked figure draws."""
+import base64
+import json
+
+import numpy as np
+
+from explorer import plots
+
+
+def _stack_axes(fig):
+    d = json.loads(fig.to_json())                    # what the page receives
+    return d["data"], d["layout"]
+
+
+def _a(v):
+    """An array from a figure's JSON: a list, or plotly's typed {"dtype", "bdata", "shape"} encoding."""
+    if isinstance(v, dict) and "bdata" in v:
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        return a.reshape([int(n) for n in str(v.get("shape", len(a))).split(",")])
+    return np.asarray(v)
+
+
+def test_gates_figure_shares_one_colour_bar_per_range():
+    rng = np.random.default_rng(0)
+    T, units = 30, [3, 1, 4]
+    values = {n: rng.random((3, T)).astype(np.float32) for n in "ifgo"}
+    values["g"] = values["g"] * 2 - 1
+    values["c"] = (rng.standard_normal((3, T)) * 2.5).astype(np.float32)
+    values["h"] = np.tanh(values["c"])
+    fig = plots.gates_figure(values, {n: units for n in values}, np.arange(100, 100 + T), list("abcdefghij" * 3))
+    data, layout = _stack_axes(fig)
+    axis_of = {t["hovertemplate"].rsplit("<extra>", 1)[1][:-len("</extra>")]: t["coloraxis"] for t in data}
+    assert axis_of["i"] == axis_of["f"] == axis_of["o"] != axis_of["g"]          # sigmoid gates: one bar, 0..1
+    assert axis_of["g"] == axis_of["h"] != axis_of["c"]                          # tanh range: one bar, -1..1
+    bars = {k: v for k, v in layout.items() if k.startswith("coloraxis")}
+    assert len(bars) == 3
+    assert (bars[axis_of["i"]]["cmin"], bars[axis_of["i"]]["cmax"]) == (0.0, 1.0)
+    assert bars[axis_of["i"]]["colorbar"]["title"]["text"] == "i f o"
+    c_max = float(np.abs(values["c"]).max())
+    assert np.isclose(bars[axis_of["c"]]["cmax"], c_max) and np.isclose(bars[axis_of["c"]]["cmin"], -c_max)
+    # the hover of any row holds every quantity of that row's unit at that step
+    f = next(t for t in data if t["hovertemplate"].endswith("<extra>f</extra>"))
+    custom = _a(f["customdata"])
+    for j, n in enumerate(values):
+        np.testing.assert_array_equal(custom[:, :, j], values[n])
+
+
+def test_gradient_units_picks_the_largest_units_and_shows_log10():
+    rng = np.random.default_rng(1)
+    T, H = 40, 10
+    flows = {k: {"unit_grad": rng.random((T, H)) * 10.0 ** -rng.integers(0, 8, (1, H))} for k in ("lstm", "gru", "rnn")}
+    flows["rnn"]["unit_grad"][:, 2] = 0.0                                       # a unit no gradient reaches
+    flows["lstm"]["forget_product"] = np.cumprod(rng.random((T, H)), 0)[::-1]
+    fig = plots.gradient_units(flows, {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}, top=4)
+    data, layout = _stack_axes(fig)
+    assert [layout["yaxis" if k == 0 else f"yaxis{k + 1}"]["title"]["text"].split("</b>")[0][3:]
+            for k in range(len(data))] == ["LSTM", "GRU", "RNN", "LSTM ∏f"]
+    for tr, k in zip(data, ("lstm", "gru", "rnn")):
+        g = flows[k]["unit_grad"]
+        want = sorted(range(H), key=lambda u: -g[:, u].max())[:4]
+        assert tr["y"] == [f"u{u}" for u in want]
+        np.testing.assert_allclose(_a(tr["z"]), np.log10(np.maximum(g[:, want].T, 1e-30)), rtol=1e-6)
+    fp = flows["lstm"]["forget_product"]
+    want = sorted(range(H), key=lambda u: -fp[0, u])[:4]
+    assert data[3]["y"] == [f"u{u}" for u in want]
+    np.testing.assert_allclose(_a(data[3]["z"]), fp[:, want].T, rtol=1e-6)
+    assert len({t["coloraxis"] for t in data}) == 4                              # each model its own decades
