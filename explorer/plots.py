@@ -8,7 +8,6 @@ User text drawn inside a figure goes through safe_label(), so plotly's pseudo-HT
 """
 from __future__ import annotations
 
-import hashlib
 import html
 from typing import Optional, Sequence
 
@@ -24,6 +23,10 @@ DIV = "RdBu_r"
 FONT = dict(family='"Source Sans Pro", "Source Sans 3", sans-serif', size=13, color="#31333f")
 # Every figure carries its own plain style, and the page draws it as it is (st.plotly_chart(theme=None)):
 # the page's theme would rewrite each figure's whole JSON in the browser on every redraw.
+# What a figure costs on the page grows with its JSON: Streamlit 1.67's chart element is keyed by its
+# spec, so a figure whose JSON changed is mounted afresh (Plotly.newPlot, never an in-place update),
+# and before drawing, the page runs about forty replaceAll passes over the JSON text (theme colours)
+# whatever the theme. So figures carry no per-cell data that their hover does not show.
 STYLE = dict(template="none", paper_bgcolor="white", plot_bgcolor="white")
 
 
@@ -31,17 +34,6 @@ def safe_label(ch: str, space: str = "␣") -> str:
     """A character as plotly should draw it: visible whitespace, entities escaped."""
     ch = {"\n": "↵", "\t": "⇥", " ": space}.get(ch, ch)
     return html.escape(ch, quote=False)
-
-
-def _revision(*arrays) -> str:
-    """A digest of a figure's data for layout.datarevision: when a redraw changes only the layout (a
-    window mark moved), the browser's plotly sees the same revision and skips recomputing the data."""
-    h = hashlib.blake2b(digest_size=8)
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(str(a.shape).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
 
 
 def _scale(name: str, values: np.ndarray):
@@ -83,7 +75,6 @@ def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.
                          tickfont=dict(family="monospace", size=11), title=None, ticklabeloverflow="allow", automargin=False)
     if mark is not None:
         fig.add_vrect(x0=mark[0], x1=mark[1], line_width=2, line_color="white", fillcolor="rgba(0,0,0,0)")
-        fig.update_layout(datarevision=_revision(values, np.asarray(steps)))      # moving the mark is a relayout
     if row_labels is not None:
         fig.update_yaxes(ticktext=list(row_labels), tickvals=ylab)
     return fig
@@ -271,20 +262,23 @@ def gates_figure(values: dict[str, np.ndarray], units: dict[str, Sequence[int]],
     every row's quantity, so a column reads down as one step of the cell."""
     names = list(values)
     T = len(steps)
-    # per cell: the value of every quantity for this row's unit at this step (NaN where a unit has none)
+    # per cell: the value of every other quantity for this row's unit at this step (NaN where a unit has
+    # none); the row's own value is its z. The largest part of the figure's JSON, so nothing twice.
     everything = {m: dict(zip(units[m], np.asarray(values[m], np.float32))) for m in names}
     where = "<b>%{text}</b> · step %{x}" if labels is not None else "step %{x}"
-    rows = "<br>".join(f"{m} %{{customdata[{j}]:.3f}}" for j, m in enumerate(names))
     panels = []
     for m in names:
         v = np.asarray(values[m], np.float32)
-        custom = np.full((len(units[m]), T, len(names)), np.nan, np.float32)
+        others = [q for q in names if q != m]
+        custom = np.full((len(units[m]), T, max(len(others), 1)), np.nan, np.float32)
         for r, u in enumerate(units[m]):
-            for j, q in enumerate(names):
+            for j, q in enumerate(others):
                 if u in everything[q]:
                     custom[r, :, j] = everything[q][u]
+        rows = "<br>".join(f"{q} %{{z:.3f}}" if q == m else f"{q} %{{customdata[{others.index(q)}]:.3f}}" for q in names)
         panels.append(dict(z=v, rows=[f"u{u}" for u in units[m]], name=m, about=GATE_NAMES.get(m, m), scale=_scale(m, v),
-                           customdata=custom, hovertemplate=f"{where}<br>unit %{{y}}<br>{rows}<extra>{m}</extra>"))
+                           customdata=custom if others else None,
+                           hovertemplate=f"{where}<br>unit %{{y}}<br>{rows}<extra>{m}</extra>"))
     return heatmap_stack(panels, steps, labels, title, max_labels, row_px)
 
 
@@ -304,5 +298,5 @@ def gradient_units(flows: dict, labels: dict[str, str], top: int = 24) -> go.Fig
     units = np.argsort(-fp[0])[:top].tolist()
     panels.append(dict(z=fp[:, units].T, rows=[f"u{u}" for u in units], name="LSTM ∏f",
                        about="how much of c_t survives to the end", scale=_scale("f", fp)))
-    return heatmap_stack(panels, np.arange(fp.shape[0]), title="per unit: log10 |dJ/dh_t| (each model its own 12 decades), "
-                         "then the LSTM's product of forget gates from step t to the last step", row_px=8)
+    return heatmap_stack(panels, np.arange(fp.shape[0]), title="per unit: log10 |dJ/dh_t| (12 decades each), then the LSTM's ∏ f to the last step",
+                         row_px=8)

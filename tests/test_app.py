@@ -27,7 +27,8 @@ def test_default_view_shows_every_lstm_gate(default_app):
     assert len(g["f"]["y"]) == 24 and g["f"]["y"] == g["c"]["y"]           # top-k units, the same in every row
     assert g["h"]["ticktext"][:4] == ["K", "I", "N", "G"]                   # the characters, once, at the bottom
     hover = g["f"]["trace"]["hovertemplate"]
-    assert all(f"{n} %{{customdata[{j}]" in hover for j, n in enumerate("ifgoch"))   # every gate at that column
+    assert "f %{z:.3f}" in hover                                               # its own value, then every other
+    assert all(f"{n} %{{customdata[{j}]" in hover for j, n in enumerate("igoch"))   # gate at that column
     assert any(s["layout"].get("title", {}).get("text") == "gate saturation" for s in sp)
     assert default_app.get("latex"), "the step inspector's equations"
 

@@ -39,10 +39,14 @@ def test_gates_figure_shares_one_colour_bar_per_range():
     assert bars[axis_of["i"]]["colorbar"]["title"]["text"] == "i f o"
     c_max = float(np.abs(values["c"]).max())
     assert np.isclose(bars[axis_of["c"]]["cmax"], c_max) and np.isclose(bars[axis_of["c"]]["cmin"], -c_max)
-    # the hover of any row holds every quantity of that row's unit at that step
+    # the hover of any row holds every quantity of that row's unit at that step: its own value is
+    # z, the others ride along in customdata, in the order the hover names them
     f = next(t for t in data if t["hovertemplate"].endswith("<extra>f</extra>"))
-    custom = _a(f["customdata"])
-    for j, n in enumerate(values):
+    custom, hover = _a(f["customdata"]), f["hovertemplate"]
+    assert "f %{z:.3f}" in hover
+    np.testing.assert_array_equal(_a(f["z"]), values["f"])
+    for j, n in enumerate(q for q in values if q != "f"):
+        assert f"{n} %{{customdata[{j}]:.3f}}" in hover
         np.testing.assert_array_equal(custom[:, :, j], values[n])
 
 
