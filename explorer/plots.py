@@ -298,5 +298,5 @@ def gradient_units(flows: dict, labels: dict[str, str], top: int = 24) -> go.Fig
     units = np.argsort(-fp[0])[:top].tolist()
     panels.append(dict(z=fp[:, units].T, rows=[f"u{u}" for u in units], name="LSTM ∏f",
                        about="how much of c_t survives to the end", scale=_scale("f", fp)))
-    return heatmap_stack(panels, np.arange(fp.shape[0]), title="per unit: log10 |dJ/dh_t| (12 decades each), then the LSTM's ∏ f to the last step",
-                         row_px=8)
+    title = "per unit: log10 |dJ/dh_t| (12 decades each), then the LSTM's ∏ f to the last step"
+    return heatmap_stack(panels, np.arange(fp.shape[0]), title=title, row_px=8)
