@@ -170,6 +170,33 @@ def side_by_side(name: str, before: np.ndarray, after: np.ndarray, units: Sequen
     return fig
 
 
+def gradient_curves(norms: dict[str, tuple[np.ndarray, np.ndarray]], ratios: dict[str, tuple[np.ndarray, np.ndarray]],
+                    title: str, ratio_title: str) -> go.Figure:
+    """Two log panels on one step axis, as one figure: the gradient norms (label -> (steps, values))
+    on top, the step-to-step ratios below (with the ratio 1 marked: above it the gradient grows)."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1, row_heights=[0.62, 0.38],
+                        subplot_titles=(None, ratio_title))
+    first = {}                                  # model name (first word) -> the colour of its first curve
+    for k, (label, (x, y)) in enumerate(norms.items()):
+        c = PALETTE[k % len(PALETTE)]
+        first.setdefault(label.split()[0], c)
+        fig.add_trace(go.Scatter(x=np.asarray(x), y=np.asarray(y, dtype=np.float64), mode="lines", name=label,
+                                 line=dict(color=c), legendgroup=label.split()[0]), 1, 1)
+    for label, (x, y) in ratios.items():         # each ratio in its model's colour, named in the hover only
+        fig.add_trace(go.Scatter(x=np.asarray(x), y=np.asarray(y, dtype=np.float64), mode="lines", name=label,
+                                 line=dict(color=first.get(label.split()[0], "grey")), legendgroup=label.split()[0],
+                                 showlegend=False), 2, 1)
+    fig.add_hline(y=1, line=dict(dash="dot", color="grey"), row=2, col=1)
+    fig.update_layout(title=title, font=FONT, **STYLE, height=560, margin=dict(l=70, r=10, t=40, b=40),
+                      legend=dict(orientation="h", y=-0.12))
+    fig.update_yaxes(type="log", exponentformat="power")
+    fig.update_yaxes(title="‖dJ/dh_t‖", row=1, col=1)
+    fig.update_yaxes(title="ratio", row=2, col=1)
+    fig.update_xaxes(title="step", row=2, col=1)
+    fig.layout.annotations[0].update(font=dict(size=13))
+    return fig
+
+
 def log_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, y_title: str,
                baseline: Optional[float] = None, log_y: bool = True, x_title: str = "step") -> go.Figure:
     """Lines (label -> (x, y)) on a log y axis; an optional horizontal baseline."""

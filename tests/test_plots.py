@@ -70,3 +70,19 @@ def test_gradient_units_picks_the_largest_units_and_shows_log10():
     assert data[3]["y"] == [f"u{u}" for u in want]
     np.testing.assert_allclose(_a(data[3]["z"]), fp[:, want].T, rtol=1e-6)
     assert len({t["coloraxis"] for t in data}) == 4                              # each model its own decades
+
+
+def test_gradient_curves_two_log_panels_one_axis():
+    steps = np.arange(50)
+    norms = {"LSTM ‖dJ/dh_t‖": (steps, np.exp(-steps / 30.0)), "GRU ‖dJ/dh_t‖": (steps, np.exp(-steps / 10.0)),
+             "LSTM ‖dJ/dc_t‖": (steps, np.exp(-steps / 40.0))}
+    ratios = {"LSTM ratio": (steps[:-1], np.full(49, 0.97)), "GRU ratio": (steps[:-1], np.full(49, 0.9))}
+    data, layout = _stack_axes(plots.gradient_curves(norms, ratios, "norms", "ratios"))
+    assert [t["name"] for t in data] == list(norms) + list(ratios)
+    assert [t.get("yaxis", "y") for t in data] == ["y", "y", "y", "y2", "y2"]
+    assert layout["yaxis"]["type"] == layout["yaxis2"]["type"] == "log"
+    assert layout["xaxis"].get("matches") == "x2" or layout["xaxis2"].get("matches") == "x"   # one step axis
+    colour = {t["name"]: t["line"]["color"] for t in data}
+    assert colour["LSTM ratio"] == colour["LSTM ‖dJ/dh_t‖"] != colour["LSTM ‖dJ/dc_t‖"]
+    assert colour["GRU ratio"] == colour["GRU ‖dJ/dh_t‖"]
+    np.testing.assert_allclose(_a(data[3]["y"]), 0.97)

@@ -79,7 +79,10 @@ def _draw(out: dict, T: int):
     gap = lambda v: np.where(v > 0, v, np.nan)        # exactly 0 (underflow, or a step J never sees): a gap
     curves = {f"{KINDS[k].label} ‖dJ/dh_t‖": (steps, gap(out[k]["h_norm"])) for k in KINDS}
     curves["LSTM ‖dJ/dc_t‖"] = (steps, gap(out["lstm"]["c_norm"]))
-    st.plotly_chart(plots.log_curves(curves, "how much gradient reaches each step (log scale)", "‖dJ/dh_t‖"),
+    ratios = {f"{KINDS[k].label} ratio": (steps[:-1], np.clip(out[k]["ratio"], 1e-12, 1e12)) for k in KINDS}
+    # one figure, two panels on one step axis: one plotly instance on the page instead of two
+    st.plotly_chart(plots.gradient_curves(curves, ratios, "how much gradient reaches each step (log scale)",
+                                          "step ratio ‖dJ/dh_t‖ / ‖dJ/dh_t+1‖ (Pascanu et al. 2013): below 1 = shrinking"),
                     key="gf_curves", theme=None)
     st.info(out["reading"])
     cols = st.columns(3)
@@ -90,9 +93,6 @@ def _draw(out: dict, T: int):
     extra = f" The RNN's W_hh has spectral radius {s['rnn']['spectral radius of W_hh']:.3f}" + \
         (" (< 1: repeated multiplication shrinks)." if s["rnn"]["spectral radius of W_hh"] < 1 else " (≥ 1).")
     st.caption(f"At equal hidden size a GRU has 3/4 of an LSTM's recurrent parameters; here the ratio is {ratio:.2f}." + extra)
-    st.plotly_chart(plots.log_curves({KINDS[k].label: (steps[:-1], np.clip(out[k]["ratio"], 1e-12, 1e12)) for k in KINDS},
-                                     "step ratio ‖dJ/dh_t‖ / ‖dJ/dh_t+1‖ (Pascanu et al. 2013): below 1 = shrinking",
-                                     "ratio"), key="gf_ratio", theme=None)
     st.subheader("Per unit")
     top = st.slider("units shown", 4, 64, 24, key="gf_top")
     st.plotly_chart(plots.gradient_units(out, {k: KINDS[k].label for k in KINDS}, top), key="gf_units", theme=None)

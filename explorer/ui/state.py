@@ -94,16 +94,16 @@ def scan(key: str, core, x, n: int, blocks: int = 800) -> LongTrace:
         now = time.monotonic()
         if done >= 1.0 or last[0] < 0 or (done - last[0] >= 0.01 and now - last[1] >= 1.0):
             last[0], last[1] = done, now
-            with bar.container():
-                st.progress(min(done, 1.0), text=f"Reading {n:,} steps: {done:.0%} (one pass, then every window is instant)")
-                # Streamlit's own "running" icon redraws five times a second; our bar says the same.
-                st.html(QUIET_ICON)
+            bar.progress(min(done, 1.0), text=f"Reading {n:,} steps: {done:.0%} (one pass, then every window is instant)")
     kept = _scans()
     with kept["lock"]:
         lt = kept["items"].get((key, blocks))
         if lt is not None:
             kept["items"].move_to_end((key, blocks))
             return lt
+    # Streamlit's own "running" icon redraws five times a second; our bar says the same. Sent once:
+    # a style element redrawn with every tick of the bar would restyle the whole page each time.
+    st.html(QUIET_ICON)
     try:
         # A short input's whole trace is kept (up to 4M values, 16 MB): moving the window is then a slice.
         lt = scan_long(core, x, checkpoint_every=256, chunk=1024, overview_blocks=blocks, progress=progress,
