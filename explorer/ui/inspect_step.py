@@ -49,7 +49,9 @@ def _inspector(p, ui, lt, arr, key, a, b, units):
     c1, c2 = st.columns([3, 2])
     if "pending_insp_t" in st.session_state:
         st.session_state["insp_t"] = st.session_state.pop("pending_insp_t")
-    state.start_at("insp_t", a, a, b - 1)
+    # Starts mid-window: a step with history behind it (step 0 reads a zero state), and one that stays
+    # put when the window moves a little, so its equations are not typeset again for nothing.
+    state.start_at("insp_t", a + (b - a) // 2, a, b - 1)
     t = c1.slider("step t", a, b - 1, key="insp_t", bind="query-params")
     state.keep_valid("insp_units", units, units[:1])
     us = c2.multiselect("units", units, key="insp_units", max_selections=4, bind="query-params")
