@@ -81,6 +81,7 @@ def test_gradient_curves_two_log_panels_one_axis():
     assert [t["name"] for t in data] == list(norms) + list(ratios)
     assert [t.get("yaxis", "y") for t in data] == ["y", "y", "y", "y2", "y2"]
     assert layout["yaxis"]["type"] == layout["yaxis2"]["type"] == "log"
+    assert layout["yaxis2"]["range"] == [-4, 4]                                 # ratios shown around 1
     assert layout["xaxis"].get("matches") == "x2" or layout["xaxis2"].get("matches") == "x"   # one step axis
     colour = {t["name"]: t["line"]["color"] for t in data}
     assert colour["LSTM ratio"] == colour["LSTM ‖dJ/dh_t‖"] != colour["LSTM ‖dJ/dc_t‖"]
