@@ -48,14 +48,14 @@ def _scale(name: str, values: np.ndarray):
 
 def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.ndarray,
                  chars: Optional[Sequence[str]] = None, title: Optional[str] = None,
-                 height: Optional[int] = None, step_label: str = "step", scale: Optional[tuple] = None,
+                 height: Optional[int] = None, step_label: str = "step",
                  mark: Optional[tuple[int, int]] = None, row_labels: Optional[Sequence[str]] = None) -> go.Figure:
     """Units × time heatmap. values (n_units, n_steps); steps: the position of each column
     (block start for a decimated view); chars: the input character of each column (windows);
     mark: a span [a, b) of steps outlined (the window an overview's reader is looking at);
     row_labels: what to call each row on the axis (default u<unit>)."""
     values = np.asarray(values, dtype=np.float32)
-    cs, lo, hi = scale or _scale(name, values)
+    cs, lo, hi = _scale(name, values)
     hover = f"{step_label} %{{x}}<br>%{{y}}<br>value %{{z:.3f}}"
     ylab = [f"u{u}" for u in units]
     kw = {}
@@ -214,7 +214,7 @@ def log_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, y_t
 
 
 def heatmap_stack(panels: list[dict], steps: np.ndarray, labels: Optional[Sequence[str]] = None,
-                  title: Optional[str] = None, max_labels: int = 120, row_px: int = 11, min_rows: int = 1,
+                  title: Optional[str] = None, max_labels: int = 120, row_px: int = 11,
                   step_label: str = "step") -> go.Figure:
     """Heatmaps stacked on one time axis, as one figure (one plotly instance on the page, not one per
     panel). Each panel is a dict: z (rows, T); rows (row labels, e.g. "u5"); name (bold axis title);
@@ -229,10 +229,11 @@ def heatmap_stack(panels: list[dict], steps: np.ndarray, labels: Optional[Sequen
     draws it as it is, without a theme pass over its data in the browser."""
     steps = np.asarray(steps)
     T, n = len(steps), len(panels)
-    heights = [max(len(p["rows"]), min_rows) * row_px for p in panels]
+    heights = [max(len(p["rows"]), 1) * row_px for p in panels]
     gap = 18
     total = sum(heights) + gap * (n - 1)
     text = None if labels is None else np.array([[safe_label(c) for c in labels]], dtype=object)
+    where = f"<b>%{{text}}</b> · {step_label} %{{x}}" if text is not None else f"{step_label} %{{x}}"
     axes: dict[tuple, dict] = {}                  # scale -> its shared colour axis
     data, layout, top = [], {}, total
     for k, p in enumerate(panels):
@@ -249,7 +250,6 @@ def heatmap_stack(panels: list[dict], steps: np.ndarray, labels: Optional[Sequen
                 tickfont=dict(size=9), outlinewidth=0, title=dict(font=dict(size=10), side="top")))
         ca["names"].append(p["name"])
         ax = "" if k == 0 else str(k + 1)
-        where = f"<b>%{{text}}</b> · {step_label} %{{x}}" if text is not None else f"{step_label} %{{x}}"
         data.append(dict(
             type="heatmap", z=np.asarray(p["z"], np.float32), x=steps, y=list(p["rows"]), coloraxis=ca["id"],
             customdata=p.get("customdata"), text=None if text is None else np.repeat(text, len(p["rows"]), 0),
@@ -299,14 +299,14 @@ def gates_figure(values: dict[str, np.ndarray], units: dict[str, Sequence[int]],
     for m in names:
         v = np.asarray(values[m], np.float32)
         others = [q for q in names if q != m]
-        custom = np.full((len(units[m]), T, max(len(others), 1)), np.nan, np.float32)
+        custom = np.full((len(units[m]), T, len(others)), np.nan, np.float32) if others else None
         for r, u in enumerate(units[m]):
             for j, q in enumerate(others):
                 if u in everything[q]:
                     custom[r, :, j] = everything[q][u]
         rows = "<br>".join(f"{q} %{{z:.3f}}" if q == m else f"{q} %{{customdata[{others.index(q)}]:.3f}}" for q in names)
         panels.append(dict(z=v, rows=[f"u{u}" for u in units[m]], name=m, about=GATE_NAMES.get(m, m), scale=_scale(m, v),
-                           customdata=custom if others else None,
+                           customdata=custom,
                            hovertemplate=f"{where}<br>unit %{{y}}<br>{rows}<extra>{m}</extra>"))
     return heatmap_stack(panels, steps, labels, title, max_labels, row_px)
 

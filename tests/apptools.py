@@ -30,13 +30,22 @@ def titles(at) -> list[str]:
     return [s["layout"].get("title", {}).get("text", "") for s in specs(at)]
 
 
-def arr(v):
-    """A plotly array from a figure's JSON: a list, or plotly's typed {"dtype", "bdata"} encoding."""
+def array(v):
+    """A plotly array from a figure's JSON as a numpy array of its shape: a list, or plotly's typed
+    {"dtype", "bdata", "shape"} encoding."""
     import base64
 
     import numpy as np
     if isinstance(v, dict) and "bdata" in v:
-        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).tolist()
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        return a.reshape([int(n) for n in str(v.get("shape", len(a))).split(",")])
+    return np.asarray(v)
+
+
+def arr(v):
+    """A plotly array from a figure's JSON as a flat list."""
+    if isinstance(v, dict) and "bdata" in v:
+        return array(v).ravel().tolist()
     return list(v)
 
 

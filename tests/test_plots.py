@@ -1,9 +1,9 @@
 """Figure builders (plots.py) checked on data whose answer is known: what each panel shows, which
 units it picks, and how many colour bars a stacked figure draws."""
-import base64
 import json
 
 import numpy as np
+from apptools import array as _a
 
 from explorer import plots
 
@@ -11,14 +11,6 @@ from explorer import plots
 def _stack_axes(fig):
     d = json.loads(fig.to_json())                    # what the page receives
     return d["data"], d["layout"]
-
-
-def _a(v):
-    """An array from a figure's JSON: a list, or plotly's typed {"dtype", "bdata", "shape"} encoding."""
-    if isinstance(v, dict) and "bdata" in v:
-        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
-        return a.reshape([int(n) for n in str(v.get("shape", len(a))).split(",")])
-    return np.asarray(v)
 
 
 def test_gates_figure_shares_one_colour_bar_per_range():
