@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import re2
@@ -229,6 +229,16 @@ def order_units(values: Tensor, how: str = "most variable", top: int = 24, std: 
     u, sv, _ = torch.linalg.svd(v, full_matrices=False)
     ang = torch.atan2(u[:, 1] * sv[1], u[:, 0] * sv[0])
     return pick[torch.argsort(ang)].tolist()
+
+
+def value_bound(lt: LongTrace, name: str, layer: int, direction: int, units: Sequence[int]) -> float:
+    """The largest |value| of `name` that these units take anywhere in a LongTrace's input (from its
+    running min and max, batch 0): one colour range for every window of that input, so that a window
+    looks pale because its values are small, not because its neighbours' were large."""
+    s = lt.stats[name]
+    idx = torch.as_tensor(list(units), dtype=torch.long)
+    lo, hi = s.min[layer, direction, 0].index_select(0, idx), s.max[layer, direction, 0].index_select(0, idx)
+    return float(torch.maximum(lo.abs(), hi.abs()).max()) if len(idx) else 1.0
 
 
 # ---- memory ----------------------------------------------------------------------------------

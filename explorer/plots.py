@@ -12,6 +12,7 @@ import html
 from typing import Optional, Sequence
 
 import numpy as np
+import plotly.colors as pcolors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -28,6 +29,10 @@ FONT = dict(family='"Source Sans Pro", "Source Sans 3", sans-serif', size=13, co
 # and before drawing, the page runs about forty replaceAll passes over the JSON text (theme colours)
 # whatever the theme. So figures carry no per-cell data that their hover does not show.
 STYLE = dict(template="none", paper_bgcolor="white", plot_bgcolor="white")
+# The overview's plot area sits this many px from the figure's (left, right) edges, so the page can draw
+# the window's place under its time axis without touching the figure: a figure that stays the same is
+# not drawn again when the window moves (see above).
+OVERVIEW_MARGINS = (60, 80)
 
 
 def safe_label(ch: str, space: str = "␣") -> str:
@@ -36,26 +41,59 @@ def safe_label(ch: str, space: str = "␣") -> str:
     return html.escape(ch, quote=False)
 
 
-def _scale(name: str, values: np.ndarray):
-    """Colour scale and range: sigmoid gates [0, 1]; tanh gates/h [-1, 1]; c symmetric."""
+def gate_scale(name: str, values: Optional[np.ndarray] = None, bound: Optional[float] = None):
+    """(colorscale, zmin, zmax) for a gate or state: sigmoid gates [0, 1]; tanh gates and h [-1, 1];
+    c (unbounded) symmetric, ±bound when given (e.g. its largest |c| over a whole input, so that every
+    window of it is coloured alike), else the largest |value| in values."""
     if name in SIGMOID_GATES:
         return SEQ, 0.0, 1.0
     if name in ("g", "n", "h"):
         return DIV, -1.0, 1.0
-    m = float(np.nanmax(np.abs(values))) if values.size and np.isfinite(values).any() else 1.0
-    return DIV, -max(m, 1e-6), max(m, 1e-6)
+    if bound is None:
+        v = np.asarray(values if values is not None else [])
+        bound = float(np.nanmax(np.abs(v))) if v.size and np.isfinite(v).any() else 1.0
+    m = max(float(bound), 1e-6)
+    return DIV, -m, m
+
+
+def css_gradient(colorscale) -> str:
+    """A plotly colorscale (a name such as "Viridis" or "RdBu_r", or [[pos, colour], ...]) as a CSS
+    linear-gradient from left (low) to right (high)."""
+    stops = pcolors.get_colorscale(colorscale) if isinstance(colorscale, str) else colorscale
+    return "linear-gradient(to right, " + ", ".join(f"{c} {100 * float(p):.0f}%" for p, c in stops) + ")"
+
+
+def scale_key(scales: dict[str, tuple]) -> str:
+    """A colour key for figures drawn without colour bars, as a line of HTML (our own markup: names,
+    numbers and colours, never user text). scales: {name: (colorscale, lo, hi)}; names with the same
+    scale share one entry ("i f o  0 ▭ 1"), as they share one colour axis in heatmap_stack.
+    Kept apart from the figures on purpose: a colour bar is the costliest part of drawing a heatmap in
+    the browser (an axis of its own, measured text), and a key that does not change is not drawn again."""
+    groups: dict[tuple, tuple] = {}                  # (scale as text) -> (its scale, the names it colours)
+    for name, (cs, lo, hi) in scales.items():
+        groups.setdefault((str(cs), float(lo), float(hi)), ((cs, float(lo), float(hi)), []))[1].append(name)
+    items = []
+    for (cs, lo, hi), names in groups.values():
+        label = " ".join(names)
+        items.append(
+            "<span style='display:inline-flex;align-items:center;gap:6px;margin-right:28px;white-space:nowrap'>"
+            f"<b>{html.escape(label)}</b><span>{lo:.3g}</span>"
+            f"<span style='display:inline-block;width:140px;height:12px;border-radius:2px;background:{css_gradient(cs)}'>"
+            f"</span><span>{hi:.3g}</span></span>")
+    return "<div style='font-size:0.95rem;color:#31333f;line-height:1.8'>" + "".join(items) + "</div>"
 
 
 def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.ndarray,
                  chars: Optional[Sequence[str]] = None, title: Optional[str] = None,
                  height: Optional[int] = None, step_label: str = "step",
-                 mark: Optional[tuple[int, int]] = None, row_labels: Optional[Sequence[str]] = None) -> go.Figure:
+                 row_labels: Optional[Sequence[str]] = None, margins: Optional[tuple[int, int]] = None) -> go.Figure:
     """Units × time heatmap. values (n_units, n_steps); steps: the position of each column
     (block start for a decimated view); chars: the input character of each column (windows);
-    mark: a span [a, b) of steps outlined (the window an overview's reader is looking at);
-    row_labels: what to call each row on the axis (default u<unit>)."""
+    row_labels: what to call each row on the axis (default u<unit>); margins: the plot area's
+    (left, right) distance in px from the figure's edges, fixed (the colour bar inside the right one),
+    so that a page can line something up with the time axis (see OVERVIEW_MARGINS)."""
     values = np.asarray(values, dtype=np.float32)
-    cs, lo, hi = _scale(name, values)
+    cs, lo, hi = gate_scale(name, values)
     hover = f"{step_label} %{{x}}<br>%{{y}}<br>value %{{z:.3f}}"
     ylab = [f"u{u}" for u in units]
     kw = {}
@@ -73,8 +111,9 @@ def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.
     if chars is not None and len(chars) <= 150:
         fig.update_xaxes(tickmode="array", tickvals=list(steps), ticktext=[safe_label(c) for c in chars], tickangle=0,
                          tickfont=dict(family="monospace", size=11), title=None, ticklabeloverflow="allow", automargin=False)
-    if mark is not None:
-        fig.add_vrect(x0=mark[0], x1=mark[1], line_width=2, line_color="white", fillcolor="rgba(0,0,0,0)")
+    if margins is not None:
+        fig.update_layout(margin=dict(l=margins[0], r=margins[1]))
+        fig.update_traces(colorbar=dict(x=1, xanchor="left", xpad=8))
     if row_labels is not None:
         fig.update_yaxes(ticktext=list(row_labels), tickvals=ylab)
     return fig
@@ -116,9 +155,10 @@ def state_lines(series: dict[str, np.ndarray], steps: np.ndarray, chars: Optiona
 
 
 def text_heatmap(chars: Sequence[str], values: np.ndarray, name: str, start: int = 0, width: int = 64,
-                 title: str = "") -> go.Figure:
+                 title: str = "", scale: Optional[tuple] = None, colorbar: bool = True) -> go.Figure:
     """The input text laid out in rows of `width` characters (breaking at newlines), each
-    character's cell coloured by a unit's value: Karpathy et al.'s picture, as a figure."""
+    character's cell coloured by a unit's value: Karpathy et al.'s picture, as a figure.
+    scale: (colorscale, lo, hi), default gate_scale(name, values); colorbar=False: none drawn."""
     rows, row, vals, vrow, pos, prow = [], [], [], [], [], []
     for k, (c, v) in enumerate(zip(chars, values)):
         row.append(safe_label(c, space=" ")), vrow.append(float(v)), prow.append(start + k)
@@ -131,8 +171,9 @@ def text_heatmap(chars: Sequence[str], values: np.ndarray, name: str, start: int
     z = np.array([pad(v, np.nan) for v in vals], dtype=np.float32)
     txt = np.array([pad(r, "") for r in rows], dtype=object)
     cd = np.array([pad(p, -1) for p in pos])
-    cs, lo, hi = _scale(name, z)
+    cs, lo, hi = scale or gate_scale(name, z)
     fig = go.Figure(go.Heatmap(z=z, text=txt, texttemplate="%{text}", customdata=cd, colorscale=cs, zmin=lo, zmax=hi,
+                               showscale=colorbar,
                                hovertemplate="step %{customdata} · %{text}<br>value %{z:.3f}<extra></extra>",
                                textfont=dict(family="monospace", size=13), xgap=1, ygap=1,
                                colorbar=dict(thickness=12)))
@@ -160,7 +201,7 @@ def side_by_side(name: str, before: np.ndarray, after: np.ndarray, units: Sequen
                  title: str) -> go.Figure:
     """The same units × time heatmap before and after an intervention, sharing one colour scale."""
     before, after = np.asarray(before, np.float32), np.asarray(after, np.float32)
-    cs, lo, hi = _scale(name, np.concatenate([before, after], 1))
+    cs, lo, hi = gate_scale(name, np.concatenate([before, after], 1))
     fig = make_subplots(rows=1, cols=2, subplot_titles=("original", "with the intervention"), shared_yaxes=True)
     for k, v in enumerate((before, after)):
         fig.add_trace(go.Heatmap(z=v, x=np.asarray(steps), y=[f"u{u}" for u in units], colorscale=cs, zmin=lo, zmax=hi,
@@ -215,14 +256,15 @@ def log_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, y_t
 
 def heatmap_stack(panels: list[dict], steps: np.ndarray, labels: Optional[Sequence[str]] = None,
                   title: Optional[str] = None, max_labels: int = 120, row_px: int = 11,
-                  step_label: str = "step") -> go.Figure:
+                  step_label: str = "step", colorbars: bool = True) -> go.Figure:
     """Heatmaps stacked on one time axis, as one figure (one plotly instance on the page, not one per
     panel). Each panel is a dict: z (rows, T); rows (row labels, e.g. "u5"); name (bold axis title);
     about (its words); scale (colorscale, zmin, zmax); and optionally customdata (rows, T, k) and
     hovertemplate. Panels with the same scale share one colour bar, drawn beside the first of them
     and titled with all their names, so a figure has as many bars as it has distinct scales.
     labels: what each column reads (characters, words), drawn once under the last panel (every
-    k-th when there are more than max_labels).
+    k-th when there are more than max_labels). colorbars=False draws none (the page shows a
+    scale_key instead).
 
     The figure is written as one dict and validated once (a subplot grid built call by call costs
     several times more in Python), and it carries its own plain style (template "none"): the page
@@ -247,7 +289,8 @@ def heatmap_stack(panels: list[dict], steps: np.ndarray, labels: Optional[Sequen
             layout[ca["id"]] = dict(colorscale=cs, cmin=lo, cmax=hi, colorbar=dict(
                 thickness=10, len=0.9 * heights[k] / total, y=sum(dom) / 2, yanchor="middle", x=1.005,
                 tickvals=[lo, (lo + hi) / 2, hi], ticktext=[f"{lo:.3g}", f"{(lo + hi) / 2:.3g}", f"{hi:.3g}"],
-                tickfont=dict(size=9), outlinewidth=0, title=dict(font=dict(size=10), side="top")))
+                tickfont=dict(size=9), outlinewidth=0, title=dict(font=dict(size=10), side="top")),
+                showscale=colorbars)
         ca["names"].append(p["name"])
         ax = "" if k == 0 else str(k + 1)
         data.append(dict(
@@ -256,11 +299,15 @@ def heatmap_stack(panels: list[dict], steps: np.ndarray, labels: Optional[Sequen
             xaxis=f"x{ax}", yaxis=f"y{ax}",
             hovertemplate=p.get("hovertemplate") or f"{where}<br>%{{y}}<br>%{{z:.3f}}<extra>{p['name']}</extra>"))
         bottom = k == n - 1
-        # row labels only when few: each tick label is a text box the browser measures on every redraw
-        layout[f"yaxis{ax}"] = dict(domain=dom, anchor=f"x{ax}", autorange="reversed", showticklabels=len(p["rows"]) <= 16,
+        # row labels only when few: each tick label is a text box the browser measures on every redraw;
+        # no grid (a heatmap covers it) and no tick marks where there are no labels: less to draw
+        few = len(p["rows"]) <= 16
+        layout[f"yaxis{ax}"] = dict(domain=dom, anchor=f"x{ax}", autorange="reversed", showticklabels=few,
+                                    ticks="outside" if few else "", showgrid=False, zeroline=False,
                                     tickfont=dict(size=9), title=dict(text=f"<b>{p['name']}</b> {p.get('about', '')}",
                                                                       font=dict(size=12)))
-        layout[f"xaxis{ax}"] = dict(anchor=f"y{ax}", showticklabels=bottom, showspikes=True, spikemode="across",
+        layout[f"xaxis{ax}"] = dict(anchor=f"y{ax}", showticklabels=bottom, ticks="outside" if bottom else "",
+                                    showgrid=False, zeroline=False, showspikes=True, spikemode="across",
                                     spikesnap="cursor", spikethickness=1, spikecolor="#333", spikedash="solid",
                                     **({} if bottom else {"matches": f"x{n}"}))
     for ca in axes.values():
@@ -281,14 +328,16 @@ def heatmap_stack(panels: list[dict], steps: np.ndarray, labels: Optional[Sequen
 
 def gates_figure(values: dict[str, np.ndarray], units: dict[str, Sequence[int]], steps: np.ndarray,
                  labels: Optional[Sequence[str]] = None, title: Optional[str] = None, max_labels: int = 120,
-                 row_px: int = 11) -> go.Figure:
+                 row_px: int = 11, scales: Optional[dict[str, tuple]] = None, colorbars: bool = True) -> go.Figure:
     """Every gate and state of one window in one figure: heatmaps stacked on one time axis
     (heatmap_stack), gates with the same range sharing one colour bar.
 
     values: {name: (n_units, T)} in display order (e.g. i, f, g, o, c, h); units: {name: the unit id
     of each row}; steps (T,): input positions; labels: what each column reads (characters, words).
     Hovering a cell shows its label, step and unit and, for that unit at that step, the value of
-    every row's quantity, so a column reads down as one step of the cell."""
+    every row's quantity, so a column reads down as one step of the cell.
+    scales: {name: (colorscale, lo, hi)} where not gate_scale's default for these values (e.g. c's
+    range over the whole input); colorbars=False: none drawn (show plots.scale_key beside it)."""
     names = list(values)
     T = len(steps)
     # per cell: the value of every other quantity for this row's unit at this step (NaN where a unit has
@@ -305,10 +354,13 @@ def gates_figure(values: dict[str, np.ndarray], units: dict[str, Sequence[int]],
                 if u in everything[q]:
                     custom[r, :, j] = everything[q][u]
         rows = "<br>".join(f"{q} %{{z:.3f}}" if q == m else f"{q} %{{customdata[{others.index(q)}]:.3f}}" for q in names)
-        panels.append(dict(z=v, rows=[f"u{u}" for u in units[m]], name=m, about=GATE_NAMES.get(m, m), scale=_scale(m, v),
+        scale = (scales or {}).get(m) or gate_scale(m, v)
+        # without colour bars, each band names its range (the key above the figure may be scrolled away)
+        about = GATE_NAMES.get(m, m) + ("" if colorbars else f" ({scale[1]:.3g} … {scale[2]:.3g})")
+        panels.append(dict(z=v, rows=[f"u{u}" for u in units[m]], name=m, about=about, scale=scale,
                            customdata=custom,
                            hovertemplate=f"{where}<br>unit %{{y}}<br>{rows}<extra>{m}</extra>"))
-    return heatmap_stack(panels, steps, labels, title, max_labels, row_px)
+    return heatmap_stack(panels, steps, labels, title, max_labels, row_px, colorbars=colorbars)
 
 
 def gradient_units(flows: dict, labels: dict[str, str], top: int = 24) -> go.Figure:
@@ -326,6 +378,6 @@ def gradient_units(flows: dict, labels: dict[str, str], top: int = 24) -> go.Fig
     fp = np.asarray(flows["lstm"]["forget_product"])
     units = np.argsort(-fp[0])[:top].tolist()
     panels.append(dict(z=fp[:, units].T, rows=[f"u{u}" for u in units], name="LSTM ∏f",
-                       about="how much of c_t survives to the end", scale=_scale("f", fp)))
+                       about="how much of c_t survives to the end", scale=gate_scale("f", fp)))
     title = "per unit: log10 |dJ/dh_t| (12 decades each), then the LSTM's ∏ f to the last step"
     return heatmap_stack(panels, np.arange(fp.shape[0]), title=title, row_px=8)

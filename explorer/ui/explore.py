@@ -129,8 +129,13 @@ def _view(p, ui, lt, key):
     st.caption("Read down a column: one step of the cell, every gate and state at the same " +
                ("character" if ui.text is not None else "step") + ". Hover shows all of them for that unit.")
     if shown:
+        # c's colours span its range over the whole input (not this window's), so windows compare
+        scales = {n: plots.gate_scale(n, bound=A.value_bound(lt, n, l, d, units_of[n]) if n == "c" else None)
+                  for n in names if n in shown}
+        st.html(plots.scale_key(scales))
         st.plotly_chart(plots.gates_figure({n: arr[n][l, d][:, units_of[n]].T for n in names if n in shown},
-                                           {n: units_of[n] for n in names if n in shown}, steps, chars),
+                                           {n: units_of[n] for n in names if n in shown}, steps, chars,
+                                           scales=scales, colorbars=False),
                         key="gates", theme=None, config={"toImageButtonOptions": {"filename": "gates"}})
 
     st.subheader("One unit over the text" if chars is not None else "One unit over time")
@@ -142,7 +147,9 @@ def _view(p, ui, lt, key):
     unit = c1.selectbox("unit", units_of[name], key="text_unit", bind="query-params")
     with c2:
         if chars is not None:
-            st.plotly_chart(plots.text_heatmap(chars, arr[name][l, d][:, unit], name, a,
+            scale = plots.gate_scale(name, bound=A.value_bound(lt, name, l, d, [unit]) if name == "c" else None)
+            st.html(plots.scale_key({name: scale}))
+            st.plotly_chart(plots.text_heatmap(chars, arr[name][l, d][:, unit], name, a, scale=scale, colorbar=False,
                                                title=f"unit {unit}, {GATE_NAMES[name]}"), key="textview", theme=None)
         else:
             st.plotly_chart(plots.state_lines({f"input {k}": ui.payload[a:b, k].numpy() for k in range(ui.payload.shape[1])}
@@ -183,10 +190,24 @@ def _overview(p, lt, l, d, names, top, std, N):
     units = A.order_units(lt.overview[name][l, d, :, 0].T, "most variable", top, std=std)
     v = lt.overview[name][l, d, :, 0][:, units].T.numpy()
     starts = np.arange(v.shape[1]) * lt.block
-    a, b = window_of(N)
     fig = plots.gate_heatmap(name, v, units, starts, title=f"{name} over the whole input (block means)",
-                             step_label="block start", mark=(a, b))
+                             step_label="block start", margins=plots.OVERVIEW_MARGINS)
     c2.plotly_chart(fig, key="overview", theme=None)
+    with c2:
+        _window_strip(*window_of(N), N, v.shape[1] * lt.block)
+
+
+def _window_strip(a: int, b: int, N: int, span: int):
+    """Where the window [a, b) lies in the whole input, as a bar under the overview's time axis (which
+    spans `span` steps: whole blocks). Drawn apart from the overview's figure, so that moving the window
+    leaves that figure as it was and the page does not draw it again. Our own markup of numbers only."""
+    left, right = plots.OVERVIEW_MARGINS
+    st.html(f"<div style='margin:-14px {right}px 0 {left}px' title='the window shown below'>"
+            "<div style='position:relative;height:10px;background:#e6e9ef;border-radius:5px'>"
+            f"<div style='position:absolute;top:0;bottom:0;left:{100 * a / span:.3f}%;"
+            f"width:max(4px, {100 * (b - a) / span:.3f}%);background:#ff4b4b;border-radius:5px'></div></div>"
+            f"<div style='font-size:0.8rem;color:#555;margin-top:2px'>the window below: steps {a:,}–{b - 1:,} "
+            f"of {N:,}</div></div>")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
