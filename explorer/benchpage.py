@@ -200,6 +200,8 @@ def bench_page(repeat: int = 3, students: int = 8):
             _, page = _load(b, f"{app}/?" + urllib.parse.urlencode({"text": text}))
             acts["move window start by one step"].append(_nudge(page, "window start"))
             acts["change units shown (top k)"].append(_nudge(page, "units shown", "ArrowLeft"))
+            page.get_by_role("tab", name="Step inspector").click()     # a view below the gates: open it first
+            _settled(page)
             acts["move the step inspector"].append(_nudge(page, "step t"))
             _arm(page)
             t0 = time.perf_counter()

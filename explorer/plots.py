@@ -32,7 +32,8 @@ STYLE = dict(template="none", paper_bgcolor="white", plot_bgcolor="white")
 # The overview's plot area sits this many px from the figure's (left, right) edges, so the page can draw
 # the window's place under its time axis without touching the figure: a figure that stays the same is
 # not drawn again when the window moves (see above).
-OVERVIEW_MARGINS = (60, 80)
+OVERVIEW_MARGINS = (60, 20)
+GRADIENT_DECADES = (SEQ, -12.0, 0.0)     # gradient_units' colour scale: decades below a model's largest
 
 
 def safe_label(ch: str, space: str = "␣") -> str:
@@ -86,14 +87,16 @@ def scale_key(scales: dict[str, tuple]) -> str:
 def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.ndarray,
                  chars: Optional[Sequence[str]] = None, title: Optional[str] = None,
                  height: Optional[int] = None, step_label: str = "step",
-                 row_labels: Optional[Sequence[str]] = None, margins: Optional[tuple[int, int]] = None) -> go.Figure:
+                 row_labels: Optional[Sequence[str]] = None, margins: Optional[tuple[int, int]] = None,
+                 scale: Optional[tuple] = None, colorbar: bool = True) -> go.Figure:
     """Units × time heatmap. values (n_units, n_steps); steps: the position of each column
     (block start for a decimated view); chars: the input character of each column (windows);
     row_labels: what to call each row on the axis (default u<unit>); margins: the plot area's
     (left, right) distance in px from the figure's edges, fixed (the colour bar inside the right one),
-    so that a page can line something up with the time axis (see OVERVIEW_MARGINS)."""
+    so that a page can line something up with the time axis (see OVERVIEW_MARGINS); scale:
+    (colorscale, lo, hi), default gate_scale(name, values); colorbar=False: none (see scale_key)."""
     values = np.asarray(values, dtype=np.float32)
-    cs, lo, hi = gate_scale(name, values)
+    cs, lo, hi = scale or gate_scale(name, values)
     hover = f"{step_label} %{{x}}<br>%{{y}}<br>value %{{z:.3f}}"
     ylab = [f"u{u}" for u in units]
     kw = {}
@@ -104,7 +107,7 @@ def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.
     fig = go.Figure(go.Heatmap(
         z=values, x=np.asarray(steps), y=ylab,
         colorscale=cs, zmin=lo, zmax=hi, hovertemplate=hover + "<extra></extra>",
-        colorbar=dict(thickness=12, len=0.9), **kw))
+        colorbar=dict(thickness=12, len=0.9), showscale=colorbar, **kw))
     fig.update_layout(title=title or f"{name}: {GATE_NAMES.get(name, name)}", font=FONT, **STYLE,
                       height=height or max(220, 60 + 14 * len(units)), margin=dict(l=50, r=10, t=40, b=40),
                       yaxis=dict(autorange="reversed", title="unit"), xaxis=dict(title=step_label))
@@ -113,7 +116,8 @@ def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.
                          tickfont=dict(family="monospace", size=11), title=None, ticklabeloverflow="allow", automargin=False)
     if margins is not None:
         fig.update_layout(margin=dict(l=margins[0], r=margins[1]))
-        fig.update_traces(colorbar=dict(x=1, xanchor="left", xpad=8))
+        if colorbar:
+            fig.update_traces(colorbar=dict(x=1, xanchor="left", xpad=8))
     if row_labels is not None:
         fig.update_yaxes(ticktext=list(row_labels), tickvals=ylab)
     return fig
@@ -363,21 +367,28 @@ def gates_figure(values: dict[str, np.ndarray], units: dict[str, Sequence[int]],
     return heatmap_stack(panels, steps, labels, title, max_labels, row_px, colorbars=colorbars)
 
 
-def gradient_units(flows: dict, labels: dict[str, str], top: int = 24) -> go.Figure:
+def gradient_units(flows: dict, labels: dict[str, str], top: int = 24, colorbars: bool = True) -> go.Figure:
     """The Gradient flow tab's per-unit view as one figure: for each model (labels: {key: its name},
-    flows[key]["unit_grad"] (T, H)) log10 |dJ/dh_t| of its `top` units with the largest gradient, then
-    the LSTM's product of forget gates from step t to the end (flows["lstm"]["forget_product"], (T, H))
-    for its `top` units that keep most, all on one step axis."""
+    flows[key]["unit_grad"] (T, H)) log10 |dJ/dh_t| of its `top` units with the largest gradient,
+    relative to that model's largest (0 = its largest, -12 = twelve decades below), then the LSTM's
+    product of forget gates from step t to the end (flows["lstm"]["forget_product"], (T, H)) for its
+    `top` units that keep most, all on one step axis. Relative decades share one colour scale
+    (GRADIENT_DECADES), so the models compare by colour: how fast each one's gradient fades."""
     panels = []
     for k, label in labels.items():
         g = np.asarray(flows[k]["unit_grad"])
         units = np.argsort(-g.max(0))[:top].tolist()
-        v = np.log10(np.maximum(g[:, units].T, 1e-30))
-        panels.append(dict(z=v, rows=[f"u{u}" for u in units], name=label, about="log10 |dJ/dh_t|",
-                           scale=(SEQ, max(float(v.max()) - 12, -30), float(v.max()))))
+        v = np.log10(np.maximum(g[:, units].T, 1e-30)) - np.log10(max(float(g.max()), 1e-30))
+        panels.append(dict(z=np.maximum(v, -30.0), rows=[f"u{u}" for u in units], name=label,
+                           about="log10 |dJ/dh_t| vs its largest" + ("" if colorbars else " (-12 … 0)"),
+                           scale=GRADIENT_DECADES,
+                           hovertemplate="step %{x}<br>unit %{y}<br>%{z:.1f} decades below " + html.escape(label) +
+                                         "'s largest<extra></extra>"))
     fp = np.asarray(flows["lstm"]["forget_product"])
     units = np.argsort(-fp[0])[:top].tolist()
     panels.append(dict(z=fp[:, units].T, rows=[f"u{u}" for u in units], name="LSTM ∏f",
-                       about="how much of c_t survives to the end", scale=gate_scale("f", fp)))
-    title = "per unit: log10 |dJ/dh_t| (12 decades each), then the LSTM's ∏ f to the last step"
-    return heatmap_stack(panels, np.arange(fp.shape[0]), title=title, row_px=8)
+                       about="how much of c_t survives to the end" + ("" if colorbars else " (0 … 1)"),
+                       scale=gate_scale("f", fp)))
+    title = "per unit: log10 |dJ/dh_t| (0 = the model's largest), then the LSTM's ∏ f to the last step"
+    return heatmap_stack(panels, np.arange(fp.shape[0]), title=title, row_px=8, colorbars=colorbars)
+

@@ -81,10 +81,16 @@ def gates(at) -> dict[str, dict]:
     return {}
 
 
-def open_tab(at, name: str):
-    """Switch to a tab as a click would (only the open tab runs) and run."""
-    at.session_state["tab"] = name
-    if "tab" in at.query_params:          # the browser's address bar follows a click on a bound tab
-        at.query_params["tab"] = name
+def open_tab(at, name: str, key: str = "tab"):
+    """Switch to a tab as a click would (only the open tab runs) and run. key="xtab": one of the
+    Explore tab's views below the gates figure (One unit, Step inspector, What if, Saturation, ...)."""
+    at.session_state[key] = name
+    if key in at.query_params:            # the browser's address bar follows a click on a bound tab
+        at.query_params[key] = name
     at.run()
     return ok(at)
+
+
+def open_view(at, name: str):
+    """Open one of the Explore tab's views (only the open one runs) and run."""
+    return open_tab(at, name, "xtab")

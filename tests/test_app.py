@@ -3,7 +3,7 @@ bad input shown as one sentence; user text never interpreted as HTML."""
 import json
 
 import pytest
-from apptools import gates, ok, plain, run_app, specs
+from apptools import gates, ok, open_view, plain, run_app, specs
 
 
 @pytest.fixture
@@ -14,7 +14,9 @@ def default_app():
 
 def test_tabs_and_default_model(default_app):
     at = default_app
-    assert [t.label for t in at.tabs] == ["Explore", "Cell", "Gradient flow", "Train", "Units"]
+    # the page's tabs, and inside Explore the views below the gates figure (only the open one is drawn)
+    assert [t.label for t in at.tabs] == ["Explore", "One unit", "Units over time", "Step inspector", "What if",
+                                         "Saturation", "Export", "Cell", "Gradient flow", "Train", "Units"]
     assert at.sidebar.selectbox(key="model_choice").value == "shakespeare-lstm"
     assert not at.error
 
@@ -29,8 +31,13 @@ def test_default_view_shows_every_lstm_gate(default_app):
     hover = g["f"]["trace"]["hovertemplate"]
     assert "f %{z:.3f}" in hover                                               # its own value, then every other
     assert all(f"{n} %{{customdata[{j}]" in hover for j, n in enumerate("igoch"))   # gate at that column
-    assert any(s["layout"].get("title", {}).get("text") == "gate saturation" for s in sp)
+    assert not default_app.get("latex")                                        # closed views are not drawn
+    assert not any(s["layout"].get("title", {}).get("text") == "gate saturation" for s in sp)
+    open_view(default_app, "Saturation")
+    assert any(s["layout"].get("title", {}).get("text") == "gate saturation" for s in specs(default_app))
+    open_view(default_app, "Step inspector")
     assert default_app.get("latex"), "the step inspector's equations"
+    open_view(default_app, "One unit")
 
 
 def test_controls(default_app):
@@ -48,6 +55,7 @@ def test_controls(default_app):
     assert list(gates(at)) == ["f", "c"]
     at.selectbox(key="text_name").set_value("f").run()
     ok(at)
+    open_view(at, "Step inspector")
     at.slider(key="insp_t").set_value(5).run()
     ok(at)
     assert any("Step 5" in m.value for m in at.markdown)
@@ -55,7 +63,7 @@ def test_controls(default_app):
 
 
 def test_what_if_forget_one_freezes_the_cell(default_app):
-    at = default_app
+    at = open_view(default_app, "What if")
     at.selectbox(key="wi_gate").set_value("f")
     at.number_input(key="wi_value").set_value(1.0)
     at.form_submit_button[0].click().run()
@@ -67,7 +75,7 @@ def test_what_if_forget_one_freezes_the_cell(default_app):
 
 
 def test_gru_inspector_cho_toggle_and_rnn():
-    at = run_app()
+    at = run_app(xtab="Step inspector")
     at.sidebar.selectbox(key="model_choice").set_value("shakespeare-gru").run()
     ok(at)
     assert any("textbook form" in i.value for i in at.info)

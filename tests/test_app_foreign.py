@@ -6,7 +6,7 @@ import io
 import pytest
 import torch
 import torch.nn as nn
-from apptools import gates, ok, run_app, specs, upload_checkpoint
+from apptools import gates, ok, open_view, run_app, specs, upload_checkpoint
 from test_foreign import AWDModel, Decoder, RNNModel, Scripted, saved
 
 
@@ -42,7 +42,10 @@ def test_every_layout_renders_every_tab(name):
     at = upload_checkpoint(run_app(), name, LAYOUTS[name])
     assert not at.error, [e.value for e in at.error]
     assert "h" in gates(at)
-    assert len(specs(at)) >= 4
+    assert len(specs(at)) >= 3                            # the overview or the gates, and the open view's figures
+    for view in ("Units over time", "Step inspector"):    # the views that read the model's own kind and layout
+        open_view(at, view)
+        assert not at.error, (view, [e.value for e in at.error])
 
 
 def test_a_bare_relu_state_dict_shows_its_assumption_and_a_picker():

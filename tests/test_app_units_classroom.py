@@ -36,13 +36,14 @@ def test_units_tab_finder_pattern_clusters():
     assert at.session_state["tab"] == "Explore"                                 # "go there" opens Explore
     N, W = len(LONG), at.session_state["win_len"]
     assert at.session_state["win_start"] == max(0, min(start - W // 4, N - W))   # the window moved there
-    assert at.session_state["insp_t"] == start                                   # and the inspector too
+    assert at.session_state["xtab"] == "Step inspector"                         # and the inspector, at that step
+    assert at.session_state["insp_t"] == start
 
 
 def test_url_reproduces_a_view():
     at = AppTest.from_file(APP, default_timeout=300)
     at.query_params.update({"model_choice": "shakespeare-gru", "sample": "nested brackets", "topk": "8",
-                            "tab": "Units", "insp_t": "5", "order": "clustered"})
+                            "tab": "Units", "insp_t": "5", "order": "clustered", "xtab": "Step inspector"})
     at.run()
     ok(at)
     assert at.sidebar.selectbox(key="model_choice").value == "shakespeare-gru"

@@ -31,7 +31,7 @@ def test_default_view_and_every_tab(server):
         page.goto(server)
         wait_idle(page)
         page.wait_for_selector(".js-plotly-plot", timeout=120_000)
-        assert page.locator(".js-plotly-plot").count() >= 4
+        assert page.locator(".js-plotly-plot").count() >= 2                # the gates and the open view's figure
         gates = page.locator(".stPlotlyChart").filter(has_text="forget gate").first      # one figure, every gate
         for row in ["input gate", "forget gate", "cell candidate", "output gate", "cell state", "hidden state"]:
             assert gates.get_by_text(row).count() >= 1, row
@@ -39,6 +39,15 @@ def test_default_view_and_every_tab(server):
         assert page.get_by_text("Gate Explorer").first.is_visible()
         assert page.locator(".js-plotly-plot").first.is_visible()
         shot(page, "explore.png")
+        # the views below the gates: each drawn when its tab is clicked (and only then)
+        for view, sign in [("Units over time", ".js-plotly-plot"), ("Step inspector", ".katex"),
+                           ("Saturation", ".js-plotly-plot"), ("One unit", ".js-plotly-plot")]:
+            page.get_by_role("tab", name=view).click()
+            wait_idle(page)
+            no_exception(page, view)
+            panel = page.locator("[role='tabpanel']:visible [role='tabpanel']:visible")
+            panel.locator(sign).first.wait_for(timeout=60_000)
+            shot(page, f"view-{view.split()[0].lower()}.png")
         for tab in ["Gradient flow", "Train", "Units"]:
             page.get_by_role("tab", name=tab).click()
             wait_idle(page)

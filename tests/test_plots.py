@@ -42,7 +42,7 @@ def test_gates_figure_shares_one_colour_bar_per_range():
         np.testing.assert_array_equal(custom[:, :, j], values[n])
 
 
-def test_gradient_units_picks_the_largest_units_and_shows_log10():
+def test_gradient_units_picks_the_largest_units_and_shows_decades_below_the_largest():
     rng = np.random.default_rng(1)
     T, H = 40, 10
     flows = {k: {"unit_grad": rng.random((T, H)) * 10.0 ** -rng.integers(0, 8, (1, H))} for k in ("lstm", "gru", "rnn")}
@@ -56,12 +56,17 @@ def test_gradient_units_picks_the_largest_units_and_shows_log10():
         g = flows[k]["unit_grad"]
         want = sorted(range(H), key=lambda u: -g[:, u].max())[:4]
         assert tr["y"] == [f"u{u}" for u in want]
-        np.testing.assert_allclose(_a(tr["z"]), np.log10(np.maximum(g[:, want].T, 1e-30)), rtol=1e-6)
+        # decades below the model's largest: 0 at its largest cell, one colour scale for all three
+        np.testing.assert_allclose(_a(tr["z"]), np.maximum(np.log10(np.maximum(g[:, want].T, 1e-30)) - np.log10(g.max()), -30),
+                                   rtol=1e-5, atol=1e-5)
+        assert _a(tr["z"]).max() == 0.0
     fp = flows["lstm"]["forget_product"]
     want = sorted(range(H), key=lambda u: -fp[0, u])[:4]
     assert data[3]["y"] == [f"u{u}" for u in want]
     np.testing.assert_allclose(_a(data[3]["z"]), fp[:, want].T, rtol=1e-6)
-    assert len({t["coloraxis"] for t in data}) == 4                              # each model its own decades
+    axes = [t["coloraxis"] for t in data]
+    assert axes[0] == axes[1] == axes[2] != axes[3]                             # relative decades: one scale
+    assert (layout[axes[0]]["cmin"], layout[axes[0]]["cmax"]) == (-12.0, 0.0)
 
 
 def test_gradient_curves_two_log_panels_one_axis():

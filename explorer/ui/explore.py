@@ -1,6 +1,8 @@
 """The Explore tab: every gate of the picked model on the user's own input."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import streamlit as st
 
@@ -138,47 +140,99 @@ def _view(p, ui, lt, key):
                                            scales=scales, colorbars=False),
                         key="gates", theme=None, config={"toImageButtonOptions": {"filename": "gates"}})
 
-    st.subheader("One unit over the text" if chars is not None else "One unit over time")
+    # The rest of the window's views are tabs, and only the open one runs and is drawn: moving the window
+    # redraws the gates and one view, not six (each plotly figure is mounted afresh when it changes).
+    w = View(p, ui, lt, arr, key, a, b, l, d, kind, names, units, units_of, steps, chars, Hout)
+    views = [(name, draw) for name, draw, section in VIEWS
+             if (section is None or not hidden(section)) and (name != "Saturation" or kind.gates)]
+    if "pending_xtab" in st.session_state:                  # "go there" from the Units tab
+        st.session_state["xtab"] = st.session_state.pop("pending_xtab")
+    if st.session_state.get("xtab") not in [n for n, _ in views]:       # e.g. "Saturation" kept from an LSTM, now an RNN
+        st.session_state.pop("xtab", None)
+    st.caption("Look closer at this window:")
+    tabs = st.tabs([n for n, _ in views], key="xtab", bind="query-params")
+    for tab, (_, draw) in zip(tabs, views):
+        if tab.open is not False:                           # None: the frontend does not say; draw it
+            with tab:
+                draw(w)
+
+
+@dataclass
+class View:
+    """What every view below the gates figure reads: the window [a, b) of one layer and direction."""
+    p: object
+    ui: object
+    lt: object
+    arr: dict
+    key: str
+    a: int
+    b: int
+    l: int
+    d: int
+    kind: object
+    names: list
+    units: list
+    units_of: dict
+    steps: np.ndarray
+    chars: object
+    Hout: int
+
+
+def _one_unit(w: View):
+    l, d, names, kind = w.l, w.d, w.names, w.kind
+    st.subheader("One unit over the text" if w.chars is not None else "One unit over time")
     c1, c2 = st.columns([1, 3])
     state.keep_valid("text_name", names, kind.memory)
     name = c1.selectbox("colour by", names, key="text_name",
                         format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
-    state.keep_valid("text_unit", units_of[name], units_of[name][0])
-    unit = c1.selectbox("unit", units_of[name], key="text_unit", bind="query-params")
+    state.keep_valid("text_unit", w.units_of[name], w.units_of[name][0])
+    unit = c1.selectbox("unit", w.units_of[name], key="text_unit", bind="query-params")
     with c2:
-        if chars is not None:
-            scale = plots.gate_scale(name, bound=A.value_bound(lt, name, l, d, [unit]) if name == "c" else None)
+        if w.chars is not None:
+            scale = plots.gate_scale(name, bound=A.value_bound(w.lt, name, l, d, [unit]) if name == "c" else None)
             st.html(plots.scale_key({name: scale}))
-            st.plotly_chart(plots.text_heatmap(chars, arr[name][l, d][:, unit], name, a, scale=scale, colorbar=False,
+            st.plotly_chart(plots.text_heatmap(w.chars, w.arr[name][l, d][:, unit], name, w.a, scale=scale, colorbar=False,
                                                title=f"unit {unit}, {GATE_NAMES[name]}"), key="textview", theme=None)
         else:
-            st.plotly_chart(plots.state_lines({f"input {k}": ui.payload[a:b, k].numpy() for k in range(ui.payload.shape[1])}
-                                              | {f"{name} u{unit}": arr[name][l, d][:, unit]}, steps,
+            pay = w.ui.payload
+            st.plotly_chart(plots.state_lines({f"input {k}": pay[w.a:w.b, k].numpy() for k in range(pay.shape[1])}
+                                              | {f"{name} u{unit}": w.arr[name][l, d][:, unit]}, w.steps,
                                               title="input and unit"), key="textview", theme=None)
-    state.keep_valid("line_units", units, units[:3])
-    picks = st.multiselect("units to plot", units, key="line_units")
+
+
+def _lines(w: View):
+    l, d, kind = w.l, w.d, w.kind
+    st.subheader("Units over time")
+    state.keep_valid("line_units", w.units, w.units[:3])
+    picks = st.multiselect("units to plot", w.units, key="line_units")
     series = {}
     for u in picks:
         if kind.has_c:
-            series[f"c u{u}"] = arr["c"][l, d][:, u]
-        if u < Hout:
-            series[f"h u{u}"] = arr["h"][l, d][:, u]
-    st.plotly_chart(plots.state_lines(series, steps, chars, title="cell state c (top) and hidden state h (bottom)"
+            series[f"c u{u}"] = w.arr["c"][l, d][:, u]
+        if u < w.Hout:
+            series[f"h u{u}"] = w.arr["h"][l, d][:, u]
+    st.plotly_chart(plots.state_lines(series, w.steps, w.chars, title="cell state c (top) and hidden state h (bottom)"
                                       if kind.has_c else "hidden state over time",
                                       panels=("c ", "h ") if kind.has_c else None), key="lines", theme=None)
 
-    if not hidden("step inspector"):
-        inspect_step.inspector(p, ui, lt, arr, key, a, b, units)
-    if kind.gates and not hidden("saturation"):
-        st.subheader("Saturation")
-        st.caption("Each dot is a unit: how often its gate is nearly shut (left) or nearly open (right) over the whole "
-                   "input. Dots in the corners act like switches; dots near (0, 0) stay in between.")
-        pts = {g: tuple(x[l, d].numpy() for x in A.saturation(lt, g)) for g in kind.gates}
-        st.plotly_chart(plots.saturation_scatter(pts), key="saturation", theme=None)
-    if not hidden("what-if"):
-        inspect_step.what_if(p, ui, lt, arr, key, a, b, units)
-    if not hidden("export"):
-        _export(p, ui, arr, a, b)
+
+def _saturation(w: View):
+    st.subheader("Saturation")
+    st.caption("Each dot is a unit: how often its gate is nearly shut (left) or nearly open (right) over the whole "
+               "input. Dots in the corners act like switches; dots near (0, 0) stay in between.")
+    pts = {g: tuple(x[w.l, w.d].numpy() for x in A.saturation(w.lt, g)) for g in w.kind.gates}
+    st.plotly_chart(plots.saturation_scatter(pts), key="saturation", theme=None)
+
+
+# (tab name, its view, the presentation-mode section that hides it); the name is the URL's value (?xtab=...)
+VIEWS = [
+    ("One unit", _one_unit, None),
+    ("Units over time", _lines, None),
+    ("Step inspector", lambda w: inspect_step.inspector(w.p, w.ui, w.lt, w.arr, w.key, w.a, w.b, w.units), "step inspector"),
+    ("What if", lambda w: inspect_step.what_if(w.p, w.ui, w.lt, w.arr, w.key, w.a, w.b, w.units), "what-if"),
+    ("Saturation", _saturation, "saturation"),
+    ("Export", lambda w: _export(w.p, w.ui, w.arr, w.a, w.b), "export"),
+]
 
 
 def _overview(p, lt, l, d, names, top, std, N):
@@ -190,8 +244,10 @@ def _overview(p, lt, l, d, names, top, std, N):
     units = A.order_units(lt.overview[name][l, d, :, 0].T, "most variable", top, std=std)
     v = lt.overview[name][l, d, :, 0][:, units].T.numpy()
     starts = np.arange(v.shape[1]) * lt.block
+    scale = plots.gate_scale(name, v)
+    c2.html(plots.scale_key({name: scale}))
     fig = plots.gate_heatmap(name, v, units, starts, title=f"{name} over the whole input (block means)",
-                             step_label="block start", margins=plots.OVERVIEW_MARGINS)
+                             step_label="block start", margins=plots.OVERVIEW_MARGINS, scale=scale, colorbar=False)
     c2.plotly_chart(fig, key="overview", theme=None)
     with c2:
         _window_strip(*window_of(N), N, v.shape[1] * lt.block)

@@ -95,4 +95,7 @@ def _draw(out: dict, T: int):
     st.caption(f"At equal hidden size a GRU has 3/4 of an LSTM's recurrent parameters; here the ratio is {ratio:.2f}." + extra)
     st.subheader("Per unit")
     top = st.slider("units shown", 4, 64, 24, key="gf_top")
-    st.plotly_chart(plots.gradient_units(out, {k: KINDS[k].label for k in KINDS}, top), key="gf_units", theme=None)
+    st.html(plots.scale_key({"log10 |dJ/dh_t| vs the model's largest": plots.GRADIENT_DECADES,
+                             "LSTM ∏f": plots.gate_scale("f")}))
+    st.plotly_chart(plots.gradient_units(out, {k: KINDS[k].label for k in KINDS}, top, colorbars=False),
+                    key="gf_units", theme=None)

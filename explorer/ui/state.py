@@ -160,7 +160,7 @@ def start_at(key: str, default, lo=None, hi=None):
 # Buttons, uploads and forms' submit buttons cannot be written and are not listed.
 KEEP = [
     "shown", "topk", "order", "win_len", "win_start", "insp_t", "insp_units", "text_unit", "text_name", "line_units",
-    "ov_name", "cho", "wi_gate", "wi_mode", "wi_value", "wi_units", "wi_steps",                         # Explore
+    "ov_name", "xtab", "cho", "wi_gate", "wi_mode", "wi_value", "wi_units", "wi_steps",                         # Explore
     "cell_unit", "cell_textbook",                                                                        # Cell
     "gf_source", "gf_obj", "gf_T", "gf_hidden", "gf_init", "gf_clamp", "gf_fval", "gf_text",              # Gradient flow
     "train_task", "train_arch", "train_hidden", "train_layers", "train_steps", "train_batch", "train_lr",

@@ -150,6 +150,7 @@ def _patterns_body(p, ui, lt, key, names, view):
             st.session_state["pending_tab"] = "Explore"
             st.session_state["pending_win_start"] = max(0, min(h["start"] - W // 4, lt.steps - W))
             st.session_state["pending_insp_t"] = h["start"]
+            st.session_state["pending_xtab"] = "Step inspector"         # and the view that shows that step
             st.rerun()
 
 
