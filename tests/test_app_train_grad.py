@@ -37,10 +37,14 @@ def test_gradient_flow_tab_default_and_controls():
     curves = next(s for s in specs(at) if s["layout"]["title"]["text"].startswith("how much gradient"))
     assert {d["name"] for d in curves["data"]} >= {"LSTM ‖dJ/dh_t‖", "GRU ‖dJ/dh_t‖", "RNN ‖dJ/dh_t‖", "LSTM ‖dJ/dc_t‖"}
     assert curves["layout"]["yaxis"]["type"] == "log"
-    per_unit = [s for s in specs(at) if s["layout"]["title"]["text"].startswith("per unit")]
-    assert len(per_unit) == 1 and len(per_unit[0]["data"]) == 4      # one figure: RNN, GRU, LSTM, then ∏f
     assert any("Gradient ‖dJ/dh_t‖:" in i.value for i in at.info)
     assert any("RNN parameters" in m.label for m in at.get("metric"))
+    assert not [s for s in specs(at) if s["layout"]["title"]["text"].startswith("per unit")]    # a closed view
+    open_tab(at, "Per unit", "gtab")
+    per_unit = [s for s in specs(at) if s["layout"]["title"]["text"].startswith("per unit")]
+    assert len(per_unit) == 1 and len(per_unit[0]["data"]) == 4      # one figure: RNN, GRU, LSTM, then ∏f
+    assert not [s for s in specs(at) if s["layout"]["title"]["text"].startswith("how much gradient")]
+    open_tab(at, "Over time", "gtab")
     at.selectbox(key="gf_source").set_value("random, equal parameter count").run()
     at.selectbox(key="gf_init").set_value("chrono")
     at.slider(key="gf_T").set_value(1000)

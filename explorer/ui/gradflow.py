@@ -75,6 +75,16 @@ def gradflow_tab():
 
 
 def _draw(out: dict, T: int):
+    """Two views, as tabs: only the open one is drawn (a tab switch to here draws one figure, not two)."""
+    if st.session_state.get("gtab") not in GVIEWS:
+        st.session_state.pop("gtab", None)
+    for tab, draw in zip(st.tabs(list(GVIEWS), key="gtab", bind="query-params"), GVIEWS.values()):
+        if tab.open is not False:                           # None: the frontend does not say; draw it
+            with tab:
+                draw(out, T)
+
+
+def _over_time(out: dict, T: int):
     steps = np.arange(T)
     gap = lambda v: np.where(v > 0, v, np.nan)        # exactly 0 (underflow, or a step J never sees): a gap
     curves = {f"{KINDS[k].label} ‖dJ/dh_t‖": (steps, gap(out[k]["h_norm"])) for k in KINDS}
@@ -93,9 +103,19 @@ def _draw(out: dict, T: int):
     extra = f" The RNN's W_hh has spectral radius {s['rnn']['spectral radius of W_hh']:.3f}" + \
         (" (< 1: repeated multiplication shrinks)." if s["rnn"]["spectral radius of W_hh"] < 1 else " (≥ 1).")
     st.caption(f"At equal hidden size a GRU has 3/4 of an LSTM's recurrent parameters; here the ratio is {ratio:.2f}." + extra)
-    st.subheader("Per unit")
-    top = st.slider("units shown", 4, 64, 24, key="gf_top")
+
+
+
+def _per_unit(out: dict, T: int):
+    st.caption("Each row is one unit: how much of the gradient reaches it at each step, in decades below the "
+               "model's largest; the last band is the LSTM's product of forget gates, the share of c_t that "
+               "survives to the end.")
+    state.start_at("gf_top", 24, 4, 64)
+    top = st.slider("units shown", 4, 64, key="gf_top")
     st.html(plots.scale_key({"log10 |dJ/dh_t| vs the model's largest": plots.GRADIENT_DECADES,
                              "LSTM ∏f": plots.gate_scale("f")}))
     st.plotly_chart(plots.gradient_units(out, {k: KINDS[k].label for k in KINDS}, top, colorbars=False),
                     key="gf_units", theme=None)
+
+
+GVIEWS = {"Over time": _over_time, "Per unit": _per_unit}      # the names are the URL's values (?gtab=...)

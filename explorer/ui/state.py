@@ -162,7 +162,8 @@ KEEP = [
     "shown", "topk", "order", "win_len", "win_start", "insp_t", "insp_units", "text_unit", "text_name", "line_units",
     "ov_name", "xtab", "cho", "wi_gate", "wi_mode", "wi_value", "wi_units", "wi_steps",                         # Explore
     "cell_unit", "cell_textbook",                                                                        # Cell
-    "gf_source", "gf_obj", "gf_T", "gf_hidden", "gf_init", "gf_clamp", "gf_fval", "gf_text",              # Gradient flow
+    "gtab", "gf_top", "gf_source", "gf_obj", "gf_T", "gf_hidden", "gf_init", "gf_clamp", "gf_fval",
+    "gf_text",                                                                                           # Gradient flow
     "train_task", "train_arch", "train_hidden", "train_layers", "train_steps", "train_batch", "train_lr",
     "train_clip", "train_corpus", "train_csv_col",                                                       # Train
     "uf_regex", "uf_top", "uf_row", "pt_name", "pt_range", "pt_thr", "cl_k", "cl_name",                  # Units
