@@ -84,3 +84,32 @@ def test_gradient_curves_two_log_panels_one_axis():
     assert colour["LSTM ratio"] == colour["LSTM ‖dJ/dh_t‖"] != colour["LSTM ‖dJ/dc_t‖"]
     assert colour["GRU ratio"] == colour["GRU ‖dJ/dh_t‖"]
     np.testing.assert_allclose(_a(data[3]["y"]), 0.97)
+
+
+def test_gates_figure_without_colour_bars_keeps_given_ranges_and_the_key_names_them():
+    rng = np.random.default_rng(2)
+    T, units = 12, [0, 2]
+    values = {"f": rng.random((2, T)), "g": rng.random((2, T)) * 2 - 1, "c": rng.standard_normal((2, T)),
+              "h": np.tanh(rng.standard_normal((2, T)))}
+    scales = {n: plots.gate_scale(n, bound=7.5 if n == "c" else None) for n in values}
+    data, layout = _stack_axes(plots.gates_figure(values, {n: units for n in values}, np.arange(T),
+                                                  scales=scales, colorbars=False))
+    bars = {k: v for k, v in layout.items() if k.startswith("coloraxis")}
+    assert len(bars) == 3 and all(b["showscale"] is False for b in bars.values())       # no bar is drawn
+    c_axis = next(t["coloraxis"] for t in data if t["hovertemplate"].endswith("<extra>c</extra>"))
+    assert (bars[c_axis]["cmin"], bars[c_axis]["cmax"]) == (-7.5, 7.5)                   # the range given, not the data's
+    titles = [layout["yaxis" if k == 0 else f"yaxis{k + 1}"]["title"]["text"] for k in range(4)]
+    assert titles[0].endswith("(0 … 1)") and titles[2].endswith("(-7.5 … 7.5)")       # each band names its range
+    key = plots.scale_key(scales)
+    assert key.count("linear-gradient") == 3                                           # f | g h | c
+    assert "<b>g h</b>" in key and "<b>c</b><span>-7.5</span>" in key
+    assert plots.css_gradient("Viridis").startswith("linear-gradient(to right, #440154 0%")
+    assert "<" not in plots.scale_key({"<b>x</b>": scales["f"]}).split("<b>")[1].split("</b>")[0]   # names escaped
+
+
+def test_overview_margins_are_fixed_so_the_page_can_line_up_with_its_axis():
+    fig = plots.gate_heatmap("c", np.ones((3, 20)), [0, 1, 2], np.arange(20) * 4, margins=plots.OVERVIEW_MARGINS,
+                             colorbar=False)
+    d = json.loads(fig.to_json())
+    assert (d["layout"]["margin"]["l"], d["layout"]["margin"]["r"]) == plots.OVERVIEW_MARGINS
+    assert d["data"][0]["showscale"] is False and not d["layout"].get("shapes")        # no window mark in the figure

@@ -86,3 +86,16 @@ def test_a_kept_whole_trace_gives_the_same_windows_without_tracing_again(kw, mon
         torch.testing.assert_close(w.meta["h_before"], ref.meta["h_before"], atol=1e-12, rtol=0)
         torch.testing.assert_close(w.meta["c_before"], ref.meta["c_before"], atol=1e-12, rtol=0)
     assert not calls                                                  # every kept window was a slice
+
+
+@pytest.mark.parametrize("name", ["c", "h", "f"])
+def test_value_bound_is_the_largest_magnitude_over_the_whole_input(name):
+    from explorer.analysis import value_bound
+    torch.manual_seed(1)
+    rnn = torch.nn.LSTM(3, 6, num_layers=2, bidirectional=True).double()
+    x = torch.randn(200, 3, dtype=torch.double) * 3
+    full = trace(rnn, x).values(name)                     # (L, D, T, B, H)
+    lt = scan_long(rnn, x, checkpoint_every=32, chunk=32)
+    for l, d, units in [(0, 0, [1, 4]), (1, 1, [0, 2, 5]), (1, 0, [3])]:
+        want = full[l, d, :, 0][:, units].abs().max().item()
+        assert value_bound(lt, name, l, d, units) == pytest.approx(want, abs=1e-12)
