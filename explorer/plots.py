@@ -308,8 +308,7 @@ def heatmap_stack(panels: list[dict], steps: np.ndarray, labels: Optional[Sequen
         few = len(p["rows"]) <= 16
         layout[f"yaxis{ax}"] = dict(domain=dom, anchor=f"x{ax}", autorange="reversed", showticklabels=few,
                                     ticks="outside" if few else "", showgrid=False, zeroline=False,
-                                    tickfont=dict(size=9), title=dict(text=f"<b>{p['name']}</b> {p.get('about', '')}",
-                                                                      font=dict(size=12)))
+                                    tickfont=dict(size=9), title=dict(text=_band_title(p, heights[k]), font=dict(size=12)))
         layout[f"xaxis{ax}"] = dict(anchor=f"y{ax}", showticklabels=bottom, ticks="outside" if bottom else "",
                                     showgrid=False, zeroline=False, showspikes=True, spikemode="across",
                                     spikesnap="cursor", spikethickness=1, spikecolor="#333", spikedash="solid",
@@ -328,6 +327,14 @@ def heatmap_stack(panels: list[dict], steps: np.ndarray, labels: Optional[Sequen
     layout.update(title=title, font=FONT, **STYLE, height=total + 90, margin=dict(l=120, r=20, t=40 if title else 10, b=40),
                   hoverlabel=dict(font=dict(family="monospace", size=12)))
     return go.Figure(dict(data=data, layout=layout))
+
+
+def _band_title(panel: dict, px: int) -> str:
+    """A band's axis title: its name in bold and its words, or the name alone where the words would run
+    past the band into its neighbours (about 6.5 px a character at 12 px)."""
+    full = f"{panel['name']} {panel.get('about', '')}".strip()
+    words = f" {panel['about']}" if panel.get("about") and len(full) * 6.5 <= px else ""
+    return f"<b>{panel['name']}</b>{words}"
 
 
 def gates_figure(values: dict[str, np.ndarray], units: dict[str, Sequence[int]], steps: np.ndarray,
@@ -380,14 +387,14 @@ def gradient_units(flows: dict, labels: dict[str, str], top: int = 24, colorbars
         units = np.argsort(-g.max(0))[:top].tolist()
         v = np.log10(np.maximum(g[:, units].T, 1e-30)) - np.log10(max(float(g.max()), 1e-30))
         panels.append(dict(z=np.maximum(v, -30.0), rows=[f"u{u}" for u in units], name=label,
-                           about="log10 |dJ/dh_t| vs its largest" + ("" if colorbars else " (-12 … 0)"),
+                           about="log10 |dJ/dh_t|" if colorbars else "",      # short: a band is 8 px a unit
                            scale=GRADIENT_DECADES,
                            hovertemplate="step %{x}<br>unit %{y}<br>%{z:.1f} decades below " + html.escape(label) +
                                          "'s largest<extra></extra>"))
     fp = np.asarray(flows["lstm"]["forget_product"])
     units = np.argsort(-fp[0])[:top].tolist()
     panels.append(dict(z=fp[:, units].T, rows=[f"u{u}" for u in units], name="LSTM ∏f",
-                       about="how much of c_t survives to the end" + ("" if colorbars else " (0 … 1)"),
+                       about="c_t kept to the end" if colorbars else "",
                        scale=gate_scale("f", fp)))
     title = "per unit: log10 |dJ/dh_t| (0 = the model's largest), then the LSTM's ∏ f to the last step"
     return heatmap_stack(panels, np.arange(fp.shape[0]), title=title, row_px=8, colorbars=colorbars)

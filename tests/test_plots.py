@@ -88,9 +88,9 @@ def test_gradient_curves_two_log_panels_one_axis():
 
 def test_gates_figure_without_colour_bars_keeps_given_ranges_and_the_key_names_them():
     rng = np.random.default_rng(2)
-    T, units = 12, [0, 2]
-    values = {"f": rng.random((2, T)), "g": rng.random((2, T)) * 2 - 1, "c": rng.standard_normal((2, T)),
-              "h": np.tanh(rng.standard_normal((2, T)))}
+    T, units = 12, list(range(20))
+    values = {"f": rng.random((20, T)), "g": rng.random((20, T)) * 2 - 1, "c": rng.standard_normal((20, T)),
+              "h": np.tanh(rng.standard_normal((20, T)))}
     scales = {n: plots.gate_scale(n, bound=7.5 if n == "c" else None) for n in values}
     data, layout = _stack_axes(plots.gates_figure(values, {n: units for n in values}, np.arange(T),
                                                   scales=scales, colorbars=False))
@@ -100,6 +100,9 @@ def test_gates_figure_without_colour_bars_keeps_given_ranges_and_the_key_names_t
     assert (bars[c_axis]["cmin"], bars[c_axis]["cmax"]) == (-7.5, 7.5)                   # the range given, not the data's
     titles = [layout["yaxis" if k == 0 else f"yaxis{k + 1}"]["title"]["text"] for k in range(4)]
     assert titles[0].endswith("(0 … 1)") and titles[2].endswith("(-7.5 … 7.5)")       # each band names its range
+    short = _stack_axes(plots.gates_figure({n: v[:2] for n, v in values.items()}, {n: [0, 1] for n in values},
+                                           np.arange(T), colorbars=False))[1]
+    assert short["yaxis3"]["title"]["text"] == "<b>c</b>"                          # a 2-row band: the name alone
     key = plots.scale_key(scales)
     assert key.count("linear-gradient") == 3                                           # f | g h | c
     assert "<b>g h</b>" in key and "<b>c</b><span>-7.5</span>" in key
