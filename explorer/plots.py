@@ -12,11 +12,11 @@ import html
 from typing import Optional, Sequence
 
 import numpy as np
-import plotly.colors as pcolors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .cells import GATE_NAMES, SIGMOID_GATES
+from .plots_key import css_gradient, scale_key  # noqa: F401  (the colour key of figures drawn without bars)
 
 SEQ = "Viridis"
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
@@ -55,33 +55,6 @@ def gate_scale(name: str, values: Optional[np.ndarray] = None, bound: Optional[f
         bound = float(np.nanmax(np.abs(v))) if v.size and np.isfinite(v).any() else 1.0
     m = max(float(bound), 1e-6)
     return DIV, -m, m
-
-
-def css_gradient(colorscale) -> str:
-    """A plotly colorscale (a name such as "Viridis" or "RdBu_r", or [[pos, colour], ...]) as a CSS
-    linear-gradient from left (low) to right (high)."""
-    stops = pcolors.get_colorscale(colorscale) if isinstance(colorscale, str) else colorscale
-    return "linear-gradient(to right, " + ", ".join(f"{c} {100 * float(p):.0f}%" for p, c in stops) + ")"
-
-
-def scale_key(scales: dict[str, tuple]) -> str:
-    """A colour key for figures drawn without colour bars, as a line of HTML (our own markup: names,
-    numbers and colours, never user text). scales: {name: (colorscale, lo, hi)}; names with the same
-    scale share one entry ("i f o  0 ▭ 1"), as they share one colour axis in heatmap_stack.
-    Kept apart from the figures on purpose: a colour bar is the costliest part of drawing a heatmap in
-    the browser (an axis of its own, measured text), and a key that does not change is not drawn again."""
-    groups: dict[tuple, tuple] = {}                  # (scale as text) -> (its scale, the names it colours)
-    for name, (cs, lo, hi) in scales.items():
-        groups.setdefault((str(cs), float(lo), float(hi)), ((cs, float(lo), float(hi)), []))[1].append(name)
-    items = []
-    for (cs, lo, hi), names in groups.values():
-        label = " ".join(names)
-        items.append(
-            "<span style='display:inline-flex;align-items:center;gap:6px;margin-right:28px;white-space:nowrap'>"
-            f"<b>{html.escape(label)}</b><span>{lo:.3g}</span>"
-            f"<span style='display:inline-block;width:140px;height:12px;border-radius:2px;background:{css_gradient(cs)}'>"
-            f"</span><span>{hi:.3g}</span></span>")
-    return "<div style='font-size:0.95rem;color:#31333f;line-height:1.8'>" + "".join(items) + "</div>"
 
 
 def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.ndarray,
