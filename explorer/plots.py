@@ -65,8 +65,8 @@ def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.
     """Units × time heatmap. values (n_units, n_steps); steps: the position of each column
     (block start for a decimated view); chars: the input character of each column (windows);
     row_labels: what to call each row on the axis (default u<unit>); margins: the plot area's
-    (left, right) distance in px from the figure's edges, fixed (the colour bar inside the right one),
-    so that a page can line something up with the time axis (see OVERVIEW_MARGINS); scale:
+    (left, right) distance in px from the figure's edges, fixed so that a page can line something up
+    with the time axis (see OVERVIEW_MARGINS; with colorbar=False, as a bar would push the margin); scale:
     (colorscale, lo, hi), default gate_scale(name, values); colorbar=False: none (see scale_key)."""
     values = np.asarray(values, dtype=np.float32)
     cs, lo, hi = scale or gate_scale(name, values)
@@ -89,8 +89,6 @@ def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.
                          tickfont=dict(family="monospace", size=11), title=None, ticklabeloverflow="allow", automargin=False)
     if margins is not None:
         fig.update_layout(margin=dict(l=margins[0], r=margins[1]))
-        if colorbar:
-            fig.update_traces(colorbar=dict(x=1, xanchor="left", xpad=8))
     if row_labels is not None:
         fig.update_yaxes(ticktext=list(row_labels), tickvals=ylab)
     return fig

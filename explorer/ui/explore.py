@@ -143,18 +143,10 @@ def _view(p, ui, lt, key):
     # The rest of the window's views are tabs, and only the open one runs and is drawn: moving the window
     # redraws the gates and one view, not six (each plotly figure is mounted afresh when it changes).
     w = View(p, ui, lt, arr, key, a, b, l, d, kind, names, units, units_of, steps, chars, Hout)
-    views = [(name, draw) for name, draw, section in VIEWS
-             if (section is None or not hidden(section)) and (name != "Saturation" or kind.gates)]
-    if "pending_xtab" in st.session_state:                  # "go there" from the Units tab
-        st.session_state["xtab"] = st.session_state.pop("pending_xtab")
-    if st.session_state.get("xtab") not in [n for n, _ in views]:       # e.g. "Saturation" kept from an LSTM, now an RNN
-        st.session_state.pop("xtab", None)
+    views = {name: draw for name, draw, section in VIEWS
+             if (section is None or not hidden(section)) and (name != "Saturation" or kind.gates)}
     st.caption("Look closer at this window:")
-    tabs = st.tabs([n for n, _ in views], key="xtab", bind="query-params")
-    for tab, (_, draw) in zip(tabs, views):
-        if tab.open is not False:                           # None: the frontend does not say; draw it
-            with tab:
-                draw(w)
+    state.lazy_tabs(views, "xtab", w)                       # "go there" from the Units tab sets pending_xtab
 
 
 @dataclass

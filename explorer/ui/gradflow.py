@@ -76,12 +76,7 @@ def gradflow_tab():
 
 def _draw(out: dict, T: int):
     """Two views, as tabs: only the open one is drawn (a tab switch to here draws one figure, not two)."""
-    if st.session_state.get("gtab") not in GVIEWS:
-        st.session_state.pop("gtab", None)
-    for tab, draw in zip(st.tabs(list(GVIEWS), key="gtab", bind="query-params"), GVIEWS.values()):
-        if tab.open is not False:                           # None: the frontend does not say; draw it
-            with tab:
-                draw(out, T)
+    state.lazy_tabs(GVIEWS, "gtab", out, T)
 
 
 def _over_time(out: dict, T: int):

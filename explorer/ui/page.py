@@ -30,10 +30,5 @@ def main():
     # The active tab is part of the URL (?tab=Units), like every bound widget, so a link reopens the same view.
     # Only the open tab runs and is drawn (tab.open); the widgets of the others keep their values through
     # state.keep_widget_state().
-    if "pending_tab" in st.session_state:                   # "go there" from the Units tab
-        st.session_state["tab"] = st.session_state.pop("pending_tab")
-    tabs = st.tabs(TABS, key="tab", bind="query-params")
-    for tab, draw in zip(tabs, (explore_tab, cell_tab, gradflow_tab, train_tab, units_tab)):
-        if tab.open is not False:                           # None: the frontend does not say; draw it
-            with tab:
-                draw()
+    # "go there" from the Units tab sets pending_tab.
+    state.lazy_tabs(dict(zip(TABS, (explore_tab, cell_tab, gradflow_tab, train_tab, units_tab))), "tab")

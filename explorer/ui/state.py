@@ -171,6 +171,21 @@ KEEP = [
 ]
 
 
+def lazy_tabs(views: dict, key: str, *args):
+    """Tabs of which only the open one runs and is drawn: views {name: draw(*args)}. The open tab is
+    session state under `key`, bound to the URL (?key=name), so a link reopens it; a value set under
+    "pending_<key>" (a "go there" button, before the tabs exist) opens that tab, and a remembered name
+    that is no longer among the views (e.g. "Saturation" after switching to an RNN) falls back to the first."""
+    if f"pending_{key}" in st.session_state:
+        st.session_state[key] = st.session_state.pop(f"pending_{key}")
+    if key in st.session_state and st.session_state[key] not in views:
+        st.session_state.pop(key)
+    for tab, draw in zip(st.tabs(list(views), key=key, bind="query-params"), views.values()):
+        if tab.open is not False:                           # None: the frontend does not say; draw it
+            with tab:
+                draw(*args)
+
+
 def keep_widget_state():
     """Write every remembered widget value back, so it survives runs in which its widget is not drawn."""
     for k in KEEP:
