@@ -44,10 +44,26 @@ def stock_forward_seconds(model, ids: torch.Tensor, chunk: int = 4096) -> float:
     return time.perf_counter() - t
 
 
+# Installed before the page loads: the page's own clock at every change of the app's run state and at
+# the last change inside any chart, so the end of the upload is read from the page, not from when a
+# poll noticed it (the polls and the final settle check would otherwise add up to half a second).
+CLOCK = """window._gxStates = []; window._gxPlotAt = 0;
+new MutationObserver(ms => { for (const m of ms) {
+    if (m.type === 'attributes' && m.attributeName === 'data-test-script-state') {
+      window._gxStates.push([performance.now(), m.target.getAttribute('data-test-script-state')]); continue; }
+    const el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+    if (el && el.closest('.js-plotly-plot')) window._gxPlotAt = performance.now(); } })
+  .observe(document, {attributes: true, childList: true, subtree: true});"""
+
+
 def bench_app_long(n: int = 0):
-    """Upload n characters in the browser -> the first chart drawn, vs the stock forward over them.
+    """Upload n characters in the browser -> the first charts drawn, vs the stock forward over them.
     n defaults to 1,000,000 (GATE_EXPLORER_BENCH_CHARS sets another size for a quicker look);
-    GATE_EXPLORER_BENCH_APP serves another checkout's app, as for the page benchmark."""
+    GATE_EXPLORER_BENCH_APP serves another checkout's app, as for the page benchmark.
+
+    The stock forward is timed in two chunkings, before and after the upload: 4096 steps (the
+    baseline this benchmark has always printed) and 1024 steps (the pass's own chunk; oneDNN's
+    inference kernel is faster there on this kind of machine, so it is the stricter baseline)."""
     n = n or int(os.environ.get("GATE_EXPLORER_BENCH_CHARS") or 1_000_000)
     why = chromium_missing()
     if why:
@@ -58,41 +74,51 @@ def bench_app_long(n: int = 0):
     text = long_text(n)
     model = explorer.load_pretrained("shakespeare-lstm")
     ids = model.vocab.encode(text)
-    before = stock_forward_seconds(model, ids)
+    stock = {k: [stock_forward_seconds(model, ids, k)] for k in (4096, 1024)}
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "book.txt")
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
         with streamlit_server(os.environ.get("GATE_EXPLORER_BENCH_APP") or APP) as url, browser_page() as page:
+            page.add_init_script(CLOCK)
             page.goto(url)
             wait_idle(page)
             upload = page.locator("[data-testid='stFileUploader'] input[type='file']").first
-            t0 = time.perf_counter()
+            t0 = page.evaluate("performance.now()")
             upload.set_input_files(path)
             seen = []                                     # the progress bar's values while the pass runs
-            deadline = t0 + 1200
+            deadline = time.perf_counter() + 1200
             probe = ("() => { const b = document.querySelector(\"[data-testid='stProgress'] [role='progressbar']\");"
                      " const idle = document.querySelector(\"%s\");"
-                     " return [b ? b.getAttribute('aria-valuenow') : null, !!idle, !b]; }" % IDLE.replace('"', '\\"'))
+                     " return [b ? b.getAttribute('aria-valuenow') : null, !!idle, !b, performance.now()]; }"
+                     % IDLE.replace('"', '\\"'))
             while time.perf_counter() < deadline:
-                v, idle, read = page.evaluate(probe)
+                v, idle, read, now = page.evaluate(probe)
                 if v is not None and (not seen or seen[-1][1] != v):
-                    seen.append((round(time.perf_counter() - t0, 1), v))
+                    seen.append(((now - t0) / 1000, v))
                 if idle and read and seen:
                     break
                 page.wait_for_timeout(250)            # light polling (a query a quarter second): the page is what is measured
-            wait_idle(page, timeout=1_200_000, settle_ms=300)
+            wait_idle(page, timeout=1_200_000, settle_ms=1000)
             page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-            t_app = time.perf_counter() - t0
+            states, plot_at = page.evaluate("[window._gxStates, window._gxPlotAt]")
+            ran = [t for t, s in states if s == "notRunning" and t > t0]
+            t_app = (max(ran[-1] if ran else 0, plot_at) - t0) / 1000
             errors = page.locator("[data-testid='stException'], [data-testid='stAlert'] >> text=went wrong").count()
-    after = stock_forward_seconds(model, ids)
-    stock = (before + after) / 2
-    print(f"stock forward {before:.1f} s before and {after:.1f} s after; upload to first chart {t_app:.1f} s; "
-          f"ratio {t_app / stock:.2f} (target <= 1.3)")
+    for k in stock:
+        stock[k].append(stock_forward_seconds(model, ids, k))
+    print(f"upload to first charts drawn: {t_app:.1f} s (the page's clock: file chosen -> last run ended and "
+          "last chart changed)")
+    for k, (before, after) in stock.items():
+        mean = (before + after) / 2
+        print(f"stock forward in {k}-step chunks: {before:.1f} s before, {after:.1f} s after; "
+              f"ratio {t_app / mean:.2f} (target <= 1.3)")
     if seen:
+        s4 = sum(stock[4096]) / 2
         print(f"the pass (progress bar seen) from {seen[0][0]:.1f} s to {seen[-1][0]:.1f} s = "
-              f"{(seen[-1][0] - seen[0][0]) / stock:.2f} x the stock forward; charts drawn {t_app - seen[-1][0]:.1f} s later")
-    print(f"progress bar (s: %) {' '.join(f'{t}:{v}' for t, v in seen)}"
+              f"{(seen[-1][0] - seen[0][0]) / s4:.2f} x the stock forward (4096); charts done {t_app - seen[-1][0]:.1f} s "
+              "after the bar's last value")
+    print(f"progress bar (s: %) {' '.join(f'{t:.1f}:{v}' for t, v in seen)}"
           + (f"; {errors} error(s) on the page" if errors else ""))
 
 

@@ -19,6 +19,18 @@ def test_vocab_roundtrip_unknown_and_json():
         Vocab.from_json("{not json")
 
 
+@pytest.mark.parametrize("text", ["", "abc", "héllo wörld", "emoji 😀 and € and \U0010FFFF", "lone \ud800 surrogate",
+                                  "ab" * 5000 + "😀" + "\n"])
+def test_encode_equals_a_lookup_per_character(text):
+    # encode goes through code points and a table (fast on a book); it must equal the plain per-character lookup,
+    # astral characters and lone surrogates included, in the vocabulary or not
+    v = D.Vocab("abhélo \n😀")
+    want = torch.tensor([v.stoi.get(c, 0) for c in text], dtype=torch.long)
+    got = v.encode(text)
+    assert got.dtype == torch.long and torch.equal(got, want)
+    assert v.decode(got) == "".join(c if c in v.stoi else D.UNK for c in text)
+
+
 def test_read_text_variants():
     assert D.read_text("a\r\nb\rc".encode()) == "a\nb\nc"
     assert D.read_text(b"\xef\xbb\xbfhello") == "hello"                       # BOM stripped
