@@ -130,3 +130,33 @@ def test_the_cell_plays_in_the_browser(server):
         page.get_by_text("▶ play").click()
         page.wait_for_timeout(1200)
         assert read() != after                                # playing moves on by itself
+
+
+def test_an_uploaded_book_moves_a_progress_bar_then_draws(server, tmp_path):
+    # The upload path a user takes with a long text: one pass with a bar that moves (scan_long's progress
+    # callback, at most one message a second), then the overview and the first window.
+    from explorer.benchpage import long_text
+    book = tmp_path / "book.txt"
+    book.write_text(long_text(200_000), encoding="utf-8")
+    with browser_page() as page:
+        page.goto(server)
+        wait_idle(page)
+        page.locator("[data-testid='stFileUploader'] input[type='file']").first.set_input_files(str(book))
+        bar = page.locator("[data-testid='stProgress'] [role='progressbar']")
+        bar.wait_for(timeout=60_000)
+        seen = []
+        while bar.count():
+            try:
+                v = bar.first.get_attribute("aria-valuenow", timeout=1000)
+            except Exception:                 # the bar went between count() and the read
+                break
+            if v is not None and (not seen or seen[-1] != v):
+                seen.append(v)
+            page.wait_for_timeout(100)
+        wait_idle(page, timeout=120_000)
+        no_exception(page, "upload")
+        assert len(seen) >= 2 and int(seen[-1]) > int(seen[0]), seen      # it moved
+        assert page.get_by_text("200,000 characters").first.is_visible()
+        assert page.get_by_text("the window below: steps 0–119 of 200,000").first.is_visible()
+        assert page.locator(".js-plotly-plot").count() >= 3
+        shot(page, "upload-book.png")
