@@ -44,15 +44,18 @@ def stock_forward_seconds(model, ids: torch.Tensor, chunk: int = 4096) -> float:
     return time.perf_counter() - t
 
 
-# Installed before the page loads: the page's own clock at every change of the app's run state and at
-# the last change inside any chart, so the end of the upload is read from the page, not from when a
-# poll noticed it (the polls and the final settle check would otherwise add up to half a second).
-CLOCK = """window._gxStates = []; window._gxPlotAt = 0;
+# Installed in every page before it loads: records each change of the app's run state (with the page's
+# clock) and counts changes inside charts (the last one's time too), so a rerun is never missed and an
+# end is read from the page, not from when a poll noticed it. (Polling for a "running" state misses a
+# short run and then waits out its timeout; and a very short run may never show "running" in the DOM at
+# all, the page batching its start and end into one update: then the chart it redrew says it happened.)
+RECORDER = """window._gxRuns = []; window._gxRunAt = []; window._gxPlot = 0; window._gxPlotAt = 0;
 new MutationObserver(ms => { for (const m of ms) {
     if (m.type === 'attributes' && m.attributeName === 'data-test-script-state') {
-      window._gxStates.push([performance.now(), m.target.getAttribute('data-test-script-state')]); continue; }
+      window._gxRuns.push(m.target.getAttribute('data-test-script-state'));
+      window._gxRunAt.push(performance.now()); continue; }
     const el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
-    if (el && el.closest('.js-plotly-plot')) window._gxPlotAt = performance.now(); } })
+    if (el && el.closest('.js-plotly-plot')) { window._gxPlot++; window._gxPlotAt = performance.now(); } } })
   .observe(document, {attributes: true, childList: true, subtree: true});"""
 
 
@@ -80,7 +83,7 @@ def bench_app_long(n: int = 0):
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
         with streamlit_server(os.environ.get("GATE_EXPLORER_BENCH_APP") or APP) as url, browser_page() as page:
-            page.add_init_script(CLOCK)
+            page.add_init_script(RECORDER)
             page.goto(url)
             wait_idle(page)
             upload = page.locator("[data-testid='stFileUploader'] input[type='file']").first
@@ -101,8 +104,8 @@ def bench_app_long(n: int = 0):
                 page.wait_for_timeout(250)            # light polling (a query a quarter second): the page is what is measured
             wait_idle(page, timeout=1_200_000, settle_ms=1000)
             page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-            states, plot_at = page.evaluate("[window._gxStates, window._gxPlotAt]")
-            ran = [t for t, s in states if s == "notRunning" and t > t0]
+            runs, run_at, plot_at = page.evaluate("[window._gxRuns, window._gxRunAt, window._gxPlotAt]")
+            ran = [t for t, s in zip(run_at, runs) if s == "notRunning" and t > t0]
             t_app = (max(ran[-1] if ran else 0, plot_at) - t0) / 1000
             errors = page.locator("[data-testid='stException'], [data-testid='stAlert'] >> text=went wrong").count()
     for k in stock:
@@ -127,17 +130,6 @@ PLOTS_DRAWN = ("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
                ".every(p => p.querySelector('.main-svg'))")
 
 
-# Installed in every page before it loads: records each change of the app's run state and counts
-# changes inside charts, so a rerun is never missed. (Polling for a "running" state misses a short
-# run and then waits out its timeout; and a very short run may never show "running" in the DOM at all,
-# the page batching its start and end into one update: then the chart it redrew says it happened.)
-RECORDER = """window._gxRuns = []; window._gxPlot = 0;
-new MutationObserver(ms => { for (const m of ms) {
-    if (m.type === 'attributes' && m.attributeName === 'data-test-script-state') {
-      window._gxRuns.push(m.target.getAttribute('data-test-script-state')); continue; }
-    const el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
-    if (el && el.closest('.js-plotly-plot')) window._gxPlot++; } })
-  .observe(document, {attributes: true, childList: true, subtree: true});"""
 RAN = ("() => ((window._gxRuns || []).includes('running') || window._gxPlot > 0) && document.querySelector(\"%s\") !== null"
        % IDLE.replace('"', '\\"'))
 PAINTED = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
@@ -145,7 +137,7 @@ PAINTED = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFr
 
 def _arm(page):
     """Before an action: forget the runs recorded so far."""
-    page.evaluate("() => { window._gxRuns = []; window._gxPlot = 0; }")
+    page.evaluate("() => { window._gxRuns = []; window._gxRunAt = []; window._gxPlot = 0; }")
 
 
 def _settled(page, timeout=300_000, first=False):

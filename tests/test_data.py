@@ -29,6 +29,8 @@ def test_encode_equals_a_lookup_per_character(text):
     got = v.encode(text)
     assert got.dtype == torch.long and torch.equal(got, want)
     assert v.decode(got) == "".join(c if c in v.stoi else D.UNK for c in text)
+    odd = D.Vocab.from_json('{"itos": ["ab", "c"]}')       # a stored vocabulary with a token that is not one character
+    assert torch.equal(odd.encode(text), torch.tensor([odd.stoi.get(c, 0) for c in text], dtype=torch.long))
 
 
 def test_read_text_variants():

@@ -100,7 +100,6 @@ def _over_time(out: dict, T: int):
     st.caption(f"At equal hidden size a GRU has 3/4 of an LSTM's recurrent parameters; here the ratio is {ratio:.2f}." + extra)
 
 
-
 def _per_unit(out: dict, T: int):
     st.caption("Each row is one unit: how much of the gradient reaches it at each step, in decades below the "
                "model's largest; the last band is the LSTM's product of forget gates, the share of c_t that "

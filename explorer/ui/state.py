@@ -69,8 +69,8 @@ def pretrained(name: str):
 
 
 # Hides Streamlit's running icon while a progress bar of ours is on the page, and makes the bar jump
-# instead of sliding for half a second at every message: on a two-core machine every frame the browser
-# draws is taken from the pass (our own constant CSS).
+# instead of sliding for half a second after every message, so the browser has fewer frames to draw
+# while the pass runs (our own constant CSS).
 QUIET_ICON = ("<style>body:has([data-testid='stProgress']) [data-testid='stStatusWidgetRunningIcon']"
               "{visibility:hidden} [data-testid='stProgress'] *{transition:none !important}</style>")
 SCANS_KEPT = 6                 # long-input passes kept in memory, shared by all sessions (read-only)
