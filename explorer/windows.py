@@ -19,94 +19,11 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from . import cells, kinds
+from . import kinds
 from .engine import layer_params, reverse_padded, run_layer
 from .errors import InputError
+from .stats import PassStats, RunningStats, thresholds  # noqa: F401  (RunningStats, thresholds: public here too)
 from .trace import Trace, check_hx, check_x, time_major, trace
-
-
-# Saturation thresholds: sigmoid gates live in (0, 1), tanh ones and states in (-1, 1).
-def thresholds(name: str) -> tuple[float, float]:
-    """(low, high): a value below low / above high counts as saturated (Karpathy et al. 2015)."""
-    return (0.1, 0.9) if name in cells.SIGMOID_GATES else (-0.9, 0.9)
-
-
-@dataclass
-class RunningStats:
-    """Per-unit statistics over all steps, each (L, D, B, H). Merged chunk by chunk (Chan et al.)."""
-    count: int = 0
-    min: Optional[Tensor] = None
-    max: Optional[Tensor] = None
-    mean: Optional[Tensor] = None
-    m2: Optional[Tensor] = None          # sum of squared deviations, float64
-    low: Optional[Tensor] = None         # gates: number of steps below thresholds(name)[0]
-    high: Optional[Tensor] = None        # gates: number of steps above thresholds(name)[1]
-
-    @property
-    def std(self) -> Tensor:
-        return (self.m2 / max(self.count, 1)).sqrt()
-
-    @property
-    def frac_low(self) -> Tensor:
-        return self.low.double() / max(self.count, 1)
-
-    @property
-    def frac_high(self) -> Tensor:
-        return self.high.double() / max(self.count, 1)
-
-
-def _chunk_stats(v: Tensor, lo: Optional[Tensor], hi: Optional[Tensor]) -> list[Tensor]:
-    """Reductions over steps of one chunk v (T, B, G, H), G quantities side by side (a block of
-    gates, or one state): min, max, mean, sum of squared deviations (two-pass) and, where lo/hi
-    (G, 1) thresholds are given, the number of steps below lo and above hi. Each (B, G, H).
-
-    One pass per reduction over the whole block: the gates of a step are contiguous in it, so
-    this costs a quarter of reducing each gate's strided view on its own. Plain amin/amax and a
-    two-pass variance: torch.aminmax and torch.var_mean along dim 0 were 10-20x slower here."""
-    mean = v.mean(0)
-    dev = v - mean
-    out = [v.amin(0), v.amax(0), mean, dev.mul_(dev).sum(0)]          # merged in float64
-    if lo is not None:
-        # lt into a float buffer is 1.0 exactly where v < lo, else 0.0; summing it is 2x faster than
-        # sign/clamp and 5x faster than summing a bool mask, and exact in float32 below 2^24 steps.
-        exact = torch.float64 if v.shape[0] >= 2 ** 24 else None
-        out.append(torch.lt(v, lo, out=dev).sum(0, dtype=exact))
-        out.append(torch.gt(v, hi, out=dev).sum(0, dtype=exact))
-    return out
-
-
-def _merge(st: RunningStats, ld: tuple[int, int], n: int, na: int, shape, parts: list[Tensor]):
-    """Fold one chunk's reductions (each (B, H), from _chunk_stats) of n steps into st, which has
-    seen na steps of this layer/direction before (Chan et al.'s pairwise merge, in float64)."""
-    if st.min is None:
-        z = lambda dt: torch.zeros(shape, dtype=dt)
-        dt = parts[0].dtype
-        st.min, st.max = torch.full(shape, float("inf"), dtype=dt), torch.full(shape, -float("inf"), dtype=dt)
-        st.mean, st.m2, st.low, st.high = z(torch.float64), z(torch.float64), z(torch.long), z(torch.long)
-    l, d = ld
-    mn, mx, mean, m2 = (t.cpu() for t in parts[:4])
-    torch.minimum(st.min[l, d], mn, out=st.min[l, d])
-    torch.maximum(st.max[l, d], mx, out=st.max[l, d])
-    mean = mean.double()
-    delta = mean - st.mean[l, d]
-    tot = na + n
-    st.mean[l, d] += delta * (n / tot)
-    st.m2[l, d] += m2.double() + delta ** 2 * (na * n / tot)
-    if len(parts) > 4:
-        st.low[l, d] += parts[4].long().cpu()
-        st.high[l, d] += parts[5].long().cpu()
-
-
-def _block_means(acc: Tensor, v: Tensor, pos0: int, block: int, reverse: bool):
-    """Add the sums of v (T, B, G, H) over overview blocks into acc (n_blocks, B, G, H). v's rows are
-    input positions pos0, pos0+1, ... (reverse: pos0, pos0-1, ...). One contiguous sum per block
-    touched (a chunk spans a few blocks): index_add_ over rows cost 5x more."""
-    T = v.shape[0]
-    lo, hi = (pos0, pos0 + T) if not reverse else (pos0 - T + 1, pos0 + 1)
-    for k in range(lo // block, (hi - 1) // block + 1):
-        s, e = max(lo, k * block), min(hi, (k + 1) * block)          # input positions in block k
-        rows = slice(s - lo, e - lo) if not reverse else slice(hi - e, hi - s)
-        acc[k] += v[rows].sum(0)
 
 
 @dataclass
@@ -265,16 +182,12 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 102
                 c_ck[:, 1, -1] = c0[:, 1]
     lt = LongTrace(rnn, x, N, K, kind.name, h_ck, c_ck)
     names = kind.names()
-    # the quantities reduced together: the gate block (one (T, B, G, H) tensor), c, h
-    group_stats = {first: RunningStats() for first in ([kind.gates[0]] if kind.gates else []) + names[len(kind.gates):]}
-    seen = [[0] * D for _ in range(L)]
+    # the quantities reduced together: the gate block (one (T, B, G, H) tensor), then c, h on their own
+    gate_names = list(kind.gates)
+    groups = ({gate_names[0]: gate_names} if gate_names else {}) | {n: [n] for n in names[len(gate_names):]}
     if overview_blocks:
         lt.block = -(-N // overview_blocks)
-        nbk = -(-N // lt.block)
-        counts = torch.bincount(torch.arange(N) // lt.block, minlength=nbk).to(w.dtype)
-        lt.overview = {n: torch.zeros(L, D, nbk, B, Hout if n == "h" else H, dtype=w.dtype) for n in names}
-    ov_acc: dict[tuple, Tensor] = {}         # (l, d, first name of a group) -> block sums (n_blocks, B, G, H)
-    gate_names = list(kind.gates)
+    acc = PassStats(L, D, B, N, lt.block if overview_blocks else 0)
     lo = torch.tensor([thresholds(g)[0] for g in gate_names], dtype=w.dtype, device=w.device)[:, None]
     hi = torch.tensor([thresholds(g)[1] for g in gate_names], dtype=w.dtype, device=w.device)[:, None]
     total_work, done = L * D * N, 0
@@ -310,19 +223,12 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 102
                     inp = layer_input(l, s, e)
                     r = run_layer(kind, p, inp if d == 0 else inp.flip(0), h, c, nonlinearity=nonlin)
                     h, c = r.h_n, r.c_n
-                    groups = [(gate_names, r.gate_block(), lo, hi)] if gate_names else []
-                    groups += [(["c"], r.c.unsqueeze(2), None, None)] if r.c is not None else []
-                    groups += [(["h"], r.h.unsqueeze(2), None, None)]
-                    for gnames, v, glo, ghi in groups:
-                        # merged a group at a time (L, D, B, G, H); split into names at the end
-                        _merge(group_stats[gnames[0]], (l, d), e - s, seen[l][d], (L, D, *v.shape[1:]),
-                               _chunk_stats(v, glo, ghi))
-                        if overview_blocks:
-                            acc = ov_acc.get((l, d, gnames[0]))
-                            if acc is None:
-                                acc = ov_acc[(l, d, gnames[0])] = v.new_zeros(nbk, *v.shape[1:])
-                            _block_means(acc, v, s if d == 0 else e - 1, lt.block, reverse=d == 1)
-                    seen[l][d] += e - s
+                    pos0, rev = (s, False) if d == 0 else (e - 1, True)
+                    if gate_names:
+                        acc.add(gate_names[0], l, d, r.gate_block(), pos0, rev, lo, hi)
+                    if r.c is not None:
+                        acc.add("c", l, d, r.c.unsqueeze(2), pos0, rev)
+                    acc.add("h", l, d, r.h.unsqueeze(2), pos0, rev)
                     done += e - s
                     if progress is not None:
                         progress(done / total_work)
@@ -341,15 +247,7 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 102
                         h_ck[l, d, n_ck - 1], c_last = h, c
                         if c_ck is not None:
                             c_ck[l, d, n_ck - 1] = c_last
-    for first, gs in group_stats.items():
-        gnames = gate_names if first in gate_names else [first]
-        for g, n in enumerate(gnames):
-            lt.stats[n] = RunningStats(N, *(None if t is None else t[..., g, :].contiguous()
-                                            for t in (gs.min, gs.max, gs.mean, gs.m2, gs.low, gs.high)))
-    for (l, d, first), acc in ov_acc.items():
-        gnames = gate_names if first in gate_names else [first]
-        for g, n in enumerate(gnames):
-            lt.overview[n][l, d] = acc[:, :, g].cpu() / counts[:, None, None]
+    lt.stats, lt.overview = acc.finish(groups)
     size = N * B * L * D * len(names) * H
     if 0 < size <= keep_whole:
         lt.whole = lt._trace(0, N)

@@ -1,11 +1,28 @@
 """scan_long(): windows equal slices of a full trace; running statistics equal full ones."""
+import copy
+
 import pytest
 import torch
 
-from explorer import InputError, scan_long, trace
+from explorer import InputError, onednn, scan_long, stats, trace
+from explorer.stats import thresholds
 
 CASES = [(torch.nn.LSTM, {}), (torch.nn.LSTM, dict(num_layers=2, bidirectional=True, proj_size=2)),
          (torch.nn.GRU, dict(num_layers=3)), (torch.nn.RNN, dict(bidirectional=True, batch_first=True))]
+
+
+def assert_stats_equal(lt, full, atol=1e-12):
+    """lt.stats equal the same statistics taken over the full trace's values."""
+    for n in full.names():
+        st, ref = lt.stats[n], full.values(n)
+        torch.testing.assert_close(st.mean, ref.mean(2), atol=atol, rtol=0)
+        torch.testing.assert_close(st.std, ref.std(2, correction=0), atol=atol, rtol=0)
+        torch.testing.assert_close(st.min.double(), ref.amin(2), atol=atol, rtol=0)
+        torch.testing.assert_close(st.max.double(), ref.amax(2), atol=atol, rtol=0)
+        lo, hi = thresholds(n)
+        if n in ("i", "f", "o", "r", "z", "g", "n"):
+            torch.testing.assert_close(st.frac_low, (ref < lo).double().mean(2), atol=1e-15, rtol=0)
+            torch.testing.assert_close(st.frac_high, (ref > hi).double().mean(2), atol=1e-15, rtol=0)
 
 
 @pytest.mark.parametrize("cls,kw", CASES)
@@ -21,17 +38,7 @@ def test_windows_equal_slices_and_stats_equal_full(cls, kw, batched):
         w = lt.window(a, b)
         for n in full.names():
             torch.testing.assert_close(w.values(n), full.values(n)[:, :, a:b], atol=1e-12, rtol=0)
-    for n in full.names():
-        st, ref = lt.stats[n], full.values(n)
-        torch.testing.assert_close(st.mean, ref.mean(2), atol=1e-12, rtol=0)
-        torch.testing.assert_close(st.std, ref.std(2, correction=0), atol=1e-12, rtol=0)
-        torch.testing.assert_close(st.min, ref.amin(2), atol=1e-12, rtol=0)
-        torch.testing.assert_close(st.max, ref.amax(2), atol=1e-12, rtol=0)
-        if n in ("i", "f", "o", "r", "z"):
-            torch.testing.assert_close(st.frac_low, (ref < 0.1).double().mean(2), atol=1e-15, rtol=0)
-            torch.testing.assert_close(st.frac_high, (ref > 0.9).double().mean(2), atol=1e-15, rtol=0)
-        elif n in ("g", "n"):
-            torch.testing.assert_close(st.frac_low, (ref < -0.9).double().mean(2), atol=1e-15, rtol=0)
+    assert_stats_equal(lt, full)
 
 
 def test_window_state_and_output_and_errors():
@@ -99,3 +106,40 @@ def test_value_bound_is_the_largest_magnitude_over_the_whole_input(name):
     for l, d, units in [(0, 0, [1, 4]), (1, 1, [0, 2, 5]), (1, 0, [3])]:
         want = full[l, d, :, 0][:, units].abs().max().item()
         assert value_bound(lt, name, l, d, units) == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.parametrize("every,chunk,blocks", [(1, 8, 7), (3, 8, 7), (64, 8, 7), (2, 32, 20), (64, 96, 103)])
+def test_statistics_merged_in_batches_equal_full(every, chunk, blocks, monkeypatch):
+    # the per-chunk reductions wait and are merged MERGE_EVERY chunks at a time: any batching gives
+    # the statistics and block means of the whole input, in both directions
+    monkeypatch.setattr(stats, "MERGE_EVERY", every)
+    torch.manual_seed(1)
+    rnn = torch.nn.LSTM(3, 5, bidirectional=True).double()
+    x = torch.randn(103, 2, 3, dtype=torch.double) * 3
+    full = trace(rnn, x)
+    lt = scan_long(rnn, x, checkpoint_every=4, chunk=chunk, overview_blocks=blocks)
+    assert_stats_equal(lt, full)
+    size = -(-103 // blocks)                  # a chunk may hold whole blocks, or lie inside one
+    for n in full.names():
+        v = full.values(n)
+        for k in range(lt.overview[n].shape[2]):
+            torch.testing.assert_close(lt.overview[n][:, :, k], v[:, :, k * size:(k + 1) * size].mean(2), atol=1e-12, rtol=0)
+
+
+def test_float32_statistics_over_the_kernel_route_equal_a_float64_trace(monkeypatch):
+    # a float32 CPU LSTM goes through the oneDNN kernel's workspace in chunks of 1024 steps, with
+    # reductions in float32: checked against the float64 trace of the same weights
+    torch.manual_seed(2)
+    rnn = torch.nn.LSTM(8, 16, batch_first=True)
+    x = torch.randn(1, 3000, 8) * 2
+    full = trace(copy.deepcopy(rnn).double(), x.double())
+    read = []
+    forward = onednn.lstm_forward
+    monkeypatch.setattr(onednn, "lstm_forward", lambda *a: read.append(forward(*a)) or read[-1])
+    lt = scan_long(rnn, x, chunk=1024, overview_blocks=30)
+    assert len(read) == 3 and all(r is not None for r in read)          # the workspace route, chunk by chunk
+    assert lt.stats["c"].min.dtype == torch.float32
+    assert_stats_equal(lt, full, atol=2e-5)
+    for n in full.names():
+        means = full.values(n).unflatten(2, (30, 100)).mean(3)             # (L, D, 30 blocks, B, H)
+        torch.testing.assert_close(lt.overview[n].double(), means, atol=2e-5, rtol=0)
