@@ -86,6 +86,18 @@ def bench_long(T: int = 1_000_000, H: int = 256, I: int = 64):
           f"pass {t_scan:.2f} s, ratio {t_scan / t_fwd:.2f}; "
           f"peak RSS after the pass {peak_scan:.0f} MB (input alone {x.numel() * 4 / 2**20:.0f} MB); "
           f"a 1,000-step window {t_win * 1e3:.0f} ms")
+    # A short input as the app reads it: checkpoints every 256 steps and an overview of 800 blocks,
+    # here of 25 steps, so a chunk spans some 40 blocks (the block sums' cost shows here, not above).
+    n = 20_000
+
+    def stock_short():
+        with torch.no_grad():
+            hx = None
+            for s in range(0, n, 1024):
+                _, hx = rnn(x[s:s + 1024], hx)
+    ref, short = paired_times(stock_short, lambda: scan_long(rnn, x[:n], checkpoint_every=256, overview_blocks=800), 9)
+    print(f"{n:,} steps with the app's overview (800 blocks): stock forward (1024-step chunks) {ref:.2f} s, "
+          f"pass {short:.2f} s, ratio {short / ref:.2f}")
 
 
 SECTIONS = {"trace": bench_trace, "long": bench_long}

@@ -11,8 +11,9 @@ CASES = [(torch.nn.LSTM, {}), (torch.nn.LSTM, dict(num_layers=2, bidirectional=T
          (torch.nn.GRU, dict(num_layers=3)), (torch.nn.RNN, dict(bidirectional=True, batch_first=True))]
 
 
-def assert_stats_equal(lt, full, atol=1e-12):
-    """lt.stats equal the same statistics taken over the full trace's values."""
+def assert_stats_equal(lt, full, atol=1e-12, frac_atol=1e-15):
+    """lt.stats equal the same statistics taken over the full trace's values (frac_atol: for the
+    saturated fractions, where a float32 value within rounding of a threshold may count either way)."""
     for n in full.names():
         st, ref = lt.stats[n], full.values(n)
         torch.testing.assert_close(st.mean, ref.mean(2), atol=atol, rtol=0)
@@ -21,8 +22,8 @@ def assert_stats_equal(lt, full, atol=1e-12):
         torch.testing.assert_close(st.max.double(), ref.amax(2), atol=atol, rtol=0)
         lo, hi = thresholds(n)
         if n in ("i", "f", "o", "r", "z", "g", "n"):
-            torch.testing.assert_close(st.frac_low, (ref < lo).double().mean(2), atol=1e-15, rtol=0)
-            torch.testing.assert_close(st.frac_high, (ref > hi).double().mean(2), atol=1e-15, rtol=0)
+            torch.testing.assert_close(st.frac_low, (ref < lo).double().mean(2), atol=frac_atol, rtol=0)
+            torch.testing.assert_close(st.frac_high, (ref > hi).double().mean(2), atol=frac_atol, rtol=0)
 
 
 @pytest.mark.parametrize("cls,kw", CASES)
@@ -139,7 +140,7 @@ def test_float32_statistics_over_the_kernel_route_equal_a_float64_trace(monkeypa
     lt = scan_long(rnn, x, chunk=1024, overview_blocks=30)
     assert len(read) == 3 and all(r is not None for r in read)          # the workspace route, chunk by chunk
     assert lt.stats["c"].min.dtype == torch.float32
-    assert_stats_equal(lt, full, atol=2e-5)
+    assert_stats_equal(lt, full, atol=2e-5, frac_atol=2.5 / 3000)
     for n in full.names():
         means = full.values(n).unflatten(2, (30, 100)).mean(3)             # (L, D, 30 blocks, B, H)
         torch.testing.assert_close(lt.overview[n].double(), means, atol=2e-5, rtol=0)
