@@ -1,8 +1,9 @@
 """Gate Explorer: see every gate of LSTM, GRU and vanilla RNN cells on real sequences."""
 from ._version import __version__
 from .errors import InputError
+from .stats import RunningStats
 from .trace import Intervention, Trace, trace
-from .windows import LongTrace, RunningStats, scan_long
+from .windows import LongTrace, scan_long
 
 __all__ = ["__version__", "InputError", "Intervention", "Trace", "trace", "scan_long", "LongTrace", "RunningStats"]
 from .checkpoints import load_model, load_recurrent, save_model

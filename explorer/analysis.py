@@ -17,8 +17,9 @@ from torch import Tensor, nn
 
 from . import kinds
 from .errors import InputError
+from .stats import thresholds
 from .trace import Trace
-from .windows import LongTrace, thresholds
+from .windows import LongTrace
 
 # ---- saturation (Karpathy, Johnson & Fei-Fei 2015) -----------------------------------------
 

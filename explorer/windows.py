@@ -22,7 +22,7 @@ from torch import Tensor
 from . import kinds
 from .engine import layer_params, reverse_padded, run_layer
 from .errors import InputError
-from .stats import PassStats, RunningStats, thresholds  # noqa: F401  (RunningStats, thresholds: public here too)
+from .stats import PassStats, RunningStats, thresholds
 from .trace import Trace, check_hx, check_x, time_major, trace
 
 
