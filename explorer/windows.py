@@ -125,6 +125,19 @@ def _shift(intervene, s: int, e: int):
     return out or None
 
 
+def time_left(elapsed: float, done: float, since: float = 0.0) -> str:
+    """What a progress bar can say about the rest of a pass that is `done` (0..1) through, after
+    `elapsed` seconds spent going from `since` to `done` (timing from a first report leaves out
+    the start-up, which would make the first estimates too long): "about 25 s left", "about 3 min
+    left"; "" while too little has been timed to tell, and at the end."""
+    if not (done - since >= 0.03 and done < 1.0) or elapsed < 1.0:
+        return ""
+    rest = elapsed * (1 - done) / (done - since)
+    if rest < 90:
+        return f"about {max(5, 5 * round(rest / 5))} s left"
+    return f"about {round(rest / 60)} min left"
+
+
 def _slice(x, s: int, e: int) -> Tensor:
     return x[s:e]
 

@@ -6,6 +6,7 @@ import torch
 
 from explorer import InputError, onednn, scan_long, stats, trace
 from explorer.stats import thresholds
+from explorer.windows import time_left
 
 CASES = [(torch.nn.LSTM, {}), (torch.nn.LSTM, dict(num_layers=2, bidirectional=True, proj_size=2)),
          (torch.nn.GRU, dict(num_layers=3)), (torch.nn.RNN, dict(bidirectional=True, batch_first=True))]
@@ -144,3 +145,16 @@ def test_float32_statistics_over_the_kernel_route_equal_a_float64_trace(monkeypa
     for n in full.names():
         means = full.values(n).unflatten(2, (30, 100)).mean(3)             # (L, D, 30 blocks, B, H)
         torch.testing.assert_close(lt.overview[n].double(), means, atol=2e-5, rtol=0)
+
+
+def test_time_left_says_the_rest_in_round_figures():
+    assert time_left(0.5, 0.5) == ""                     # too early to tell
+    assert time_left(10.0, 0.01) == ""                   # too little done
+    assert time_left(10.0, 1.0) == ""                    # finished
+    assert time_left(10.0, 0.5) == "about 10 s left"
+    assert time_left(2.0, 0.25) == "about 5 s left"
+    assert time_left(3.0, 0.9) == "about 5 s left"        # never "0 s"
+    assert time_left(20.0, 0.2) == "about 80 s left"
+    assert time_left(60.0, 0.25) == "about 3 min left"
+    assert time_left(9.0, 0.5, since=0.05) == "about 10 s left"   # timed from a first report at 5%
+    assert time_left(9.0, 0.07, since=0.05) == ""                # 2% timed: too little to tell

@@ -23,7 +23,7 @@ import streamlit as st
 import explorer
 from explorer import InputError, kinds
 from explorer.models import LazyEmbedding
-from explorer.windows import LongTrace, scan_long
+from explorer.windows import LongTrace, scan_long, time_left
 
 MAX_CHARS = 2_000_000          # upload cap for text (characters)
 
@@ -89,14 +89,19 @@ def scan(key: str, core, x, n: int, blocks: int = 800) -> LongTrace:
     on a cached input it is never seen."""
     bar = st.empty()
     last = [-1.0, 0.0]                                 # fraction and time of the last message
+    first: list[float] = []                            # time and fraction of the first report
 
     def progress(done: float):
         # At most one message a second (and the first and last): on a machine shared with the browser,
         # each redraw of the bar (and its 0.5 s slide) takes CPU from the pass itself.
         now = time.monotonic()
+        if not first:
+            first[:] = [now, done]
         if done >= 1.0 or last[0] < 0 or (done - last[0] >= 0.01 and now - last[1] >= 1.0):
             last[0], last[1] = done, now
-            bar.progress(min(done, 1.0), text=f"Reading {n:,} steps: {done:.0%} (one pass, then every window is instant)")
+            left = time_left(now - first[0], done, first[1])
+            bar.progress(min(done, 1.0), text=f"Reading {n:,} steps: {done:.0%}{' · ' + left if left else ''} "
+                                              "(one pass, then every window is instant)")
     kept = _scans()
     with kept["lock"]:
         lt = kept["items"].get((key, blocks))
