@@ -173,6 +173,45 @@ def bench_train(steps: int = 60):
 
 SECTIONS["train"] = bench_train
 
+def bench_cuda(repeat: int = 9):
+    """trace() and gradient_flow() vs the stock module on a CUDA GPU (skipped without one)."""
+    if not torch.cuda.is_available():
+        print("\ncuda skipped: no CUDA device on this machine")
+        return
+    from explorer import gradient_flow, trace
+
+    def synced(f):
+        def g():
+            f()
+            torch.cuda.synchronize()
+        return g
+    print(f"\non {torch.cuda.get_device_name()}: trace() vs stock forward (no_grad, float32)")
+    for cls in (torch.nn.LSTM, torch.nn.GRU):
+        for T, B, I, H in [(2000, 1, 64, 256), (500, 32, 64, 256), (200, 1, 64, 128)]:
+            torch.manual_seed(0)
+            rnn = cls(I, H).cuda().eval()
+            x = torch.randn(T, B, I, device="cuda")
+            with torch.no_grad():
+                fwd, tr = paired_times(synced(lambda: rnn(x)), synced(lambda: trace(rnn, x)), repeat)
+            print(f"{cls.__name__:5} T={T:5} B={B:3} H={H:4}: forward {fwd * 1e3:7.2f} ms, trace {tr * 1e3:7.2f} ms, "
+                  f"ratio {tr / fwd:5.2f}")
+    print("gradient_flow() vs stock forward + backward (J = sum of the last output)")
+    for cls in (torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN):
+        torch.manual_seed(0)
+        rnn = cls(64, 256).cuda()
+        x = torch.randn(1000, 1, 64, device="cuda", requires_grad=True)
+
+        def stock():
+            out, _ = rnn(x)
+            out[-1].sum().backward()
+        ref, flow = paired_times(synced(stock), synced(lambda: gradient_flow(rnn, x.detach())), repeat)
+        print(f"{cls.__name__:5} T= 1000 B=  1 H= 256: fwd+bwd {ref * 1e3:7.2f} ms, gradient_flow {flow * 1e3:7.2f} ms, "
+              f"ratio {flow / ref:5.2f}")
+
+
+SECTIONS["cuda"] = bench_cuda
+
+
 def bench_app_long():
     """Upload 1M characters in the browser -> first chart, vs the stock forward (needs Chromium)."""
     from .benchpage import bench_app_long as run

@@ -16,6 +16,7 @@ reversing each sequence within its own length before calling in (see reverse_pad
 """
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Optional
 
 import torch
@@ -25,6 +26,12 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from . import cells
 from .kinds import Kind
 from .params import LayerParams, LayerTrace, layer_params  # noqa: F401  (re-exported: engine's public names)
+
+# cuDNN wants a module's weights in one flat buffer and warns when they are not; stock() below hands
+# it one layer's weights at a time, which it copies per call (a small copy next to the kernel).
+# Silenced for calls from this file only (PyTorch reports the warning at the Python caller's line).
+warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous chunk",
+                        category=UserWarning, module=r".*explorer[./\\]engine$")
 
 
 def reverse_padded(x: Tensor, lengths: Optional[Tensor]) -> Tensor:
