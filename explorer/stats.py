@@ -3,7 +3,7 @@
 The pass hands over each chunk's values, a (T, B, G, H) block per group of quantities (the gates
 side by side, or one state), and this module reduces them as they come:
 
-    acc = PassStats(L, D, B, N, block)
+    acc = PassStats(L, D, N, block)
     acc.add("i", l, d, v, pos0, reverse, lo, hi)     # after every chunk of every layer/direction
     stats, overview = acc.finish({"i": ["i", "f", "g", "o"], "c": ["c"], "h": ["h"]})
 
@@ -79,8 +79,8 @@ def chunk_reductions(v: Tensor, total: Tensor, buf: Tensor, lo: Optional[Tensor]
 class PassStats:
     """Running statistics and overview block means for every (group, layer, direction)."""
 
-    def __init__(self, L: int, D: int, B: int, N: int, block: int = 0):
-        self.L, self.D, self.B, self.N, self.block = L, D, B, N, block
+    def __init__(self, L: int, D: int, N: int, block: int = 0):
+        self.L, self.D, self.N, self.block = L, D, N, block
         self.nbk = -(-N // block) if block else 0
         self.stats: dict[str, RunningStats] = {}
         self.sums: dict[tuple, Tensor] = {}           # (group, l, d) -> block sums (n_blocks, B, G, H)
@@ -177,6 +177,7 @@ class PassStats:
         for (group, l, d), acc in self.sums.items():
             for g, n in enumerate(groups[group]):
                 if n not in overview:
-                    overview[n] = torch.zeros(self.L, self.D, self.nbk, *acc.shape[1:2], acc.shape[-1], dtype=acc.dtype)
+                    B, H = acc.shape[1], acc.shape[3]                  # acc: (n_blocks, B, G, H)
+                    overview[n] = torch.zeros(self.L, self.D, self.nbk, B, H, dtype=acc.dtype)
                 overview[n][l, d] = acc[:, :, g].cpu() / counts[:, None, None].to(acc.dtype)
         return stats, overview

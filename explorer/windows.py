@@ -200,7 +200,7 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 102
     groups = ({gate_names[0]: gate_names} if gate_names else {}) | {n: [n] for n in names[len(gate_names):]}
     if overview_blocks:
         lt.block = -(-N // overview_blocks)
-    acc = PassStats(L, D, B, N, lt.block if overview_blocks else 0)
+    acc = PassStats(L, D, N, lt.block if overview_blocks else 0)
     lo = torch.tensor([thresholds(g)[0] for g in gate_names], dtype=w.dtype, device=w.device)[:, None]
     hi = torch.tensor([thresholds(g)[1] for g in gate_names], dtype=w.dtype, device=w.device)[:, None]
     total_work, done = L * D * N, 0

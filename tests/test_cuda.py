@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 from reference import reference
+from test_trace import unpack
 from test_training import TEXT, tiny_char
 
 from explorer import gradient_flow, scan_long, trace
@@ -20,11 +21,6 @@ LAYOUTS = [("lstm", {}), ("lstm", dict(num_layers=2, bidirectional=True, proj_si
 
 def _on_gpu(rnn, dtype):
     return copy.deepcopy(rnn).to("cuda", dtype)
-
-
-def _unpack(res):
-    out, hx = res
-    return (out, hx[0], hx[1]) if isinstance(hx, tuple) else (out, hx, None)
 
 
 @pytest.mark.parametrize("kind,kw", LAYOUTS)
@@ -49,7 +45,7 @@ def test_float32_trace_on_cuda_equals_the_module(kind, kw, make_rnn):
         with torch.backends.cudnn.flags(enabled=True, allow_tf32=tf32):
             tr = trace(rnn, x)
             with torch.no_grad():
-                out, h_n, c_n = _unpack(rnn(x))
+                out, h_n, c_n = unpack(rnn(x))
         assert (tr.output - out).abs().max() <= 1e-6
         assert (tr.h_n - h_n).abs().max() <= 1e-6
         if c_n is not None:
