@@ -1,21 +1,21 @@
 """Gate Explorer: see every gate of LSTM, GRU and vanilla RNN cells on real sequences."""
-from ._version import __version__
-from .errors import InputError
-from .stats import RunningStats
-from .trace import Intervention, Trace, trace
-from .windows import LongTrace, scan_long
+from explorer._version import __version__
+from explorer.core.stats import RunningStats
+from explorer.core.trace import Intervention, Trace, trace
+from explorer.core.windows import LongTrace, scan_long
+from explorer.errors import InputError
 
 __all__ = ["__version__", "InputError", "Intervention", "Trace", "trace", "scan_long", "LongTrace", "RunningStats"]
-from .checkpoints import load_model, load_recurrent, save_model
-from .data import Vocab
-from .gradients import GradientFlow, char_objective, gradient_flow
-from .models import CharModel, ModelConfig, SeqModel
-from .pretrained import list_pretrained, load_pretrained
+from explorer.checkpoints import load_model, load_recurrent, save_model
+from explorer.core.gradients import GradientFlow, char_objective, gradient_flow
+from explorer.data import Vocab
+from explorer.models import CharModel, ModelConfig, SeqModel
+from explorer.pretrained import list_pretrained, load_pretrained
 
 __all__ += ["GradientFlow", "gradient_flow", "char_objective", "load_recurrent", "load_model", "save_model",
             "list_pretrained", "load_pretrained", "Vocab", "CharModel", "SeqModel", "ModelConfig"]
-from . import (analysis, cells, checkpoints, compare, data, diagram, export, foreign, gradients, jobs,  # noqa: E402,F401,I001
-               kinds, lessons, models, patterns, stepview, training, windows)
+from explorer import analysis, checkpoints, compare, data, diagram, export, foreign, jobs, lessons, models, patterns, stepview, training  # noqa: E402,F401,I001
+from explorer.core import cells, gradients, kinds, windows  # noqa: E402,F401,I001
 
 
 def __getattr__(name):

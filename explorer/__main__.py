@@ -1,6 +1,6 @@
 """python -m explorer [--version | streamlit options]: the same as the gate-explorer command."""
 import sys
 
-from .cli import main
+from explorer.cli import main
 
 sys.exit(main())

@@ -15,11 +15,11 @@ import re2
 import torch
 from torch import Tensor, nn
 
-from . import kinds
-from .errors import InputError
-from .stats import thresholds
-from .trace import Trace
-from .windows import LongTrace
+from explorer.core import kinds
+from explorer.core.stats import thresholds
+from explorer.core.trace import Trace
+from explorer.core.windows import LongTrace
+from explorer.errors import InputError
 
 # ---- saturation (Karpathy, Johnson & Fei-Fei 2015) -----------------------------------------
 

@@ -55,7 +55,7 @@ def bench_long(T: int = 1_000_000, H: int = 256, I: int = 64):
     """scan_long() over 1M steps vs the stock forward over the same chunks; peak memory."""
     import resource
 
-    from explorer.windows import scan_long
+    from explorer.core.windows import scan_long
     print(f"\nlong-input pass vs stock forward (LSTM, T={T:,}, B=1, I={I}, H={H}, one layer)")
     torch.manual_seed(0)
     rnn = torch.nn.LSTM(I, H).eval()
@@ -208,7 +208,7 @@ SECTIONS["cuda"] = bench_cuda
 
 def bench_app_long():
     """Upload 1M characters in the browser -> first chart, vs the stock forward (needs Chromium)."""
-    from .benchpage import bench_app_long as run
+    from explorer.benchpage import bench_app_long as run
     run()
 
 
@@ -218,7 +218,7 @@ SLOW.add("app_long")
 
 def bench_page():
     """The page's load and four interactions in Chromium, vs a bare Streamlit page (needs Chromium)."""
-    from .benchpage import bench_page as run
+    from explorer.benchpage import bench_page as run
     run()
 
 

@@ -5,7 +5,7 @@
 import math
 import os
 
-from .pretrained import directory, list_pretrained
+from explorer.pretrained import directory, list_pretrained
 
 HEAD = """# Pretrained models
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ._version import __version__
+from explorer._version import __version__
 
 APP = Path(__file__).resolve().parent / "ui" / "streamlit_app.py"
 

@@ -11,13 +11,13 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from . import kinds
-from .analysis import init_core, spectral_radius
-from .data import Vocab
-from .errors import InputError
-from .gradients import GradientFlow, char_objective, gradient_flow
-from .models import ModelConfig, build, comparable_configs, count_parameters
-from .trace import Intervention
+from explorer.analysis import init_core, spectral_radius
+from explorer.core import kinds
+from explorer.core.gradients import GradientFlow, char_objective, gradient_flow
+from explorer.core.trace import Intervention
+from explorer.data import Vocab
+from explorer.errors import InputError
+from explorer.models import ModelConfig, build, comparable_configs, count_parameters
 
 OBJECTIVES = {"last": "next-character loss at the last step", "mean": "next-character loss averaged over all steps",
               "output": "sum of the last output (no head)"}
@@ -113,7 +113,7 @@ def flow_arrays(models: dict[str, torch.nn.Module], text: str, objective: str = 
     """Everything the Gradient flow view draws, as numpy, for char models reading `text`:
     {kind: {"h_norm" (T,), "c_norm" (T,) or None, "unit_grad" |dJ/dh_t| (T, H), "ratio" (T-1,),
     "forget_product" (T, H) where the kind has a forget gate}, "reading": str, "summary": summary()}."""
-    from .analysis import forget_product
+    from explorer.analysis import forget_product
     vocab = next(iter(models.values())).vocab
     flows = compare_flow(models, vocab.encode(text)[None], objective, clamp_forget)
     out = {"reading": reading(flows), "summary": summary(models)}

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import InputError
+from explorer.errors import InputError
 
 UNK = "\ufffd"          # the unknown symbol: shown as � when decoded
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import cells
-from .engine import layer_params
-from .trace import Trace
+from explorer.core import cells
+from explorer.core.engine import layer_params
+from explorer.core.trace import Trace
 
 
 @dataclass

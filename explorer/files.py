@@ -9,7 +9,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from torch import Tensor
 
-from .errors import InputError
+from explorer.errors import InputError
 
 
 def read_bytes(source, what: str) -> bytes:

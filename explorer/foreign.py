@@ -28,10 +28,11 @@ from typing import Optional, Union
 import torch
 from torch import Tensor, nn
 
-from . import kinds, pickles
-from .errors import InputError
-from .files import load_safetensors, read_bytes
-from .kinds import KINDS
+from explorer import pickles
+from explorer.core import kinds
+from explorer.core.kinds import KINDS
+from explorer.errors import InputError
+from explorer.files import load_safetensors, read_bytes
 
 Source = Union[str, bytes, dict]
 WRAPPERS = ("state_dict", "model_state_dict", "model", "net", "network", "state")

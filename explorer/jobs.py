@@ -14,7 +14,7 @@ from typing import Optional
 
 from torch import nn
 
-from .training import TrainConfig, Trainer
+from explorer.training import TrainConfig, Trainer
 
 
 class TrainingJob:

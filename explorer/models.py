@@ -9,10 +9,10 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from . import kinds
-from .data import Vocab
-from .errors import InputError
-from .kinds import KINDS
+from explorer.core import kinds
+from explorer.core.kinds import KINDS
+from explorer.data import Vocab
+from explorer.errors import InputError
 
 
 @dataclass

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import InputError
-from .trace import Trace
+from explorer.core.trace import Trace
+from explorer.errors import InputError
 
 
 def pattern(values: Tensor, start: int, end: int, threshold: float) -> Tensor:

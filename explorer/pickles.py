@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .errors import InputError
+from explorer.errors import InputError
 
 # Globals that run code or touch the system. A pickle naming any of them is refused outright:
 # its stand-in would be inert, but a file built to call them is not a model to explore.

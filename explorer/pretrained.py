@@ -9,9 +9,9 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from .checkpoints import load_model
-from .errors import InputError
-from .files import read_bytes, safetensors_metadata
+from explorer.checkpoints import load_model
+from explorer.errors import InputError
+from explorer.files import read_bytes, safetensors_metadata
 
 
 @lru_cache(maxsize=1)

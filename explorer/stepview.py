@@ -16,8 +16,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from . import kinds
-from .params import layer_params
+from explorer.core import kinds
+from explorer.core.params import layer_params
 
 
 @dataclass

@@ -21,8 +21,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .data import read_text
-from .errors import InputError
+from explorer.data import read_text
+from explorer.errors import InputError
 
 EOS, UNKS = "<eos>", ("<unk>", "<UNK>", "[UNK]", "<oov>")
 

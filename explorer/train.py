@@ -15,9 +15,9 @@ import time
 import torch
 from tqdm import tqdm
 
-from .data import TASK_SHAPES, Vocab, read_text
-from .models import ModelConfig, build, count_parameters
-from .training import TrainConfig, Trainer, device_label, heldout_loss
+from explorer.data import TASK_SHAPES, Vocab, read_text
+from explorer.models import ModelConfig, build, count_parameters
+from explorer.training import TrainConfig, Trainer, device_label, heldout_loss
 
 
 def main(argv=None):

@@ -1,6 +1,6 @@
 """Shared fixtures. A newcomer's test gets:
 - make_rnn(kind, input_size=3, hidden_size=4, *, dtype=float64, seed=1, **module_kw): a seeded stock
-  module of any kind, built through explorer.kinds (the same description the library uses);
+  module of any kind, built through explorer.core.kinds (the same description the library uses);
 - rnn_config: parametrizes a test over MODULE_GRID, every layout the public API promises
   (kind × layers × bidirectional × batch_first × bias × proj_size), as keyword dicts for make_rnn;
 - the AppTest helpers live in tests/apptools.py (run_app gives a fresh AppTest per call).
@@ -10,7 +10,7 @@ import itertools
 import pytest
 import torch
 
-from explorer.kinds import KINDS
+from explorer.core.kinds import KINDS
 
 MODULE_GRID = [
     dict(kind=k, num_layers=L, bidirectional=bd, batch_first=bf, bias=bias, **({"proj_size": ps} if ps else {}))
@@ -45,5 +45,5 @@ def _seeded():
 def _no_remembered_workspace_pages(monkeypatch):
     """Every test starts with no workspace page remembered (explorer/onednn.py), so no test passes
     or fails because of which tests ran before it."""
-    from explorer import onednn
+    from explorer.core import onednn
     monkeypatch.setattr(onednn, "_PAGES", {})

@@ -3,7 +3,8 @@ inspector fills in, and interventions inside a long-input window. References wri
 papers' / PyTorch docs' equations with plain tensor ops."""
 import torch
 
-from explorer import Intervention, cells, scan_long, trace
+from explorer import Intervention, scan_long, trace
+from explorer.core import cells
 
 
 def test_cho_gru_against_its_equations():

@@ -5,7 +5,8 @@ import pytest
 import torch
 from reference import reference
 
-from explorer import cells, diagram, scan_long, trace
+from explorer import diagram, scan_long, trace
+from explorer.core import cells
 
 CLS = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
 

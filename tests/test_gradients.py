@@ -156,7 +156,7 @@ def test_unsupported_gradient_interventions():
 # ---- float32 CPU LSTM: dJ/dh_t from the oneDNN kernel's own backward --------------------------
 
 def _kernel_route_calls(monkeypatch):
-    from explorer.kinds import lstm
+    from explorer.core.kinds import lstm
     calls = []
     real = lstm._from_kernel
     monkeypatch.setattr(lstm, "_from_kernel", lambda *a: (lambda r: calls.append(r is not None) or r)(real(*a)))
@@ -201,7 +201,7 @@ def test_the_kernel_backward_finds_its_rows_whatever_steps_the_objective_reaches
 
 
 def test_a_kernel_backward_read_that_fails_the_check_falls_back_to_the_loop(monkeypatch):
-    from explorer import onednn
+    from explorer.core import onednn
     real = onednn.lstm_backward
     monkeypatch.setattr(onednn, "lstm_backward", lambda *a: (lambda gh: None if gh is None else gh.roll(1, 0))(real(*a)))
     calls = _kernel_route_calls(monkeypatch)
@@ -217,7 +217,7 @@ def test_a_kernel_backward_read_that_fails_the_check_falls_back_to_the_loop(monk
 def test_the_backward_reuses_the_forward_calls_the_trace_made(monkeypatch):
     """gradient_flow keeps trace()'s kernel calls (in a context variable, so no other thread or
     session sees them) and runs the backward on them instead of running the forward again."""
-    from explorer import onednn
+    from explorer.core import onednn
     kernel_calls = []
     real = onednn._kernel
     monkeypatch.setattr(onednn, "_kernel", lambda *a: kernel_calls.append(1) or real(*a))

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "explorer"
 SOURCES = sorted(ROOT.rglob("*.py"))
-KIND_HOME = {ROOT / "cells.py", *(ROOT / "kinds").glob("*.py")}
+KIND_HOME = {ROOT / "core" / "cells.py", *(ROOT / "core" / "kinds").glob("*.py")}
 
 # A branch on the cell kind: comparing a kind to a name, testing a module's class, or a table keyed
 # by kind names written out where it is used.

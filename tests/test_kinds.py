@@ -1,4 +1,4 @@
-"""explorer.kinds: each kind's description agrees with the stock module and with the reference, and
+"""explorer.core.kinds: each kind's description agrees with the stock module and with the reference, and
 the library pieces the page used to compute itself (step inspector numbers, exports, lessons, sample
 inputs) hold against independent computations."""
 import csv
@@ -10,11 +10,12 @@ import torch
 from reference import reference
 
 import explorer
-from explorer import InputError, cells, kinds
+from explorer import InputError
 from explorer.analysis import init_core
+from explorer.core import cells, kinds
+from explorer.core.kinds import KINDS
+from explorer.core.params import layer_params
 from explorer.export import window_csv, window_npz
-from explorer.kinds import KINDS
-from explorer.params import layer_params
 from explorer.stepview import step_numbers
 
 

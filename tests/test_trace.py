@@ -6,7 +6,7 @@ import torch
 from reference import reference
 
 from explorer import InputError, Intervention, trace
-from explorer.kinds.gru import LOOP_BATCH
+from explorer.core.kinds.gru import LOOP_BATCH
 
 
 def unpack(res):
@@ -212,7 +212,7 @@ def test_values_error():
 # ---- the oneDNN workspace route (float32 CPU LSTM, small T*B) ---------------------------------
 
 def test_fused_route_is_taken_and_matches_the_reference(monkeypatch):
-    from explorer import engine, onednn
+    from explorer.core import engine, onednn
     calls, fallbacks = [], []
     real, real_stock = onednn.lstm_forward, engine.stock
     monkeypatch.setattr(onednn, "lstm_forward", lambda *a: calls.append(1) or real(*a))
@@ -234,7 +234,7 @@ def test_fused_route_is_taken_and_matches_the_reference(monkeypatch):
 
 
 def test_a_workspace_that_fails_the_check_falls_back(monkeypatch):
-    from explorer import engine, onednn
+    from explorer.core import engine, onednn
     real = onednn._forward                         # what the workspace reader read, before its check
     broken = {
         "gates in another order": lambda out, h_n, c_n, g, c: (out, h_n, c_n, g.flip(0), c),
@@ -260,9 +260,9 @@ def test_a_workspace_that_fails_the_check_falls_back(monkeypatch):
 def test_cell_states_come_from_the_workspace_without_a_scan(monkeypatch):
     """The kernel keeps c_0..c_{T-2} in its workspace; reading them saves the scan. Where they
     cannot be found unambiguously (T=1, or c_0 all zeros), the scan rebuilds c."""
-    from explorer import onednn
+    from explorer.core import onednn
     scans = []
-    from explorer.kinds import lstm as lstm_kind
+    from explorer.core.kinds import lstm as lstm_kind
     real_scan = lstm_kind.cell_scan
     for where in (lstm_kind, onednn):                  # the plain route's scan and the reader's fallback
         monkeypatch.setattr(where, "cell_scan", lambda *a, **k: scans.append(1) or real_scan(*a, **k))
@@ -307,7 +307,7 @@ def test_float32_fast_route_equals_the_module_for_strided_inputs():
 def test_gru_batches_take_the_op_for_op_loop_and_stay_exact(monkeypatch):
     """From 8 sequences on a CPU GRU is traced by redoing ATen's own loop (no stock call, no
     gate GEMM); it must equal the module and the reference like the other routes."""
-    from explorer import engine
+    from explorer.core import engine
     stock_calls = []
     real_stock = engine.stock
     monkeypatch.setattr(engine, "stock", lambda *a, **k: stock_calls.append(1) or real_stock(*a, **k))
@@ -343,9 +343,9 @@ def test_huge_but_finite_input_is_not_mistaken_for_nan():
 def test_a_stale_remembered_page_is_searched_again(monkeypatch):
     """The workspace page of the cell states is remembered per shape; if it no longer matches,
     the search runs again rather than giving up on the fast route."""
-    from explorer import onednn
+    from explorer.core import onednn
     scans = []
-    from explorer.kinds import lstm as lstm_kind
+    from explorer.core.kinds import lstm as lstm_kind
     real_scan = lstm_kind.cell_scan
     for where in (lstm_kind, onednn):
         monkeypatch.setattr(where, "cell_scan", lambda *a, **k: scans.append(1) or real_scan(*a, **k))

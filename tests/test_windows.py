@@ -4,9 +4,10 @@ import copy
 import pytest
 import torch
 
-from explorer import InputError, onednn, scan_long, stats, trace
-from explorer.stats import thresholds
-from explorer.windows import time_left
+from explorer import InputError, scan_long, trace
+from explorer.core import onednn, stats
+from explorer.core.stats import thresholds
+from explorer.core.windows import time_left
 
 CASES = [(torch.nn.LSTM, {}), (torch.nn.LSTM, dict(num_layers=2, bidirectional=True, proj_size=2)),
          (torch.nn.GRU, dict(num_layers=3)), (torch.nn.RNN, dict(bidirectional=True, batch_first=True))]
@@ -82,7 +83,7 @@ def test_a_kept_whole_trace_gives_the_same_windows_without_tracing_again(kw, mon
     assert scan_long(rnn, x, checkpoint_every=8, chunk=16, keep_whole=100).whole is None     # too big to keep
     spans = [(0, 50), (9, 17), (8, 16), (40, 50), (3, 4)]
     refs = [plain.window(a, b) for a, b in spans]
-    from explorer import windows
+    from explorer.core import windows
     calls = []
     monkeypatch.setattr(windows, "trace", lambda *a, **k: calls.append(1))      # a kept window must not trace
     for (a, b), ref in zip(spans, refs):

@@ -7,8 +7,8 @@ import numpy as np
 import streamlit as st
 
 from explorer import diagram, plots_cell
+from explorer.core.kinds import KINDS
 from explorer.data import describe_chars
-from explorer.kinds import KINDS
 
 from . import state
 from .classroom import hidden

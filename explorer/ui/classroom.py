@@ -8,10 +8,10 @@ import streamlit as st
 import explorer
 from explorer import analysis as A
 from explorer import plots
-from explorer.kinds import KINDS
+from explorer.core.kinds import KINDS
+from explorer.core.trace import Intervention
 from explorer.lessons import packing_demo
 from explorer.models import core_parameters
-from explorer.trace import Intervention
 
 from . import state
 

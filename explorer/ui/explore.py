@@ -7,8 +7,9 @@ import numpy as np
 import streamlit as st
 
 from explorer import analysis as A
-from explorer import export, kinds, plots
-from explorer.cells import GATE_NAMES
+from explorer import export, plots
+from explorer.core import kinds
+from explorer.core.cells import GATE_NAMES
 
 from . import inspect_step, state
 from .classroom import hidden

@@ -7,8 +7,8 @@ import streamlit as st
 from explorer import analysis as A
 from explorer import compare as C
 from explorer import plots
+from explorer.core.kinds import KINDS
 from explorer.data import random_letters
-from explorer.kinds import KINDS
 from explorer.models import ModelConfig
 
 from . import state

@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import kinds, plots
-from explorer.cells import GATE_NAMES
+from explorer import plots
+from explorer.core import kinds
+from explorer.core.cells import GATE_NAMES
+from explorer.core.trace import Intervention
 from explorer.data import describe_chars
 from explorer.models import next_token_loss, top_next
 from explorer.stepview import step_numbers
-from explorer.trace import Intervention
 
 from . import state
 

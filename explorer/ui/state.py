@@ -21,9 +21,10 @@ import numpy as np
 import streamlit as st
 
 import explorer
-from explorer import InputError, kinds
+from explorer import InputError
+from explorer.core import kinds
+from explorer.core.windows import LongTrace, scan_long, time_left
 from explorer.models import LazyEmbedding
-from explorer.windows import LongTrace, scan_long, time_left
 
 MAX_CHARS = 2_000_000          # upload cap for text (characters)
 

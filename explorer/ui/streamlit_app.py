@@ -1,4 +1,4 @@
 """The script `gate-explorer` hands to `streamlit run` (the installed twin of the top-level app.py)."""
-from explorer.ui.page import main
+from .page import main
 
 main()

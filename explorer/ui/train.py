@@ -10,8 +10,8 @@ import streamlit as st
 from explorer import InputError, ModelConfig, Vocab, plots
 from explorer import data as D
 from explorer.checkpoints import save_model
+from explorer.core.kinds import KINDS
 from explorer.jobs import TrainingJob
-from explorer.kinds import KINDS
 from explorer.models import build, count_parameters
 from explorer.training import TrainConfig, device_label
 

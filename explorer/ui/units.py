@@ -5,9 +5,10 @@ import numpy as np
 import streamlit as st
 
 from explorer import analysis as A
-from explorer import cells, plots
 from explorer import patterns as P
-from explorer.cells import GATE_NAMES
+from explorer import plots
+from explorer.core import cells
+from explorer.core.cells import GATE_NAMES
 
 from . import state
 from .explore import window_of

@@ -7,8 +7,8 @@ import streamlit as st
 
 from explorer import InputError
 from explorer.checkpoints import load_model
+from explorer.core.kinds import KINDS
 from explorer.foreign import read_foreign, with_settings
-from explorer.kinds import KINDS
 from explorer.models import TokenModel
 from explorer.tokens import read_vocabulary
 

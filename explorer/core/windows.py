@@ -19,9 +19,10 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from explorer.errors import InputError
+
 from . import kinds
 from .engine import layer_params, reverse_padded, run_layer
-from .errors import InputError
 from .stats import PassStats, RunningStats, thresholds
 from .trace import Trace, check_hx, check_x, time_major, trace
 

@@ -25,9 +25,10 @@ from typing import Optional, Sequence, Union
 import torch
 from torch import Tensor
 
+from explorer.errors import InputError
+
 from . import kinds
 from .engine import layer_params, reverse_padded, run_layer
-from .errors import InputError
 from .kinds import Kind
 
 Index = Union[None, int, slice, range, Sequence[int]]
@@ -96,7 +97,7 @@ class Trace:
         units: how many units (the most variable, by c for an LSTM, else h) or a list of unit ids;
         labels: what each step reads (e.g. list(text)), drawn under the time axis; start: the input
         position of step 0 (for a window). Needs plotly (pip install "gate-explorer[app]")."""
-        from . import plots
+        from explorer import plots
         names = self.names() if names is None else ([names] if isinstance(names, str) else list(names))
         vals = {n: self.values(n)[layer, direction, :, batch].T.float().cpu().numpy() for n in names}
         top = lambda v, k: torch.argsort(torch.nan_to_num(torch.as_tensor(v).double()).std(1), descending=True)[:k].tolist()

@@ -1,6 +1,6 @@
 """The cell kinds, one module each, and how to find one: KINDS["lstm"], of(rnn), get(name).
 
-    from explorer import kinds
+    from explorer.core import kinds
     k = kinds.of(model.core)          # the Kind of a stock nn.LSTM / nn.GRU / nn.RNN
     k.gates, k.has_c, k.names()       # ('i', 'f', 'g', 'o'), True, ['i', 'f', 'g', 'o', 'c', 'h']
 
@@ -8,7 +8,8 @@ See base.Kind for what a kind says about itself.
 """
 from __future__ import annotations
 
-from ..errors import InputError
+from explorer.errors import InputError
+
 from .base import Kind
 from .gru import GRU
 from .lstm import LSTM

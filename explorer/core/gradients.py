@@ -23,8 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from explorer.errors import InputError
+
 from . import kinds, onednn
-from .errors import InputError
 from .params import layer_params
 from .trace import Trace, check_hx, interventions, select_mask, time_major, trace
 
@@ -44,7 +45,7 @@ class GradientFlow:
         scale, for one layer and direction. Needs plotly (pip install "gate-explorer[app]")."""
         import numpy as np
 
-        from . import plots
+        from explorer import plots
         steps = np.arange(self.h_norm.shape[-1])
         gap = lambda v: np.where(v > 0, v, np.nan)          # a zero gradient is a gap, not log(0)
         curves = {"‖dJ/dh_t‖": (steps, gap(self.h_norm[layer, direction].double().cpu().numpy()))}
