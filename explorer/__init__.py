@@ -6,15 +6,16 @@ from explorer.core.windows import LongTrace, scan_long
 from explorer.errors import InputError
 
 __all__ = ["__version__", "InputError", "Intervention", "Trace", "trace", "scan_long", "LongTrace", "RunningStats"]
-from explorer.checkpoints import load_model, load_recurrent, save_model
 from explorer.core.gradients import GradientFlow, char_objective, gradient_flow
-from explorer.data import Vocab
-from explorer.models import CharModel, ModelConfig, SeqModel
-from explorer.pretrained import list_pretrained, load_pretrained
+from explorer.io.checkpoints import load_model, load_recurrent, save_model
+from explorer.io.data import Vocab
+from explorer.io.models import CharModel, ModelConfig, SeqModel
+from explorer.io.pretrained import list_pretrained, load_pretrained
 
 __all__ += ["GradientFlow", "gradient_flow", "char_objective", "load_recurrent", "load_model", "save_model",
             "list_pretrained", "load_pretrained", "Vocab", "CharModel", "SeqModel", "ModelConfig"]
-from explorer import analysis, checkpoints, compare, data, diagram, export, foreign, jobs, lessons, models, patterns, stepview, training  # noqa: E402,F401,I001
+from explorer import analysis, compare, diagram, export, jobs, lessons, patterns, stepview, training  # noqa: E402,F401,I001
+from explorer.io import checkpoints, data, foreign, models  # noqa: E402,F401,I001
 from explorer.core import cells, gradients, kinds, windows  # noqa: E402,F401,I001
 
 

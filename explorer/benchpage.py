@@ -197,7 +197,7 @@ def bench_page(repeat: int = 3, students: int = 8):
     import urllib.parse
 
     from explorer.browser import browser
-    from explorer.data import SAMPLES
+    from explorer.io.data import SAMPLES
     text = (SAMPLES["prose"] * 8)[:1000]             # long enough for a window slider (over 150 steps)
     # GATE_EXPLORER_BENCH_APP=path/to/app.py measures another checkout's page (e.g. before a change)
     script = os.environ.get("GATE_EXPLORER_BENCH_APP") or APP

@@ -15,9 +15,9 @@ from explorer.analysis import init_core, spectral_radius
 from explorer.core import kinds
 from explorer.core.gradients import GradientFlow, char_objective, gradient_flow
 from explorer.core.trace import Intervention
-from explorer.data import Vocab
 from explorer.errors import InputError
-from explorer.models import ModelConfig, build, comparable_configs, count_parameters
+from explorer.io.data import Vocab
+from explorer.io.models import ModelConfig, build, comparable_configs, count_parameters
 
 OBJECTIVES = {"last": "next-character loss at the last step", "mean": "next-character loss averaged over all steps",
               "output": "sum of the last output (no head)"}

@@ -15,8 +15,8 @@ import time
 import torch
 from tqdm import tqdm
 
-from explorer.data import TASK_SHAPES, Vocab, read_text
-from explorer.models import ModelConfig, build, count_parameters
+from explorer.io.data import TASK_SHAPES, Vocab, read_text
+from explorer.io.models import ModelConfig, build, count_parameters
 from explorer.training import TrainConfig, Trainer, device_label, heldout_loss
 
 

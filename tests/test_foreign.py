@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 
 from explorer import InputError, load_recurrent, trace
-from explorer.foreign import read_foreign
+from explorer.io.foreign import read_foreign
 
 # ---- classes as real projects define them (here, in a module the loader never imports) ----------
 
@@ -277,7 +277,7 @@ def test_refusals_are_one_sentence(src, match):
 def test_vocabularies_json_lines_and_corpus():
     import json
 
-    from explorer.tokens import TokenVocab, read_vocabulary
+    from explorer.io.tokens import TokenVocab, read_vocabulary
     corpus = "the king said\nthe queen said no\n"
     v = read_vocabulary(corpus.encode(), rows=6)
     assert v.itos == ["the", "king", "said", "<eos>", "queen", "no"] and v.level == "word"
@@ -295,8 +295,8 @@ def test_vocabularies_json_lines_and_corpus():
 
 
 def test_the_token_model_equals_the_original_model():
-    from explorer.models import TokenModel
-    from explorer.tokens import TokenVocab, corpus_vocabulary
+    from explorer.io.models import TokenModel
+    from explorer.io.tokens import TokenVocab, corpus_vocabulary
     torch.manual_seed(0)
     corpus = "a b c\nb c d\n"
     vocab = TokenVocab(corpus_vocabulary(corpus))

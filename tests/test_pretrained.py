@@ -6,7 +6,7 @@ import torch
 
 import explorer
 from explorer import InputError
-from explorer import data as D
+from explorer.io import data as D
 from explorer.training import heldout_loss
 
 NAMES = ["shakespeare-lstm", "shakespeare-gru", "shakespeare-rnn", "adding-lstm", "adding-gru", "adding-rnn"]
@@ -20,7 +20,7 @@ def test_every_model_is_listed_and_matches_its_card():
     for name in NAMES:
         m = explorer.load_pretrained(name)
         c = cards[name]
-        assert explorer.models.count_parameters(m) == c["parameters"]
+        assert explorer.io.models.count_parameters(m) == c["parameters"]
         assert m.cfg.kind == c["config"]["kind"] == name.split("-")[1]
         assert c["recipe"].startswith("python -m explorer.train") and c["steps"] == 4000
     for name in NAMES[:3]:
@@ -51,5 +51,5 @@ def test_adding_lstm_beats_the_baseline_tenfold_on_fresh_samples():
 
 def test_pretrained_folder_is_small():
     import os
-    total = sum(os.path.getsize(p) for p in explorer.pretrained.directory().glob("*"))
+    total = sum(os.path.getsize(p) for p in explorer.io.pretrained.directory().glob("*"))
     assert total < 30 * 2**20

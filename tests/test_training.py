@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from explorer import InputError, ModelConfig, Vocab
-from explorer.models import CharModel, SeqModel
+from explorer.io.models import CharModel, SeqModel
 from explorer.training import TrainConfig, Trainer, best_device, heldout_loss
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 40

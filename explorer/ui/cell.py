@@ -8,7 +8,7 @@ import streamlit as st
 
 from explorer import diagram, plots_cell
 from explorer.core.kinds import KINDS
-from explorer.data import describe_chars
+from explorer.io.data import describe_chars
 
 from . import state
 from .classroom import hidden

@@ -10,8 +10,8 @@ from explorer import analysis as A
 from explorer import plots
 from explorer.core.kinds import KINDS
 from explorer.core.trace import Intervention
+from explorer.io.models import core_parameters
 from explorer.lessons import packing_demo
-from explorer.models import core_parameters
 
 from . import state
 
@@ -78,7 +78,7 @@ def lesson_panel():
 
 def _text() -> str:
     ui = st.session_state.get("input")
-    return ui.text if ui is not None and ui.text else explorer.data.SAMPLES["prose"]
+    return ui.text if ui is not None and ui.text else explorer.io.data.SAMPLES["prose"]
 
 
 def _vanishing():
@@ -132,7 +132,7 @@ def _params():
                 "weights and $2H$ biases, so at the same hidden size a GRU has exactly 3/4 of the LSTM's recurrent "
                 "parameters. Counted for input size 64:")
     st.dataframe(rows, hide_index=True)
-    counts = {k: explorer.models.count_parameters(state.pretrained(f"shakespeare-{k}").core) for k in ("lstm", "gru")}
+    counts = {k: explorer.io.models.count_parameters(state.pretrained(f"shakespeare-{k}").core) for k in ("lstm", "gru")}
     st.caption(f"The pretrained models' cores, counted from their weights: LSTM {counts['lstm']:,}, GRU {counts['gru']:,} "
                f"(ratio {counts['gru'] / counts['lstm']:.3f}).")
 

@@ -8,8 +8,8 @@ from explorer import analysis as A
 from explorer import compare as C
 from explorer import plots
 from explorer.core.kinds import KINDS
-from explorer.data import random_letters
-from explorer.models import ModelConfig
+from explorer.io.data import random_letters
+from explorer.io.models import ModelConfig
 
 from . import state
 from .state import error_boundary

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from explorer import InputError
-from explorer import data as D
+from explorer.io import data as D
 
 from . import state
 from .state import MAX_CHARS, SelectedModel, digest, md_escape

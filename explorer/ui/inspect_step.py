@@ -8,8 +8,8 @@ from explorer import plots
 from explorer.core import kinds
 from explorer.core.cells import GATE_NAMES
 from explorer.core.trace import Intervention
-from explorer.data import describe_chars
-from explorer.models import next_token_loss, top_next
+from explorer.io.data import describe_chars
+from explorer.io.models import next_token_loss, top_next
 from explorer.stepview import step_numbers
 
 from . import state

@@ -24,7 +24,7 @@ import explorer
 from explorer import InputError
 from explorer.core import kinds
 from explorer.core.windows import LongTrace, scan_long, time_left
-from explorer.models import LazyEmbedding
+from explorer.io.models import LazyEmbedding
 
 MAX_CHARS = 2_000_000          # upload cap for text (characters)
 

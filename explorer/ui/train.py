@@ -8,11 +8,11 @@ import numpy as np
 import streamlit as st
 
 from explorer import InputError, ModelConfig, Vocab, plots
-from explorer import data as D
-from explorer.checkpoints import save_model
 from explorer.core.kinds import KINDS
+from explorer.io import data as D
+from explorer.io.checkpoints import save_model
+from explorer.io.models import build, count_parameters
 from explorer.jobs import TrainingJob
-from explorer.models import build, count_parameters
 from explorer.training import TrainConfig, device_label
 
 from . import state

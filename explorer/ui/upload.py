@@ -1,4 +1,4 @@
-"""The sidebar's checkpoint upload: our own models, or any foreign file (explorer.foreign), with what
+"""The sidebar's checkpoint upload: our own models, or any foreign file (explorer.io.foreign), with what
 the file recorded, what had to be assumed (and a picker to change it), and a vocabulary upload that
 lets the user's text through the model's own embedding."""
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import InputError
-from explorer.checkpoints import load_model
 from explorer.core.kinds import KINDS
-from explorer.foreign import read_foreign, with_settings
-from explorer.models import TokenModel
-from explorer.tokens import read_vocabulary
+from explorer.io.checkpoints import load_model
+from explorer.io.foreign import read_foreign, with_settings
+from explorer.io.models import TokenModel
+from explorer.io.tokens import read_vocabulary
 
 from . import state
 from .state import SelectedModel, md_escape

@@ -1,11 +1,11 @@
 """Write the pretrained models' README.md from the model cards stored inside each checkpoint.
 
-    python -m explorer.cards            # rewrites pretrained/README.md (in a checkout)
+    python -m explorer.io.cards            # rewrites pretrained/README.md (in a checkout)
 """
 import math
 import os
 
-from explorer.pretrained import directory, list_pretrained
+from .pretrained import directory, list_pretrained
 
 HEAD = """# Pretrained models
 

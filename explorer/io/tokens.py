@@ -21,8 +21,9 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from explorer.data import read_text
 from explorer.errors import InputError
+
+from .data import read_text
 
 EOS, UNKS = "<eos>", ("<unk>", "<UNK>", "[UNK]", "<oov>")
 

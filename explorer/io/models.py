@@ -11,8 +11,9 @@ from torch import Tensor, nn
 
 from explorer.core import kinds
 from explorer.core.kinds import KINDS
-from explorer.data import Vocab
 from explorer.errors import InputError
+
+from .data import Vocab
 
 
 @dataclass

@@ -9,19 +9,21 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from explorer.checkpoints import load_model
 from explorer.errors import InputError
-from explorer.files import read_bytes, safetensors_metadata
+
+from .checkpoints import load_model
+from .files import read_bytes, safetensors_metadata
 
 
 @lru_cache(maxsize=1)
 def directory() -> Path:
     """Where the shipped weights and cards are: inside the installed package (pyproject.toml maps the
     repository's pretrained/ to explorer/_pretrained), else the checkout's own pretrained/."""
-    installed = Path(__file__).resolve().parent / "_pretrained"
+    package = Path(__file__).resolve().parents[1]          # explorer/ (this file is explorer/io/pretrained.py)
+    installed = package / "_pretrained"
     if any(installed.glob("*.safetensors")):
         return installed
-    return Path(__file__).resolve().parent.parent / "pretrained"
+    return package.parent / "pretrained"
 
 
 def list_pretrained() -> dict[str, dict]:

@@ -17,10 +17,11 @@ from typing import Optional
 from safetensors.torch import save as st_save
 from torch import nn
 
-from explorer.data import Vocab
 from explorer.errors import InputError
-from explorer.files import load_safetensors, read_bytes, safetensors_metadata
-from explorer.models import ModelConfig, build
+
+from .data import Vocab
+from .files import load_safetensors, read_bytes, safetensors_metadata
+from .models import ModelConfig, build
 
 FORMAT_VERSION = 1
 
@@ -68,4 +69,4 @@ def load_model(source, device="cpu") -> tuple[nn.Module, dict]:
 
 
 # Foreign checkpoints (whole pickled models, Lightning, cells, TorchScript …) live in foreign.py.
-from explorer.foreign import load_recurrent, read_foreign  # noqa: E402,F401
+from .foreign import load_recurrent, read_foreign  # noqa: E402,F401

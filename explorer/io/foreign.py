@@ -1,6 +1,6 @@
 """Other people's checkpoints: every recurrent module inside, rebuilt as a stock nn.LSTM/GRU/RNN.
 
-    found = explorer.foreign.read_foreign("model.pt")       # path, bytes or a state_dict
+    found = explorer.io.foreign.read_foreign("model.pt")       # path, bytes or a state_dict
     found.modules["rnn"].module      # stock module with the file's weights, eval mode, float32 or 64
     found.modules["rnn"].assumed     # what the file could not say, e.g. {"nonlinearity": "tanh"}
     found.embedding, found.head      # an nn.Embedding / nn.Linear that fit the module, if any
@@ -28,11 +28,12 @@ from typing import Optional, Union
 import torch
 from torch import Tensor, nn
 
-from explorer import pickles
 from explorer.core import kinds
 from explorer.core.kinds import KINDS
 from explorer.errors import InputError
-from explorer.files import load_safetensors, read_bytes
+
+from . import pickles
+from .files import load_safetensors, read_bytes
 
 Source = Union[str, bytes, dict]
 WRAPPERS = ("state_dict", "model_state_dict", "model", "net", "network", "state")
