@@ -6,7 +6,7 @@ import torch
 
 import explorer
 from explorer import InputError, scan_long, trace
-from explorer import analysis as A
+from explorer.analysis import units as A
 
 
 def test_saturation_from_trace_equals_long_stats():
@@ -112,7 +112,7 @@ def test_pathological_patterns_on_100k_characters_return():
     stop it). They run in a child process that is killed if it hangs: a hang fails the test."""
     import subprocess
     import sys
-    code = ("import sys, explorer.analysis as A\n"
+    code = ("import sys, explorer.analysis.units as A\n"
             f"pats = {PATHOLOGICAL!r}\n"
             "text = 'a' * 99_999 + '!'\n"
             "for p in pats:\n"

@@ -4,7 +4,7 @@ import torch
 
 import explorer
 from explorer import InputError, ModelConfig, Vocab
-from explorer import compare as C
+from explorer.analysis import compare as C
 from explorer.io.models import core_parameters
 
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 from reference import reference
 
-from explorer import diagram, scan_long, trace
+from explorer import scan_long, trace
+from explorer.analysis import diagram
 from explorer.core import cells
 
 CLS = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}

@@ -11,12 +11,12 @@ from reference import reference
 
 import explorer
 from explorer import InputError
-from explorer.analysis import init_core
+from explorer.analysis.export import window_csv, window_npz
+from explorer.analysis.stepview import step_numbers
+from explorer.analysis.units import init_core
 from explorer.core import cells, kinds
 from explorer.core.kinds import KINDS
 from explorer.core.params import layer_params
-from explorer.export import window_csv, window_npz
-from explorer.stepview import step_numbers
 
 
 @pytest.mark.parametrize("name", list(KINDS))
@@ -123,7 +123,7 @@ def test_window_arrays_and_their_exports():
 def test_packing_demo_equals_the_packed_module():
     vocab = explorer.Vocab("abcdefghijklmnopqrstuvwxyz ,.'?")
     model = explorer.CharModel(explorer.ModelConfig("lstm", vocab_size=len(vocab), embedding_size=8, hidden_size=6), vocab)
-    demo = explorer.lessons.packing_demo(model, ["to be, or not", "ay", "what light through"], units=4)
+    demo = explorer.analysis.lessons.packing_demo(model, ["to be, or not", "ay", "what light through"], units=4)
     assert demo.diff < 1e-6 and demo.h.shape == (12, 18) and demo.row_labels[4] == "line 2 u0"
     assert np.isnan(demo.h[4, 2:]).all() and not np.isnan(demo.h[4, :2]).any()    # "ay": two steps, then padding
 

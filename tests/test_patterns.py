@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from explorer import InputError, scan_long, trace
-from explorer import patterns as P
+from explorer.analysis import patterns as P
 
 
 def test_pattern_and_ranked_matches_on_planted_signal():

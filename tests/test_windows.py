@@ -100,7 +100,7 @@ def test_a_kept_whole_trace_gives_the_same_windows_without_tracing_again(kw, mon
 
 @pytest.mark.parametrize("name", ["c", "h", "f"])
 def test_value_bound_is_the_largest_magnitude_over_the_whole_input(name):
-    from explorer.analysis import value_bound
+    from explorer.analysis.units import value_bound
     torch.manual_seed(1)
     rnn = torch.nn.LSTM(3, 6, num_layers=2, bidirectional=True).double()
     x = torch.randn(200, 3, dtype=torch.double) * 3

@@ -6,12 +6,12 @@ import numpy as np
 import streamlit as st
 
 import explorer
-from explorer import analysis as A
 from explorer import plots
+from explorer.analysis import units as A
+from explorer.analysis.lessons import packing_demo
 from explorer.core.kinds import KINDS
 from explorer.core.trace import Intervention
 from explorer.io.models import core_parameters
-from explorer.lessons import packing_demo
 
 from . import state
 
@@ -82,7 +82,7 @@ def _text() -> str:
 
 
 def _vanishing():
-    from explorer import compare as C
+    from explorer.analysis import compare as C
     trio = {k: state.pretrained(f"shakespeare-{k}") for k in KINDS}
     text = (_text() * 5)[:500]
     ids = trio["lstm"].vocab.encode(text)[None]

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from explorer import analysis as A
-from explorer import export, plots
+from explorer import plots
+from explorer.analysis import export
+from explorer.analysis import units as A
 from explorer.core import kinds
 from explorer.core.cells import GATE_NAMES
 

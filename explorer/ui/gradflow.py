@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import analysis as A
-from explorer import compare as C
 from explorer import plots
+from explorer.analysis import compare as C
+from explorer.analysis import units as A
 from explorer.core.kinds import KINDS
 from explorer.io.data import random_letters
 from explorer.io.models import ModelConfig

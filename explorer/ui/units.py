@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import analysis as A
-from explorer import patterns as P
 from explorer import plots
+from explorer.analysis import patterns as P
+from explorer.analysis import units as A
 from explorer.core import cells
 from explorer.core.cells import GATE_NAMES
 

@@ -11,13 +11,14 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from explorer.analysis import init_core, spectral_radius
 from explorer.core import kinds
 from explorer.core.gradients import GradientFlow, char_objective, gradient_flow
 from explorer.core.trace import Intervention
 from explorer.errors import InputError
 from explorer.io.data import Vocab
 from explorer.io.models import ModelConfig, build, comparable_configs, count_parameters
+
+from .units import init_core, spectral_radius
 
 OBJECTIVES = {"last": "next-character loss at the last step", "mean": "next-character loss averaged over all steps",
               "output": "sum of the last output (no head)"}
@@ -113,7 +114,7 @@ def flow_arrays(models: dict[str, torch.nn.Module], text: str, objective: str = 
     """Everything the Gradient flow view draws, as numpy, for char models reading `text`:
     {kind: {"h_norm" (T,), "c_norm" (T,) or None, "unit_grad" |dJ/dh_t| (T, H), "ratio" (T-1,),
     "forget_product" (T, H) where the kind has a forget gate}, "reading": str, "summary": summary()}."""
-    from explorer.analysis import forget_product
+    from .units import forget_product
     vocab = next(iter(models.values())).vocab
     flows = compare_flow(models, vocab.encode(text)[None], objective, clamp_forget)
     out = {"reading": reading(flows), "summary": summary(models)}
