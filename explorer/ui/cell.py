@@ -1,15 +1,15 @@
 """The Cell tab: the textbook diagram filled with the model's own numbers, played over the window,
 beside the path of the state. Everything is computed by explorer.analysis.diagram and drawn by
-explorer.plots_cell; the animation runs in the browser."""
+explorer.plots.cell; the animation runs in the browser."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from explorer import plots_cell
 from explorer.analysis import diagram
 from explorer.core.kinds import KINDS
 from explorer.io.data import describe_chars
+from explorer.plots import cell as plots_cell
 
 from . import state
 from .classroom import hidden

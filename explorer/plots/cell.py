@@ -16,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.plots import FONT, STYLE, safe_label
+from .figures import FONT, STYLE, safe_label
 
 SIG = [[0, "#f7fbff"], [1, "#08519c"]]              # sigmoid gates: 0 white (shut) .. 1 blue (open)
 DIV = "RdBu_r"                                       # tanh values and states: -1 blue .. +1 red

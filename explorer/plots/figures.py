@@ -16,7 +16,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.core.cells import GATE_NAMES, SIGMOID_GATES
-from explorer.plots_key import css_gradient, scale_key  # noqa: F401  (the colour key of figures drawn without bars)
 
 SEQ = "Viridis"
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]

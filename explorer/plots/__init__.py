@@ -1,0 +1,32 @@
+"""Figures: plotly figure builders, data in, finished go.Figure out. No streamlit, no model code.
+
+    figures.py  heatmaps, lines, the stacked gates figure, gradient curves, saturation, the overview
+    key.py      the colour key (HTML) shown above figures drawn without colour bars
+    cell.py     the textbook cell diagram filled with a model's numbers, animated in the browser
+
+Every builder is bounded in size whatever the input length. Imports: plotly, numpy and explorer.core's
+gate names; never torch tensors from a model (callers pass arrays). Only the app and the `.plot()`
+conveniences import this package: the library itself needs no plotly.
+"""
+from .figures import (  # noqa: F401
+    DIV,
+    FONT,
+    GRADIENT_DECADES,
+    OVERVIEW_MARGINS,
+    PALETTE,
+    SEQ,
+    STYLE,
+    gate_heatmap,
+    gate_scale,
+    gates_figure,
+    gradient_curves,
+    gradient_units,
+    heatmap_stack,
+    log_curves,
+    safe_label,
+    saturation_scatter,
+    side_by_side,
+    state_lines,
+    text_heatmap,
+)
+from .key import css_gradient, scale_key  # noqa: F401
