@@ -15,7 +15,7 @@ from explorer.io.pretrained import list_pretrained, load_pretrained
 __all__ += ["GradientFlow", "gradient_flow", "char_objective", "load_recurrent", "load_model", "save_model",
             "list_pretrained", "load_pretrained", "Vocab", "CharModel", "SeqModel", "ModelConfig"]
 from explorer.analysis import compare, diagram, export, lessons, patterns, stepview, units  # noqa: E402,F401,I001
-from explorer import jobs, training  # noqa: E402,F401,I001
+from explorer.training import jobs, trainer  # noqa: E402,F401,I001
 from explorer.io import checkpoints, data, foreign, models  # noqa: E402,F401,I001
 from explorer.core import cells, gradients, kinds, windows  # noqa: E402,F401,I001
 

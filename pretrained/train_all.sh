@@ -7,12 +7,12 @@ corpus=${1:?give the path to tinyshakespeare.txt}
 cd "$(dirname "$0")/.."
 desc="Tiny Shakespeare (1,115,394 characters, public domain)"
 for k in lstm gru rnn; do
-  python -m explorer.train --task char --text "$corpus" --corpus "$desc" --kind $k --hidden 256 --embedding 64 \
+  python -m explorer.training --task char --text "$corpus" --corpus "$desc" --kind $k --hidden 256 --embedding 64 \
     --steps 4000 --batch 32 --seq-len 128 --lr 3e-3 --clip 1.0 --eval-every 500 --seed 0 --threads 1 \
     --device cpu --name shakespeare-$k --out pretrained/shakespeare-$k.safetensors
 done
 for k in lstm gru rnn; do
-  python -m explorer.train --task adding --corpus "adding problem, T=100, fresh samples every step" --kind $k \
+  python -m explorer.training --task adding --corpus "adding problem, T=100, fresh samples every step" --kind $k \
     --hidden 64 --embedding 16 --steps 4000 --batch 64 --seq-len 100 --lr 3e-3 --clip 1.0 --eval-every 500 \
     --seed 0 --threads 1 --device cpu --name adding-$k --out pretrained/adding-$k.safetensors
 done

@@ -11,7 +11,7 @@ from test_trace import unpack
 from test_training import TEXT, tiny_char
 
 from explorer import gradient_flow, scan_long, trace
-from explorer.training import TrainConfig, Trainer
+from explorer.training.trainer import TrainConfig, Trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 

@@ -7,7 +7,7 @@ import torch
 import explorer
 from explorer import InputError
 from explorer.io import data as D
-from explorer.training import heldout_loss
+from explorer.training.trainer import heldout_loss
 
 NAMES = ["shakespeare-lstm", "shakespeare-gru", "shakespeare-rnn", "adding-lstm", "adding-gru", "adding-rnn"]
 SAMPLE = ("ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n"
@@ -22,7 +22,7 @@ def test_every_model_is_listed_and_matches_its_card():
         c = cards[name]
         assert explorer.io.models.count_parameters(m) == c["parameters"]
         assert m.cfg.kind == c["config"]["kind"] == name.split("-")[1]
-        assert c["recipe"].startswith("python -m explorer.train") and c["steps"] == 4000
+        assert c["recipe"].startswith("python -m explorer.training") and c["steps"] == 4000
     for name in NAMES[:3]:
         assert cards[name]["config"]["hidden_size"] == 256                     # one size: a fair comparison
     for name in NAMES[:2]:

@@ -6,7 +6,7 @@ import torch
 
 from explorer import InputError, ModelConfig, Vocab
 from explorer.io.models import CharModel, SeqModel
-from explorer.training import TrainConfig, Trainer, best_device, heldout_loss
+from explorer.training.trainer import TrainConfig, Trainer, best_device, heldout_loss
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 40
 
@@ -109,7 +109,7 @@ def test_generation_is_seeded():
 
 
 def test_job_trains_several_models_in_lockstep_on_the_same_batches_and_stops():
-    from explorer.jobs import TrainingJob
+    from explorer.training.jobs import TrainingJob
     models = {k: SeqModel(ModelConfig(k, input_size=2, embedding_size=8, hidden_size=16, readout="last"))
               for k in ("lstm", "gru", "rnn")}
     cfg = TrainConfig("adding", steps=40, batch_size=8, seq_len=20, device="cpu", eval_every=10)

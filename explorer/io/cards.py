@@ -9,7 +9,7 @@ from .pretrained import directory, list_pretrained
 
 HEAD = """# Pretrained models
 
-Every model here was trained by the project's own CLI (`python -m explorer.train`); the exact
+Every model here was trained by the project's own CLI (`python -m explorer.training`); the exact
 command is in each card and `pretrained/train_all.sh PATH/TO/tinyshakespeare.txt` rebuilds them
 all. The Tiny Shakespeare corpus (1,115,394 characters, public domain) is not part of the project:
 the recipes take its path. Split: the first 90% of the characters train, the last 10% are held out

@@ -8,7 +8,7 @@ Every builder is bounded in size whatever the input length. Imports: plotly, num
 gate names; never torch tensors from a model (callers pass arrays). Only the app and the `.plot()`
 conveniences import this package: the library itself needs no plotly.
 """
-from .figures import (  # noqa: F401
+from .figures import (
     DIV,
     FONT,
     GRADIENT_DECADES,
@@ -29,4 +29,9 @@ from .figures import (  # noqa: F401
     state_lines,
     text_heatmap,
 )
-from .key import css_gradient, scale_key  # noqa: F401
+from .key import css_gradient, scale_key
+
+__all__ = ["DIV", "FONT", "GRADIENT_DECADES", "OVERVIEW_MARGINS", "PALETTE", "SEQ", "STYLE", "gate_heatmap",
+           "gate_scale", "gates_figure", "gradient_curves", "gradient_units", "heatmap_stack", "log_curves",
+           "safe_label", "saturation_scatter", "side_by_side", "state_lines", "text_heatmap", "scale_key",
+           "css_gradient"]

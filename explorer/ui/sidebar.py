@@ -7,7 +7,7 @@ import explorer
 from explorer import ModelConfig, Vocab
 from explorer.core.kinds import KINDS
 from explorer.io.models import build
-from explorer.training import available_devices, best_device, device_label
+from explorer.training.trainer import available_devices, best_device, device_label
 
 from . import state
 from .state import SelectedModel, error_boundary

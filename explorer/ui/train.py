@@ -12,8 +12,8 @@ from explorer.core.kinds import KINDS
 from explorer.io import data as D
 from explorer.io.checkpoints import save_model
 from explorer.io.models import build, count_parameters
-from explorer.jobs import TrainingJob
-from explorer.training import TrainConfig, device_label
+from explorer.training.jobs import TrainingJob
+from explorer.training.trainer import TrainConfig, device_label
 
 from . import state
 from .state import error_boundary, md_escape

@@ -14,7 +14,7 @@ from typing import Optional
 
 from torch import nn
 
-from explorer.training import TrainConfig, Trainer
+from .trainer import TrainConfig, Trainer
 
 
 class TrainingJob:

@@ -1,6 +1,6 @@
-"""CLI: python -m explorer.train --task char --text PATH --kind lstm --out model.safetensors
+"""CLI: python -m explorer.training --task char --text PATH --kind lstm --out model.safetensors
 
-Trains with explorer.training.Trainer, shows a tqdm progress bar, writes a checkpoint in the
+Trains with explorer.training.trainer.Trainer, shows a tqdm progress bar, writes a checkpoint in the
 project's format (weights + config + vocab + model card with the exact command) and prints
 where it went.
 """
@@ -17,12 +17,13 @@ from tqdm import tqdm
 
 from explorer.io.data import TASK_SHAPES, Vocab, read_text
 from explorer.io.models import ModelConfig, build, count_parameters
-from explorer.training import TrainConfig, Trainer, device_label, heldout_loss
+
+from .trainer import TrainConfig, Trainer, device_label, heldout_loss
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    p = argparse.ArgumentParser(prog="python -m explorer.train", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m explorer.training", description=__doc__.split("\n\n")[0])
     p.add_argument("--task", default="char", choices=["char", "adding", "copy", "sine", "series"])
     p.add_argument("--text", help="text file for --task char")
     p.add_argument("--kind", default="lstm", choices=["lstm", "gru", "rnn"])
@@ -71,7 +72,7 @@ def main(argv=None):
     trainer.run()
     bar.close()
     wall = time.time() - t0
-    extra = {"name": a.name, "recipe": "python -m explorer.train " + " ".join(shlex.quote(s) for s in argv),
+    extra = {"name": a.name, "recipe": "python -m explorer.training " + " ".join(shlex.quote(s) for s in argv),
              "wall_time_s": round(wall, 1), "device": device_label(trainer.device),
              "parameters": count_parameters(model), "corpus": a.corpus, "baseline": trainer.baseline}
     if a.task == "char":

@@ -1,0 +1,9 @@
+"""Training: the Trainer (any device, reports through callbacks), its command line, and jobs that
+train several models in lockstep for the app.
+
+    trainer.py  TrainConfig, Trainer, task losses, devices (cuda, then mps, then cpu)
+    cli.py      python -m explorer.training --task char --text PATH --kind lstm --out model.safetensors
+    jobs.py     TrainingJob: LSTM, GRU and RNN on the same batches in a background thread
+
+Imports: explorer.core and explorer.io (models, data, our checkpoints). Beside explorer.analysis.
+"""
