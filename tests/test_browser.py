@@ -5,7 +5,7 @@ import urllib.parse
 
 import pytest
 
-from explorer.browser import browser_page, chromium_missing, streamlit_server, wait_idle
+from explorer.bench.browser import browser_page, chromium_missing, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.skipif(bool(chromium_missing()), reason=chromium_missing() or "ok")
 SHOTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shots")
@@ -135,7 +135,7 @@ def test_the_cell_plays_in_the_browser(server):
 def test_an_uploaded_book_moves_a_progress_bar_then_draws(server, tmp_path):
     # The upload path a user takes with a long text: one pass with a bar that moves (scan_long's progress
     # callback, at most one message a second), then the overview and the first window.
-    from explorer.benchpage import long_text
+    from explorer.bench.page import long_text
     book = tmp_path / "book.txt"
     book.write_text(long_text(200_000), encoding="utf-8")
     with browser_page() as page:

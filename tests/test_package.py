@@ -71,7 +71,7 @@ def test_pip_install_then_import_anywhere_and_serve(tmp_path):
     run = subprocess.run([py, "-c", code], capture_output=True, text=True, cwd=elsewhere, env=env, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["adding-gru", "lstm", "19", explorer.__version__]
-    from explorer.browser import free_port, wait_healthy
+    from explorer.bench.browser import free_port, wait_healthy
     port = free_port()
     proc = subprocess.Popen([str(env_dir / "bin" / "gate-explorer"), "--server.port", str(port), "--server.headless",
                              "true", "--server.address", "127.0.0.1"], cwd=elsewhere, env=env,

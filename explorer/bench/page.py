@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from explorer.browser import APP, IDLE, browser_page, chromium_missing, streamlit_server, wait_idle
+from .browser import APP, IDLE, browser_page, chromium_missing, streamlit_server, wait_idle
 
 WORDS = ("the and to of my lord what say you shall we field tonight or wait morning better light queen night "
          "is kind those who they yet would see matter done today king love thou art thee heart hath speak").split()
@@ -125,7 +125,7 @@ def bench_app_long(n: int = 0):
           + (f"; {errors} error(s) on the page" if errors else ""))
 
 
-MINIMAL = Path(__file__).resolve().parent / "ui" / "bench_minimal.py"   # the baseline page (a Streamlit script)
+MINIMAL = Path(__file__).resolve().parents[1] / "ui" / "bench_minimal.py"   # the baseline page (a Streamlit script)
 PLOTS_DRAWN = ("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
                ".every(p => p.querySelector('.main-svg'))")
 
@@ -196,8 +196,9 @@ def bench_page(repeat: int = 3, students: int = 8):
         return
     import urllib.parse
 
-    from explorer.browser import browser
     from explorer.io.data import SAMPLES
+
+    from .browser import browser
     text = (SAMPLES["prose"] * 8)[:1000]             # long enough for a window slider (over 150 steps)
     # GATE_EXPLORER_BENCH_APP=path/to/app.py measures another checkout's page (e.g. before a change)
     script = os.environ.get("GATE_EXPLORER_BENCH_APP") or APP

@@ -10,7 +10,6 @@ in the same process, interleaved, so a slow spell of a shared machine hits both 
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 
 import torch
@@ -204,49 +203,3 @@ def bench_cuda(repeat: int = 9):
 
 
 SECTIONS["cuda"] = bench_cuda
-
-
-def bench_app_long():
-    """Upload 1M characters in the browser -> first chart, vs the stock forward (needs Chromium)."""
-    from explorer.benchpage import bench_app_long as run
-    run()
-
-
-SECTIONS["app_long"] = bench_app_long
-SLOW.add("app_long")
-
-
-def bench_page():
-    """The page's load and four interactions in Chromium, vs a bare Streamlit page (needs Chromium)."""
-    from explorer.benchpage import bench_page as run
-    run()
-
-
-SECTIONS["page"] = bench_page
-SLOW.add("page")
-
-USAGE = """usage: python -m explorer.bench [SECTION ...]
-
-Prints each section's cost as a ratio against a baseline measured in the same run.
-With no SECTION, runs {default}. Sections:
-{table}"""
-
-
-def main(argv: list[str]) -> int:
-    wanted = argv or [n for n in SECTIONS if n not in SLOW]
-    unknown = [n for n in wanted if n not in SECTIONS]
-    if unknown or any(a in ("-h", "--help", "help") for a in argv):
-        table = "\n".join(f"  {n:9} {(f.__doc__ or '').strip().splitlines()[0]}" for n, f in SECTIONS.items())
-        print(USAGE.format(default=", ".join(n for n in SECTIONS if n not in SLOW), table=table))
-        if unknown and not any(a in ("-h", "--help", "help") for a in argv):
-            print(f"\nunknown section: {', '.join(unknown)}", file=sys.stderr)
-            return 2
-        return 0
-    torch.set_num_threads(2)
-    for name in wanted:
-        SECTIONS[name]()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

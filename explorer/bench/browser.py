@@ -20,7 +20,7 @@ from pathlib import Path
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--disable-quic", "--no-first-run"]
-APP = Path(__file__).resolve().parent / "ui" / "streamlit_app.py"      # the same page as the top-level app.py
+APP = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"      # the same page as the top-level app.py
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 

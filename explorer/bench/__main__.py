@@ -1,0 +1,54 @@
+"""python -m explorer.bench [SECTION ...]: every benchmark, each printing ratios against a baseline
+measured in the same run. The library's sections live in library.py, the browser's in page.py."""
+from __future__ import annotations
+
+import sys
+
+import torch
+
+from .library import SECTIONS, SLOW
+
+
+def bench_app_long():
+    """Upload 1M characters in the browser -> first chart, vs the stock forward (needs Chromium)."""
+    from .page import bench_app_long as run
+    run()
+
+
+SECTIONS["app_long"] = bench_app_long
+SLOW.add("app_long")
+
+
+def bench_page():
+    """The page's load and four interactions in Chromium, vs a bare Streamlit page (needs Chromium)."""
+    from .page import bench_page as run
+    run()
+
+
+SECTIONS["page"] = bench_page
+SLOW.add("page")
+
+USAGE = """usage: python -m explorer.bench [SECTION ...]
+
+Prints each section's cost as a ratio against a baseline measured in the same run.
+With no SECTION, runs {default}. Sections:
+{table}"""
+
+
+def main(argv: list[str]) -> int:
+    wanted = argv or [n for n in SECTIONS if n not in SLOW]
+    unknown = [n for n in wanted if n not in SECTIONS]
+    if unknown or any(a in ("-h", "--help", "help") for a in argv):
+        table = "\n".join(f"  {n:9} {(f.__doc__ or '').strip().splitlines()[0]}" for n, f in SECTIONS.items())
+        print(USAGE.format(default=", ".join(n for n in SECTIONS if n not in SLOW), table=table))
+        if unknown and not any(a in ("-h", "--help", "help") for a in argv):
+            print(f"\nunknown section: {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        return 0
+    torch.set_num_threads(2)
+    for name in wanted:
+        SECTIONS[name]()
+    return 0
+
+
+sys.exit(main(sys.argv[1:]))
