@@ -43,7 +43,7 @@ def _seeded():
 
 @pytest.fixture(autouse=True)
 def _no_remembered_workspace_pages(monkeypatch):
-    """Every test starts with no workspace page remembered (explorer/onednn.py), so no test passes
+    """Every test starts with no workspace page remembered (explorer/core/onednn.py), so no test passes
     or fails because of which tests ran before it."""
     from explorer.core import onednn
     monkeypatch.setattr(onednn, "_PAGES", {})

@@ -66,3 +66,9 @@ def reference(rnn, x, hx=None, lengths=None):
     if kind != "lstm":
         del res["c"]
     return res
+
+
+def unpack(res):
+    """A module's result as (output, h_n, c_n), c_n None where it has no cell state."""
+    out, st = res
+    return (out, *st) if isinstance(st, tuple) else (out, st, None)

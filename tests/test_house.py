@@ -1,5 +1,5 @@
-"""The house rules of CONTRIBUTING.md, checked: floors without circles, small files, one home per
-cell kind, a UI that imports no torch. Each test reads the source; none runs the app."""
+"""The house rules of CONTRIBUTING.md, checked: folders as floors (imports only go down), no circles,
+small files, one home per cell kind, a UI that imports no torch. Each test reads the source; none runs the app."""
 from __future__ import annotations
 
 import ast
@@ -28,23 +28,112 @@ def _module(path: Path) -> str:
     return ".".join(parts)
 
 
-def _imports(path: Path) -> set[str]:
-    """The explorer modules `path` imports (relative imports resolved), at any depth of the file."""
+KNOWN: set[str] = set()          # every explorer module, filled below once _module exists
+
+
+def _resolve(path: Path, stmts) -> set[str]:
+    """The explorer modules named by these import statements of `path` (relative imports resolved)."""
     here = _module(path).split(".")
     package = here if path.name == "__init__.py" else here[:-1]
     out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in stmts:
         if isinstance(node, ast.ImportFrom):
             base = package[:len(package) - node.level + 1] if node.level else []
             mod = ".".join(base + ([node.module] if node.module else []))
             if not mod.startswith("explorer"):
                 continue
-            out.add(mod)
-            out.update(f"{mod}.{a.name}" for a in node.names)       # `from . import cells`
+            subs = {f"{mod}.{a.name}" for a in node.names} & KNOWN  # `from . import cells`: the module cells
+            out.update(subs or {mod})
         elif isinstance(node, ast.Import):
             out.update(a.name for a in node.names if a.name.startswith("explorer"))
-    known = {_module(p) for p in SOURCES}
-    return {m for m in out if m in known and m != _module(path)}
+    return {m for m in out if m in KNOWN and m != _module(path)}
+
+
+def _imports(path: Path) -> set[str]:
+    """The explorer modules `path` imports, at any depth of the file."""
+    tree = ast.parse(path.read_text())
+    return _resolve(path, [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))])
+
+
+KNOWN.update(_module(p) for p in SOURCES)
+
+# The floors, as folders: which subpackages each may import (explorer.errors and explorer._version, the
+# ground, are open to all). bench is on top and may import anything; the top-level package gathers the
+# public API from the floors below plots.
+FLOORS = {
+    "core": set(),
+    "io": {"core"},
+    "analysis": {"core", "io"},
+    "training": {"core", "io"},
+    "plots": {"core"},
+    "ui": {"core", "io", "analysis", "training", "plots", "explorer"},
+}
+GROUND = {"explorer.errors", "explorer._version"}
+# The one way up: Trace.plot() and GradientFlow.plot(), notebook conveniences, import the figures when
+# called (inside the method, so the library never needs plotly until a figure is asked for).
+LAZY_UP = {("explorer.core.trace", "plots"), ("explorer.core.gradients", "plots")}
+TOP_LEVEL = {"__init__.py", "__main__.py", "_version.py", "errors.py", "cli.py"}
+
+
+def _floor(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and (ROOT / parts[1]).is_dir() else "explorer"
+
+
+def _imports_at(path: Path, top_only: bool) -> set[str]:
+    """The explorer modules `path` imports at module level (top_only) or anywhere."""
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if top_only else list(ast.walk(tree))
+    stmts = [n for n in nodes if isinstance(n, (ast.Import, ast.ImportFrom))]
+    if top_only:      # also the bodies of module-level if/try blocks
+        for n in tree.body:
+            if isinstance(n, (ast.If, ast.Try)):
+                stmts += [m for m in ast.walk(n) if isinstance(m, (ast.Import, ast.ImportFrom))]
+    return _resolve(path, stmts)
+
+
+def test_imports_go_down_the_floors():
+    wrong = []
+    for p in SOURCES:
+        here = _module(p)
+        floor = _floor(here)
+        if floor in ("bench", "explorer"):
+            continue
+        for dep in _imports(p):
+            other = _floor(dep)
+            if other == floor or dep in GROUND or other in FLOORS[floor] or (here, other) in LAZY_UP:
+                continue
+            wrong.append(f"{here} imports {dep} ({floor} may import {sorted(FLOORS[floor]) or 'no other floor'})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_way_up_is_only_lazy():
+    """The LAZY_UP imports happen inside a function, never when the module is imported."""
+    for module, floor in LAZY_UP:
+        path = ROOT.parent / (module.replace(".", "/") + ".py")
+        assert not {d for d in _imports_at(path, top_only=True) if _floor(d) == floor}, module
+        assert {d for d in _imports(path) if _floor(d) == floor}, f"{module} no longer needs its lazy import"
+
+
+def test_the_top_holds_the_entry_points_and_every_folder_says_what_it_holds():
+    top = {p.name for p in ROOT.glob("*.py")}
+    assert top <= TOP_LEVEL, sorted(top - TOP_LEVEL)
+    for init in ROOT.rglob("__init__.py"):
+        doc = ast.get_docstring(ast.parse(init.read_text()))
+        assert doc and len(doc.split()) >= 8, f"{init.relative_to(ROOT.parent)} needs a docstring saying what lives there"
+    for floor in FLOORS:
+        doc = ast.get_docstring(ast.parse((ROOT / floor / "__init__.py").read_text()))
+        assert "Imports" in doc or floor == "ui", f"explorer/{floor}/__init__.py should say what it may import"
+
+
+def test_floors_pass_on_a_planted_violation(tmp_path):
+    """The floor rule must see an upward import: core importing io, written the two ways."""
+    for line in ["from explorer.io import data", "from ..io.data import Vocab"]:
+        f = tmp_path / "x.py"
+        f.write_text(line + "\n")
+        stmts = [n for n in ast.walk(ast.parse(line)) if isinstance(n, ast.ImportFrom)]
+        deps = _resolve(ROOT / "core" / "x.py", stmts)
+        assert {_floor(d) for d in deps} == {"io"}, (line, deps)
 
 
 def test_no_import_circles():
@@ -121,3 +210,11 @@ def test_every_package_is_in_the_wheel():
         name = _module(init)
         assert name in listed, f"{name} is not in [tool.setuptools] packages"
         assert conf["package-dir"].get(name) == str(init.parent.relative_to(ROOT.parent)), name
+
+
+def test_scripts_streamlit_runs_as_files_import_absolutely():
+    """`streamlit run` executes these as files outside the package: a relative import fails there (and
+    only in a served app: AppTest runs the top-level app.py)."""
+    for script in (ROOT / "ui" / "streamlit_app.py", ROOT / "ui" / "bench_minimal.py", ROOT.parent / "app.py"):
+        rel = [n for n in ast.walk(ast.parse(script.read_text())) if isinstance(n, ast.ImportFrom) and n.level]
+        assert not rel, f"{script.name} imports relatively"

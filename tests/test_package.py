@@ -2,8 +2,10 @@
 import explorer, load a pretrained model, trace a string, and start `gate-explorer`. Slow (it builds
 a wheel): marked `slow`, still part of the default run (about a minute)."""
 import os
+import site
 import subprocess
 import sys
+import sysconfig
 import textwrap
 import venv
 
@@ -45,6 +47,31 @@ def test_notebook_conveniences_return_figures():
     assert [t.name for t in gf.data] == ["‖dJ/dh_t‖", "‖dJ/dc_t‖"] and gf.layout.yaxis.type == "log"
 
 
+def see_our_packages(env_dir) -> str:
+    """A fresh venv that sees the packages of the interpreter running pytest (torch, streamlit …), after
+    its own. `system_site_packages=True` would show the *base* interpreter's, which lacks them when
+    pytest itself runs from a venv. Plain path lines, so no .pth of ours (an editable install) runs there."""
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    py = str(env_dir / "bin" / "python")
+    ours = [p for p in dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"],
+                                      *site.getsitepackages(), site.getusersitepackages()]) if os.path.isdir(p)]
+    theirs = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    with open(os.path.join(theirs, "running-interpreter.pth"), "w") as f:
+        f.write("\n".join(ours) + "\n")
+    return py
+
+
+def test_the_nested_venv_sees_the_running_interpreters_packages(tmp_path):
+    py = see_our_packages(tmp_path / "venv")
+    out = subprocess.run([py, "-c", "import torch, sys; print(torch.__version__, sys.prefix)"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    version, prefix = out.stdout.split()
+    import torch
+    assert version == torch.__version__ and prefix == str(tmp_path / "venv")
+
+
 @pytest.mark.slow
 def test_pip_install_then_import_anywhere_and_serve(tmp_path):
     wheels = tmp_path / "wheels"
@@ -53,8 +80,7 @@ def test_pip_install_then_import_anywhere_and_serve(tmp_path):
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
     wheel = next(wheels.glob("gate_explorer-*.whl"))
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=True).create(env_dir)
-    py = str(env_dir / "bin" / "python")
+    py = see_our_packages(env_dir)
     inst = subprocess.run([py, "-m", "pip", "install", "--no-deps", "-q", str(wheel)], capture_output=True, text=True,
                           timeout=300)
     assert inst.returncode == 0, inst.stderr[-2000:]

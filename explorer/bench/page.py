@@ -3,7 +3,7 @@
     python -m explorer.bench app_long     # upload 1M characters -> first chart, vs the stock forward
     python -m explorer.bench page         # the page's load and interactions, vs a bare Streamlit page
 
-Needs Chromium and playwright (the [dev] extra); see explorer/browser.py.
+Needs Chromium and playwright (the [dev] extra); see explorer/bench/browser.py.
 """
 from __future__ import annotations
 

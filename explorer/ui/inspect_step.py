@@ -45,7 +45,7 @@ def inspector(p, ui, lt, arr, key, a, b, units):
 def _inspector(p, ui, lt, arr, key, a, b, units):
     st.subheader("Step inspector")
     st.caption("Pick a step and a few units: the equations below are filled in with this step's numbers, computed "
-               "from the model's weights by explorer/cells.py and checked against the trace.")
+               "from the model's weights by explorer/core/cells.py and checked against the trace.")
     l, d, N = st.session_state["layer"], st.session_state["direction"], lt.steps
     c1, c2 = st.columns([3, 2])
     if "pending_insp_t" in st.session_state:

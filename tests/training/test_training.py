@@ -3,18 +3,11 @@ import math
 
 import pytest
 import torch
+from tiny import TEXT, tiny_char
 
-from explorer import InputError, ModelConfig, Vocab
-from explorer.io.models import CharModel, SeqModel
+from explorer import InputError, ModelConfig
+from explorer.io.models import SeqModel
 from explorer.training.trainer import TrainConfig, Trainer, best_device, heldout_loss
-
-TEXT = "the quick brown fox jumps over the lazy dog. " * 40
-
-
-def tiny_char(kind="lstm"):
-    torch.manual_seed(0)
-    v = Vocab.from_text(TEXT)
-    return CharModel(ModelConfig(kind, vocab_size=len(v), embedding_size=8, hidden_size=16), v)
 
 
 def test_char_training_learns_and_reports():

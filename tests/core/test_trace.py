@@ -3,15 +3,10 @@ interventions and every error message."""
 
 import pytest
 import torch
-from reference import reference
+from reference import reference, unpack
 
 from explorer import InputError, Intervention, trace
 from explorer.core.kinds.gru import LOOP_BATCH
-
-
-def unpack(res):
-    out, st = res
-    return (out, *st) if isinstance(st, tuple) else (out, st, None)
 
 
 def test_parity_with_reference_float64(rnn_config, make_rnn):

@@ -8,7 +8,7 @@ import pytest
 from explorer.bench.browser import browser_page, chromium_missing, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.skipif(bool(chromium_missing()), reason=chromium_missing() or "ok")
-SHOTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shots")
+SHOTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shots")
 
 
 def shot(page, name):

@@ -157,7 +157,7 @@ def test_truncated_pt_file(tmp_path):
 def test_a_file_saved_in_format_1_keeps_loading():
     """A checkpoint frozen on the day format 1 shipped, with the logits it gave then."""
     import json
-    here = os.path.join(os.path.dirname(__file__), "data")
+    here = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
     m, card = load_model(os.path.join(here, "format-v1-charmodel.safetensors"))
     ref = json.load(open(os.path.join(here, "format-v1-charmodel.json")))
     with torch.no_grad():

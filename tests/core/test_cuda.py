@@ -1,14 +1,13 @@
 """The CUDA paths: trace(), gradient_flow(), scan_long() and the Trainer on a GPU, checked against
 the float64 CPU reference (tests/reference.py) and the CPU results. Skipped where no CUDA device is
-present (CI has none); on a machine with one, `python -m pytest tests/test_cuda.py` runs them."""
+present (CI has none); on a machine with one, `python -m pytest tests/core/test_cuda.py` runs them."""
 import copy
 import math
 
 import pytest
 import torch
-from reference import reference
-from test_trace import unpack
-from test_training import TEXT, tiny_char
+from reference import reference, unpack
+from tiny import TEXT, tiny_char
 
 from explorer import gradient_flow, scan_long, trace
 from explorer.training.trainer import TrainConfig, Trainer

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn as nn
 from apptools import gates, ok, open_view, run_app, specs, upload_checkpoint
-from test_foreign import AWDModel, Decoder, RNNModel, Scripted, saved
+from projects import AWDModel, Decoder, RNNModel, Scripted, saved
 
 
 def _jit(m) -> bytes:
