@@ -23,19 +23,21 @@ from explorer.errors import InputError
 from explorer.io.checkpoints import load_model, load_recurrent, save_model
 from explorer.io.data import Vocab
 from explorer.io.models import CharModel, ModelConfig, SeqModel
+from explorer.io.opened import OpenedModel, open_model
 from explorer.io.pretrained import list_pretrained, load_pretrained
 
 # Every floor's modules, so a notebook reaches explorer.analysis.units (say) after `import explorer`.
 # Imported by name, not bound here: the old flat names (explorer.kinds …) are not kept.
-for _name in ("core.cells", "core.kinds", "core.windows", "io.cards", "io.foreign", "io.tokens", "analysis.compare",
-              "analysis.diagram", "analysis.export", "analysis.lessons", "analysis.patterns", "analysis.stepview",
-              "analysis.units", "training.jobs", "training.trainer"):
+for _name in ("core.cells", "core.kinds", "core.windows", "io.cards", "io.foreign", "io.series", "io.tasks",
+              "io.tokens", "analysis.compare", "analysis.diagram", "analysis.export", "analysis.lessons",
+              "analysis.patterns", "analysis.stepview", "analysis.units", "training.jobs", "training.trainer"):
     _importlib.import_module(f"{__name__}.{_name}")
 del _name
 
 __all__ = ["__version__", "InputError", "Intervention", "Trace", "trace", "scan_long", "LongTrace", "RunningStats",
            "GradientFlow", "gradient_flow", "char_objective", "load_recurrent", "load_model", "save_model",
-           "list_pretrained", "load_pretrained", "Vocab", "CharModel", "SeqModel", "ModelConfig"]
+           "list_pretrained", "load_pretrained", "Vocab", "CharModel", "SeqModel", "ModelConfig",
+           "open_model", "OpenedModel"]
 
 
 def __getattr__(name):

@@ -1,6 +1,9 @@
 """Models as real projects write them, for the tests to build and save: pytorch/examples'
 word_language_model (RNNModel), AWD-LSTM (weight-dropped LSTMs saved with their criterion), a seq2seq
-decoder stepping a cell, a TorchScript module. `saved(obj)` is torch.save as the user's script would
+decoder stepping a cell, a TorchScript module; and the tutorials' other tasks: a forecaster (LSTM +
+Linear on the last step), a sentiment classifier (embedding, 2-layer bidirectional LSTM, fc on both
+final states), a unidirectional classifier, the seq2seq translation tutorial's encoder and attention
+decoder. `saved(obj)` is torch.save as the user's script would
 call it, the classes living in a module "model" that exists only while saving."""
 import io
 import sys
@@ -68,7 +71,8 @@ def saved(obj) -> bytes:
     word_language_model's model.py) that exists only while saving: loading must not import it."""
     import types
     fake = types.ModuleType("model")
-    for cls in (RNNModel, WeightDrop, AWDModel, Criterion, Decoder, Scripted):
+    for cls in (RNNModel, WeightDrop, AWDModel, Criterion, Decoder, Scripted, Forecaster, Sentiment, Classifier,
+                EncoderRNN, AttnDecoderRNN, BahdanauAttention):
         cls.__module__ = "model"
         setattr(fake, cls.__name__, cls)
     sys.modules["model"] = fake
@@ -89,3 +93,128 @@ class Scripted(nn.Module):
 
     def forward(self, x):
         return self.rnn(self.emb(x))[0]
+
+
+# ---- the tutorials' other tasks ----------------------------------------------------------------------
+
+class Forecaster(nn.Module):
+    """The usual time-series tutorial: LSTM(input features, 32, 2 layers, batch_first) + Linear on the last step."""
+
+    def __init__(self, features=1, hidden=32, layers=2):
+        super().__init__()
+        self.lstm = nn.LSTM(features, hidden, num_layers=layers, batch_first=True)
+        self.fc = nn.Linear(hidden, 1)
+
+    def forward(self, x):                                   # x (B, T, F) -> (B, 1)
+        out, _ = self.lstm(x)
+        return self.fc(out[:, -1, :])
+
+
+class Sentiment(nn.Module):
+    """pytorch-sentiment-analysis' RNN: embedding -> 2-layer bidirectional LSTM -> fc(cat(hidden[-2], hidden[-1]))."""
+
+    def __init__(self, vocab_size, embedding_dim, hidden_dim, output_dim=1, pad_idx=1):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_idx)
+        self.rnn = nn.LSTM(embedding_dim, hidden_dim, num_layers=2, bidirectional=True, dropout=0.5)
+        self.fc = nn.Linear(hidden_dim * 2, output_dim)
+        self.dropout = nn.Dropout(0.5)
+
+    def forward(self, text):                               # text (T, B) -> (B, output_dim)
+        embedded = self.dropout(self.embedding(text))
+        _, (hidden, _) = self.rnn(embedded)
+        return self.fc(self.dropout(torch.cat((hidden[-2], hidden[-1]), dim=1)))
+
+
+class Classifier(nn.Module):
+    """A unidirectional text classifier: embedding -> GRU (batch_first) -> fc(hidden[-1]) to K classes."""
+
+    def __init__(self, vocab_size, embedding_dim, hidden_dim, classes=3):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.gru = nn.GRU(embedding_dim, hidden_dim, batch_first=True)
+        self.fc = nn.Linear(hidden_dim, classes)
+
+    def forward(self, ids):                                # ids (B, T) -> (B, classes)
+        _, hidden = self.gru(self.embedding(ids))
+        return self.fc(hidden[-1])
+
+
+class EncoderRNN(nn.Module):
+    """The PyTorch seq2seq translation tutorial's encoder."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.embedding = nn.Embedding(input_size, hidden_size)
+        self.gru = nn.GRU(hidden_size, hidden_size, batch_first=True)
+
+    def forward(self, ids):
+        return self.gru(self.embedding(ids))
+
+
+class BahdanauAttention(nn.Module):
+    def __init__(self, hidden_size):
+        super().__init__()
+        self.Wa = nn.Linear(hidden_size, hidden_size)
+        self.Ua = nn.Linear(hidden_size, hidden_size)
+        self.Va = nn.Linear(hidden_size, 1)
+
+
+class AttnDecoderRNN(nn.Module):
+    """The tutorial's attention decoder: its GRU reads [embedding; context], its out layer predicts tokens."""
+
+    def __init__(self, hidden_size, output_size):
+        super().__init__()
+        self.embedding = nn.Embedding(output_size, hidden_size)
+        self.attention = BahdanauAttention(hidden_size)
+        self.gru = nn.GRU(2 * hidden_size, hidden_size, batch_first=True)
+        self.out = nn.Linear(hidden_size, output_size)
+
+
+class FakeMinMaxScaler:
+    """Pickles as scikit-learn's MinMaxScaler does (its fitted arrays as numpy arrays in the state);
+    saved under the name sklearn.preprocessing._data.MinMaxScaler by `saved_with_scaler`."""
+
+    def __init__(self, data_min, data_max):
+        import numpy as np
+        self.feature_range = (0, 1)
+        self.n_features_in_ = len(data_min)
+        self.data_min_, self.data_max_ = np.asarray(data_min, float), np.asarray(data_max, float)
+        self.data_range_ = self.data_max_ - self.data_min_
+        self.scale_ = 1.0 / self.data_range_
+        self.min_ = -self.data_min_ * self.scale_
+        self._sklearn_version = "1.5.0"
+
+
+def saved_with_scaler(state_dict, scaler) -> bytes:
+    """torch.save({"model_state_dict": …, "scaler": scaler}) with the scaler's class named as scikit-learn's."""
+    import types
+    FakeMinMaxScaler.__module__, FakeMinMaxScaler.__qualname__ = "sklearn.preprocessing._data", "MinMaxScaler"
+    fake = types.ModuleType("sklearn.preprocessing._data")
+    fake.MinMaxScaler = FakeMinMaxScaler
+    names = ["sklearn", "sklearn.preprocessing", "sklearn.preprocessing._data"]
+    old = {n: sys.modules.get(n) for n in names}
+    for n in names[:2]:
+        sys.modules[n] = types.ModuleType(n)
+    sys.modules[names[2]] = fake
+    try:
+        buf = io.BytesIO()
+        torch.save({"model_state_dict": state_dict, "scaler": scaler}, buf)
+        return buf.getvalue()
+    finally:
+        for n, m in old.items():
+            if m is None:
+                sys.modules.pop(n, None)
+            else:
+                sys.modules[n] = m
+        FakeMinMaxScaler.__module__, FakeMinMaxScaler.__qualname__ = __name__, "FakeMinMaxScaler"
+
+
+def airline_csv(n=48, seed=0) -> bytes:
+    """A CSV shaped like the airline-passengers file: "Month","Passengers" with dates as text."""
+    g = torch.Generator().manual_seed(seed)
+    rows = ['"Month","Passengers"']
+    for i in range(n):
+        v = 112 + 2.5 * i + 30 * torch.sin(torch.tensor(i * 3.14159 / 6)).item() + torch.randn(1, generator=g).item() * 5
+        rows.append(f'"{1949 + i // 12}-{i % 12 + 1:02d}",{v:.0f}')
+    return ("\n".join(rows) + "\n").encode()

@@ -79,6 +79,7 @@ def vanishing_point(norm: Tensor, threshold: float = 1e-6) -> Optional[int]:
 def reading(flows: dict[str, GradientFlow], layer: int = 0, direction: int = 0, threshold: float = 1e-6) -> str:
     """A plain-language sentence computed from the curves."""
     parts = []
+    name = lambda k: f"the {kinds.get(k).label}'s" if k in kinds.KINDS else k
     for kind, gf in flows.items():
         n = gf.h_norm[layer, direction]
         if direction == 1:
@@ -87,13 +88,13 @@ def reading(flows: dict[str, GradientFlow], layer: int = 0, direction: int = 0, 
         if k is None:
             last = _last_reached(n)
             lo = float((n[:last + 1] / n[last].clamp_min(1e-300)).min())
-            parts.append(f"the {kinds.get(kind).label}'s stays above {threshold:g} of its final value over all {last + 1} steps "
+            parts.append(f"{name(kind)} stays above {threshold:g} of its final value over all {last + 1} steps "
                          f"(lowest ratio {lo:.1e})")
         else:
             last = _last_reached(n)
             zero = (n[:last + 1] == 0).nonzero()
             under = f" (and is exactly 0, below float range, from {last - int(zero.max())} steps back)" if zero.numel() else ""
-            parts.append(f"the {kinds.get(kind).label}'s falls below {threshold:g} of its final value {k} steps back{under}")
+            parts.append(f"{name(kind)} falls below {threshold:g} of its final value {k} steps back{under}")
     return "Gradient ‖dJ/dh_t‖: " + "; ".join(parts) + "."
 
 
@@ -124,3 +125,36 @@ def flow_arrays(models: dict[str, torch.nn.Module], text: str, objective: str = 
         if "f" in gf.trace.gates:
             out[k]["forget_product"] = forget_product(gf.trace)[0, 0, :, 0].numpy()
     return out
+
+
+def task_objective(m, ids: Optional[Tensor] = None):
+    """(J(output) -> scalar, what J is in words) for an explorer.open_model result, by its task:
+    a language model's next-token loss at the last step, a classifier's top class logit at its
+    verdict, a forecaster's prediction at the last step, an encoder's last output summed. `output`
+    is the core's output for an unbatched input, (T, D*H_out)."""
+    head, H = m.head, m.core.proj_size or m.core.hidden_size
+    if m.task == "language model" and head is not None and ids is not None and len(ids) >= 2:
+        tgt = ids[-1].reshape(1)
+        return (lambda out: torch.nn.functional.cross_entropy(head(out[-2:-1].to(head.weight.dtype)), tgt),
+                "its next-token loss at the last step")
+    if m.task in ("classifier", "regressor") and head is not None:
+        if m.final_only and m.task == "classifier":        # both directions' final states: h_n of the last layer
+            feats = lambda out: torch.cat([out[-1, :H], out[0, H:]])
+        else:
+            feats = lambda out: out[-1]
+        if m.task == "classifier":
+            return (lambda out: head(feats(out).to(head.weight.dtype)).max(),
+                    "its winning class logit at its verdict")
+        return lambda out: head(feats(out).to(head.weight.dtype))[0], "its prediction after the last step"
+    return lambda out: out[-1].sum(), "the sum of its last output (it has no head to read)"
+
+
+def model_flow(m, x: Tensor, ids: Optional[Tensor] = None) -> dict:
+    """The picked model's own gradient flow on its input x (T, I), unbatched, with the objective of
+    its task: {"h_norm" (T,), "c_norm" (T,) or None, "ratio" (T-1,), "objective": str, "flow": GradientFlow}
+    (last layer, forward direction)."""
+    J, what = task_objective(m, ids)
+    gf = gradient_flow(m.core, x.detach(), objective=J)
+    L = m.core.num_layers - 1
+    return {"h_norm": gf.h_norm[L, 0].numpy(), "c_norm": None if gf.c_norm is None else gf.c_norm[L, 0].numpy(),
+            "ratio": gf.step_ratio()[L, 0].numpy(), "objective": what, "flow": gf}

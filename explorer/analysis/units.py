@@ -167,13 +167,36 @@ class Correlator:
         return out
 
 
-def find_units(source, text: str, regex: Optional[str] = None, top: int = 10, window: int = 4096) -> list[dict]:
+def series_tracks(series, names: Optional[Sequence[str]] = None, threshold: Optional[float] = None) -> dict[str, Tensor]:
+    """Features of a real-valued series (N, F) for the unit finder, per column: its value, rising (1
+    where it went up from the step before), falling, above its mean, and above `threshold` (in the
+    data's units, first column) when given. Each track is (N,) float32."""
+    x = torch.as_tensor(series, dtype=torch.float64)
+    x = x[:, None] if x.dim() == 1 else x
+    names = list(names or [f"input {j}" for j in range(x.shape[1])])
+    tr = {}
+    for j, n in enumerate(names[:x.shape[1]]):
+        v = x[:, j]
+        d = torch.diff(v, prepend=v[:1])
+        pre = f"{n}: " if x.shape[1] > 1 else ""
+        tr[pre + "value"] = v.float()
+        tr[pre + "rising"] = (d > 0).float()
+        tr[pre + "falling"] = (d < 0).float()
+        tr[pre + "above its mean"] = (v > v.mean()).float()
+    if threshold is not None:
+        tr[f"{names[0]} above {threshold:g}"] = (x[:, 0] > float(threshold)).float()
+    return tr
+
+
+def find_units(source, text: Optional[str], regex: Optional[str] = None, top: int = 10, window: int = 4096,
+               tracks: Optional[dict[str, Tensor]] = None) -> list[dict]:
     """Rank (gate or state, layer, direction, unit) by |correlation| with each feature track.
 
     source: a Trace over `text` (batch 0), or a LongTrace whose steps are `text`'s characters
-    (then the text is read window by window, never whole). Returns rows sorted by |r|:
+    (then the text is read window by window, never whole); or any input with `tracks` given
+    ({name: (N,)}, e.g. series_tracks of a series). Returns rows sorted by |r|:
     {"track", "name", "layer", "direction", "unit", "r"}, `top` per track."""
-    tracks = feature_tracks(text, regex)
+    tracks = tracks if tracks is not None else feature_tracks(text, regex)
     cor = Correlator()
     if isinstance(source, LongTrace):
         for a in range(0, source.steps, window):

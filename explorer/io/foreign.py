@@ -3,7 +3,7 @@
     found = explorer.io.foreign.read_foreign("model.pt")       # path, bytes or a state_dict
     found.modules["rnn"].module      # stock module with the file's weights, eval mode, float32 or 64
     found.modules["rnn"].assumed     # what the file could not say, e.g. {"nonlinearity": "tanh"}
-    found.embedding, found.head      # an nn.Embedding / nn.Linear that fit the module, if any
+    explorer.io.tasks.parts_for(found, "rnn")   # its own embedding and head, by name; opened.py: the task
 
 What is read (the content decides, never the file name):
 - safetensors; torch.save zips and legacy pickles through torch.load(weights_only=True);
@@ -61,42 +61,9 @@ class Foreign:
     classes: list[str] = field(default_factory=list)        # pickled classes (never imported)
     notes: list[str] = field(default_factory=list)          # one sentence each, for people
     source: str = "state_dict"                              # state_dict | pickled model | TorchScript | safetensors
-
-    def embedding_for(self, prefix: str) -> Optional[nn.Embedding]:
-        """An embedding whose width is the module's input size (the one named like an embedding
-        or encoder first), or None."""
-        mod = self.modules[prefix].module
-        cands = [(k, t) for k, t in self.tensors.items()
-                 if k.endswith("weight") and t.dim() == 2 and t.shape[1] == mod.input_size and not _LAYER.match(k)
-                 and not _CELL.match(k) and t.is_floating_point()]
-        cands.sort(key=lambda kt: (not re.search(r"emb|encoder|lookup|tok", kt[0]), kt[0]))
-        if not cands:
-            return None
-        w = cands[0][1].float() if cands[0][1].dtype in (torch.float16, torch.bfloat16) else cands[0][1]
-        emb = nn.Embedding(w.shape[0], w.shape[1], dtype=w.dtype)
-        emb.weight.data.copy_(w)
-        emb.source_key = cands[0][0]
-        return emb.eval()
-
-    def head_for(self, prefix: str, vocab_size: Optional[int] = None) -> Optional[nn.Linear]:
-        """A linear layer reading the module's output (in_features = directions × H_out) whose rows
-        match vocab_size when given (a language model's decoder), or None."""
-        mod = self.modules[prefix].module
-        width = (2 if mod.bidirectional else 1) * (mod.proj_size or mod.hidden_size)
-        cands = [k for k, t in self.tensors.items() if k.endswith("weight") and t.dim() == 2 and t.shape[1] == width
-                 and (vocab_size is None or t.shape[0] == vocab_size) and not _LAYER.match(k) and not _CELL.match(k)]
-        cands.sort(key=lambda k: (not re.search(r"decoder|head|out|fc|proj|classifier", k), k))
-        if not cands:
-            return None
-        w = self.tensors[cands[0]]
-        b = self.tensors.get(cands[0][:-len("weight")] + "bias")
-        dt = torch.float32 if w.dtype in (torch.float16, torch.bfloat16) else w.dtype
-        lin = nn.Linear(w.shape[1], w.shape[0], bias=b is not None, dtype=dt)
-        lin.weight.data.copy_(w)
-        if b is not None:
-            lin.bias.data.copy_(b)
-        lin.source_key = cands[0]
-        return lin.eval()
+    pickled: dict[str, pickles.PickledModule] = field(default_factory=dict)   # module classes by prefix
+    values: dict = field(default_factory=dict)              # plain settings saved beside the weights
+    objects: dict[str, pickles.PickledModule] = field(default_factory=dict)   # e.g. a fitted scaler, inert
 
 
 def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None, *,
@@ -125,7 +92,8 @@ def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None, *,
     if low:
         found.notes.append(f"The weights are {' and '.join(low)}; they are traced in float32 (exactly the same "
                            "values, computed at higher precision).")
-    return Foreign(found.modules, found.tensors, found.classes, found.notes, found.source)
+    return Foreign(found.modules, found.tensors, found.classes, found.notes, found.source, found.pickled,
+                   found.values, found.objects)
 
 
 def load_recurrent(source: Source, *, overrides: Optional[dict[str, dict]] = None,
@@ -150,6 +118,8 @@ class _Read:
     notes: list[str] = field(default_factory=list)
     source: str = "state_dict"
     modules: dict[str, FoundModule] = field(default_factory=dict)
+    values: dict = field(default_factory=dict)
+    objects: dict = field(default_factory=dict)
 
 
 def _read(source: Source) -> _Read:
@@ -234,7 +204,7 @@ def _unwrap(un: pickles.Unpickled, source: str) -> _Read:
     if tensors and all(k.startswith("module.") for k in tensors):
         tensors = {k[7:]: v for k, v in tensors.items()}
         mods = {(k[7:] if k.startswith("module.") else ("" if k == "module" else k)): v for k, v in mods.items()}
-    return _Read(tensors, mods, list(un.classes), [], source)
+    return _Read(tensors, mods, list(un.classes), [], source, values=un.values, objects=un.objects)
 
 
 def _has_recurrent(tensors, prefix) -> bool:

@@ -23,7 +23,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from torch import Tensor
@@ -97,6 +97,37 @@ class Unpickled:
     modules: dict[str, PickledModule]
     classes: list[str]
     torchscript: bool = False
+    values: dict[str, Any] = field(default_factory=dict)           # plain settings by path ("hyper_parameters.lr")
+    objects: dict[str, PickledModule] = field(default_factory=dict)  # other objects (a fitted scaler), inert
+
+
+MAX_VALUES = 5000                 # plain settings kept from one file (a config is a few dozen)
+MAX_ARRAY_BYTES = 64 << 20        # a pickled numpy array larger than this is not a scaler's numbers
+_ARRAY_CODES = {"f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "b1"}
+
+
+def plain_array(o) -> Optional[Tensor]:
+    """A pickled numpy array (numpy's _reconstruct + ndarray state) as a float64 tensor, decoded from its
+    recorded shape, dtype code and raw bytes without numpy's code; None if it is not a plain numeric one."""
+    if not (isinstance(o, StandIn) and o.pickled_as.endswith("multiarray._reconstruct")):
+        return None
+    st = o.__dict__.get("_state")
+    if not (isinstance(st, tuple) and len(st) == 5 and isinstance(st[1], tuple) and isinstance(st[4], bytes)):
+        return None
+    _, shape, dt, fortran, raw = st
+    if not (isinstance(dt, StandIn) and dt.pickled_as.endswith(".dtype") and dt.__dict__.get("_args")):
+        return None
+    code = str(dt._args[0])
+    dst = dt.__dict__.get("_state")
+    endian = dst[1] if isinstance(dst, tuple) and len(dst) > 1 and dst[1] in ("<", ">", "|", "=") else "<"
+    if code not in _ARRAY_CODES or not all(isinstance(n, int) and n >= 0 for n in shape) or len(raw) > MAX_ARRAY_BYTES:
+        return None
+    import numpy as np
+    dtype = np.dtype(("|" if code in ("i1", "u1", "b1") else endian) + code)
+    if len(raw) != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
+        return None
+    a = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return torch.from_numpy(a.astype(np.float64))
 
 
 def pickle_globals(raw: bytes) -> list[str]:
@@ -223,6 +254,8 @@ def flatten(obj) -> Unpickled:
     _parameters, _buffers and _modules, as nn.Module.state_dict() names them)."""
     tensors: dict[str, Tensor] = {}
     modules: dict[str, PickledModule] = {}
+    values: dict[str, Any] = {}
+    objects: dict[str, PickledModule] = {}
     seen: set[int] = set()
 
     def walk(o, prefix: str, depth: int):
@@ -231,7 +264,18 @@ def flatten(obj) -> Unpickled:
         if isinstance(o, Tensor):
             tensors.setdefault(prefix.rstrip("."), o)
             return
+        if isinstance(o, (bool, int, float, str)) or o is None:
+            if prefix and len(values) < MAX_VALUES and (not isinstance(o, str) or len(o) <= 1000):
+                values[prefix.rstrip(".")] = o
+            return
         seen.add(id(o))
+        if isinstance(o, StandIn) and not isinstance(o.__dict__.get("_parameters"), dict) \
+                and not isinstance(o.__dict__.get("_modules"), dict) and not _is_scripted(o):
+            d = o.__dict__
+            attrs = {k: v for k, v in d.items() if not k.startswith("_") and isinstance(v, (int, float, str, bool))}
+            attrs.update({k: a for k, v in d.items() if not k.startswith("_") and (a := plain_array(v)) is not None})
+            if attrs and len(objects) < MAX_VALUES:
+                objects[prefix.rstrip(".")] = PickledModule(o.pickled_as, attrs)
         if isinstance(o, StandIn):
             d = o.__dict__
             if isinstance(d.get("_parameters"), dict) or isinstance(d.get("_modules"), dict):
@@ -266,7 +310,7 @@ def flatten(obj) -> Unpickled:
                 walk(v, prefix + str(i) + ".", depth + 1)
 
     walk(obj, "", 0)
-    return Unpickled(tensors, modules, [])
+    return Unpickled(tensors, modules, [], values=values, objects=objects)
 
 
 def _is_scripted(o: StandIn) -> bool:

@@ -2,6 +2,7 @@
 
     figures.py  heatmaps, lines, the stacked gates figure, gradient curves, saturation, the overview
     key.py      the colour key (HTML) shown above figures drawn without colour bars
+    readout.py  what the model says: a forecast against the series, class probabilities, a verdict
     cell.py     the textbook cell diagram filled with a model's numbers, animated in the browser
 
 Every builder is bounded in size whatever the input length. Imports: plotly, numpy and explorer.core's
@@ -30,8 +31,9 @@ from .figures import (
            text_heatmap,
 )
 from .key import css_gradient, scale_key
+from .readout import class_figure, forecast_figure, next_token_figure, verdict_figure
 
 __all__ = ["DIV", "FONT", "GRADIENT_DECADES", "OVERVIEW_MARGINS", "PALETTE", "SEQ", "STYLE", "gate_heatmap",
            "gate_scale", "gates_figure", "gradient_curves", "gradient_units", "heatmap_stack", "log_curves",
            "safe_label", "saturation_scatter", "side_by_side", "state_lines", "text_heatmap", "scale_key",
-           "css_gradient"]
+           "css_gradient", "class_figure", "forecast_figure", "next_token_figure", "verdict_figure"]

@@ -195,10 +195,10 @@ def gradient_curves(norms: dict[str, tuple[np.ndarray, np.ndarray]], ratios: dic
     for k, (label, (x, y)) in enumerate(norms.items()):
         c = PALETTE[k % len(PALETTE)]
         first.setdefault(label.split()[0], c)
-        fig.add_trace(go.Scatter(x=np.asarray(x), y=np.asarray(y, dtype=np.float64), mode="lines", name=label,
+        fig.add_trace(go.Scatter(x=np.asarray(x), y=np.asarray(y, dtype=np.float64), mode="lines", name=html.escape(label),
                                  line=dict(color=c), legendgroup=label.split()[0]), 1, 1)
     for label, (x, y) in ratios.items():         # each ratio in its model's colour, named in the hover only
-        fig.add_trace(go.Scatter(x=np.asarray(x), y=np.asarray(y, dtype=np.float64), mode="lines", name=label,
+        fig.add_trace(go.Scatter(x=np.asarray(x), y=np.asarray(y, dtype=np.float64), mode="lines", name=html.escape(label),
                                  line=dict(color=first.get(label.split()[0], "grey")), legendgroup=label.split()[0],
                                  showlegend=False), 2, 1)
     fig.add_hline(y=1, line=dict(dash="dot", color="grey"), row=2, col=1)

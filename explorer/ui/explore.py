@@ -12,7 +12,7 @@ from explorer.analysis import units as A
 from explorer.core import kinds
 from explorer.core.cells import GATE_NAMES
 
-from . import inspect_step, state
+from . import inspect_step, says_view, state
 from .classroom import hidden
 from .inputs import user_input
 from .state import error_boundary
@@ -152,6 +152,8 @@ def _view(p, ui, lt, key):
     w = View(p, ui, lt, arr, key, a, b, l, d, kind, names, units, units_of, steps, chars, Hout)
     views = {name: draw for name, draw, section in VIEWS
              if (section is None or not hidden(section)) and (name != "Saturation" or kind.gates)}
+    if p.task != "language model":              # a classifier's or forecaster's verdict is what it is for: first
+        views = {"What it says": views.pop("What it says"), **views}
     st.caption("Look closer at this window:")
     state.lazy_tabs(views, "xtab", w)                       # "go there" from the Units tab sets pending_xtab
 
@@ -227,6 +229,7 @@ def _saturation(w: View):
 VIEWS = [
     ("One unit", _one_unit, None),
     ("Units over time", _lines, None),
+    ("What it says", says_view.what_it_says, None),
     ("Step inspector", lambda w: inspect_step.inspector(w.p, w.ui, w.lt, w.arr, w.key, w.a, w.b, w.units), "step inspector"),
     ("What if", lambda w: inspect_step.what_if(w.p, w.ui, w.lt, w.arr, w.key, w.a, w.b, w.units), "what-if"),
     ("Saturation", _saturation, "saturation"),

@@ -71,7 +71,28 @@ def gradflow_tab():
         trio = _three_models(source, hidden, init, 0, T)
         text = _input_text(T, text_src, 0)
         out = _flows((source, hidden, init, T), text, objective, fval if clamp else None, _models=trio)
+        out = dict(out, picked=_picked(T))
         _draw(out, T)
+
+
+def _picked(T: int):
+    """The picked model's own flow on the Explore tab's input (its first T steps), with its task's objective;
+    None when it is one of the pretrained trio drawn anyway, or there is no input."""
+    p, ui = st.session_state.get("picked"), st.session_state.get("input")
+    if p is None or ui is None or p.key.startswith("pretrained:shakespeare-"):
+        return None
+    return _picked_flow(f"{p.key}|{ui.key}", T, _p=p, _ui=ui)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _picked_flow(key: str, T: int, _p, _ui) -> dict:
+    n = min(T, len(_ui.payload))
+    x = state.core_input(_p, _ui.payload)[0:n]
+    out = C.model_flow(_p.opened, x, _ui.payload[:n] if _p.is_char else None)
+    label = f"{_p.label} (yours)"
+    out["reading"] = C.reading({f"{label}": out.pop("flow")}, _p.core.num_layers - 1).replace("Gradient ‖dJ/dh_t‖: ", "")
+    out["label"] = label
+    return out
 
 
 def _draw(out: dict, T: int):
@@ -85,11 +106,19 @@ def _over_time(out: dict, T: int):
     curves = {f"{KINDS[k].label} ‖dJ/dh_t‖": (steps, gap(out[k]["h_norm"])) for k in KINDS}
     curves["LSTM ‖dJ/dc_t‖"] = (steps, gap(out["lstm"]["c_norm"]))
     ratios = {f"{KINDS[k].label} ratio": (steps[:-1], np.clip(out[k]["ratio"], 1e-12, 1e12)) for k in KINDS}
+    mine = out.get("picked")
+    if mine is not None:                     # the picked model's own, on its own input, its task's objective
+        own = np.arange(len(mine["h_norm"]))
+        curves[f"{mine['label']} ‖dJ/dh_t‖"] = (own, gap(mine["h_norm"]))
+        if mine["c_norm"] is not None:
+            curves[f"{mine['label']} ‖dJ/dc_t‖"] = (own, gap(mine["c_norm"]))
+        ratios[f"{mine['label']} ratio"] = (own[:-1], np.clip(mine["ratio"], 1e-12, 1e12))
     # one figure, two panels on one step axis: one plotly instance on the page instead of two
     st.plotly_chart(plots.gradient_curves(curves, ratios, "how much gradient reaches each step (log scale)",
                                           "step ratio ‖dJ/dh_t‖ / ‖dJ/dh_t+1‖ (Pascanu et al. 2013): below 1 = shrinking"),
                     key="gf_curves", theme=None)
-    st.info(out["reading"])
+    st.info(out["reading"] + (f" The picked model, {mine['label']}, on the Explore tab's input with J = "
+                               f"{mine['objective']}: {mine['reading']}" if mine is not None else ""))
     cols = st.columns(3)
     s = out["summary"]
     for col, k in zip(cols, KINDS):

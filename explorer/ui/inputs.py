@@ -8,6 +8,7 @@ import streamlit as st
 
 from explorer import InputError
 from explorer.io import data as D
+from explorer.io.series import Scaler, read_table, short
 
 from . import state
 from .state import MAX_CHARS, SelectedModel, digest, md_escape
@@ -23,6 +24,9 @@ class UserInput:
     label: str
     baseline: float | None = None
     labels: list[str] | None = None   # what each step reads, for the time axis (characters or words)
+    series: object = None             # a CSV's raw values (N, I) in the data's units, before scaling
+    scaler: object = None             # how they were scaled (explorer.io.series.Scaler)
+    columns: list[str] | None = None  # the CSV columns read, in order
 
 
 def text_input(p: SelectedModel, where=st) -> UserInput:
@@ -74,35 +78,79 @@ def text_input(p: SelectedModel, where=st) -> UserInput:
                      up.name if up is not None else sample, labels=labels)
 
 
-def series_input(p: SelectedModel, where=st) -> UserInput:
-    """Synthetic task samples or a CSV for sequence models; Gaussian noise for foreign modules."""
-    I = p.core.input_size if p.model is None else p.model.cfg.input_size
+def series_input(p: SelectedModel, where=st) -> UserInput | None:
+    """Synthetic task samples, a CSV of any number of columns, or Gaussian noise, for models that read
+    real values (our sequence models, foreign forecasters, a bare module)."""
+    I = p.input_size
     choices = []
-    if I == 2:
-        choices.append("adding problem")
-    if I == 10:
-        choices.append("copy task")
-    if I == 1:
-        choices += ["noisy sine", "CSV upload"]
-    choices.append("random Gaussian input")
+    if p.model is not None and p.model.__class__.__name__ == "SeqModel":
+        choices += {2: ["adding problem"], 10: ["copy task"], 1: ["noisy sine"]}.get(I, [])
+    choices += ["CSV upload", "random Gaussian input"]
     c1, c2 = where.columns([1, 2])
+    # A forecaster reads its own data first; a bare module (no head) the synthetic choices or noise.
+    first = "CSV upload" if p.task == "regressor" and p.opened.cfg is None else \
+        next(c for c in choices if c != "CSV upload")
+    state.keep_valid("series_src", choices, first)
     src = c1.selectbox("input", choices, key="series_src")
+    if src == "CSV upload":
+        return _csv_input(p, I, c1, c2)
     state.start_at("series_T", 100 if src != "random Gaussian input" else 200, 10, 2000)
     T = c1.slider("sequence length T", 10, 2000, key="series_T")
     state.start_at("series_seed", 0, 0, 10_000)
     seed = c1.number_input("sample seed", 0, 10_000, key="series_seed")
-    values = None
-    if src == "CSV upload":
-        up = c2.file_uploader("CSV with a numeric column", type=["csv"], key="csv_upload")
-        if up is None:
-            raise InputError("upload a CSV file with a numeric column to read it.")
-        names_key = "csv_col"
-        values, names, col = D.read_series(up.getvalue(), st.session_state.get(names_key))
-        c2.selectbox("column", names, key=names_key)
-    x, base, note = D.series_sample(src, T, I, seed, values=values, dtype=p.core.weight_ih_l0.dtype)
+    x, base, note = D.series_sample(src, T, I, seed, dtype=p.core.weight_ih_l0.dtype)
     if note:
         c2.caption(note)
     return UserInput(f"series:{src}:{T}:{seed}:" + digest(x.numpy().tobytes()), x, None, src, base)
+
+
+SCALINGS = {"none": "none", "min-max to [0, 1]": "min-max", "standardise": "standardise"}
+OWN_SCALER = "the checkpoint's own scaler"
+
+
+def _csv_input(p: SelectedModel, I: int, c1, c2) -> UserInput | None:
+    up = c2.file_uploader(f"CSV: the model reads {I} column{'s' if I > 1 else ''} per step (dates and text "
+                          "columns label the time axis)", type=["csv", "txt", "tsv"], key="csv_upload")
+    if up is None:
+        c2.info(f"Upload a CSV with at least {I} numeric column{'s' if I > 1 else ''} (the series this model "
+                "forecasts), or pick another input on the left.")
+        return None
+    table = _table(up.getvalue(), up.name)
+    numeric = list(table.numeric)
+    if len(numeric) < I:
+        raise InputError(f"{up.name} has {len(numeric)} numeric column(s) ({', '.join(numeric)[:120]}); this model "
+                         f"reads {I} per step.")
+    state.keep_valid("csv_cols", numeric, numeric[:I])
+    cols = c2.multiselect(f"columns the model reads, in order ({I})", numeric, key="csv_cols", max_selections=I,
+                          help="The model's input features, in the order it was trained with.")
+    if len(cols) != I:
+        raise InputError(f"pick {I} column{'s' if I > 1 else ''} for the model's {I} input feature"
+                         f"{'s' if I > 1 else ''} ({len(cols)} picked).")
+    own = p.opened.scaler
+    options = ([OWN_SCALER] if own is not None else []) + list(SCALINGS)
+    default = OWN_SCALER if own is not None else ("standardise" if p.opened.cfg is not None else "min-max to [0, 1]")
+    state.keep_valid("csv_scale", options, default)
+    how = c1.selectbox("scaling", options, key="csv_scale",
+                       help="Fitted on this series (or the checkpoint's own fitted scaler, when it carries one).")
+    raw = table.features(cols, n=I)
+    scaler = own if how == OWN_SCALER else Scaler.fit(raw, SCALINGS[how])
+    x = p.opened.series(raw, scale=scaler)
+    labels = table.row_labels()
+    c2.caption(md_escape(f"{up.name}: {table.rows:,} rows" + (f", steps labelled by {next(iter(table.labels))}"
+                                                             if labels else "") + ". " + scaler.describe(cols))
+               + ("" if how != default or own is not None else " (assumed: the file carries no scaler)"))
+    return UserInput(f"csv:{digest(up.getvalue())}:{cols}:{how}", x, None, up.name, labels=labels, series=raw,
+                     scaler=scaler, columns=list(cols))
+
+
+def _table(data: bytes, name: str):
+    cache = st.session_state.setdefault("csv_tables", {})
+    key = digest(data)
+    if key not in cache:
+        if len(cache) > 4:
+            cache.clear()
+        cache[key] = read_table(data, name=short(name, 60))
+    return cache[key]
 
 
 def user_input(p: SelectedModel, where=st) -> UserInput:

@@ -68,7 +68,7 @@ def _inspector(p, ui, lt, arr, key, a, b, units):
            f"the {'previous' if d == 0 else 'next (reverse direction)'} state, from step {prev_t}")
     st.markdown(f"**Step {t}** reads {what} ($\\lVert x_t \\rVert$ = {s.x_norm:.3f}) and {src}. "
                 + ("✓ the equations reproduce the trace." if ok else "⚠ the equations do not reproduce the trace here."))
-    if p.is_char and getattr(p.model, "head", None) is not None and d == 0 and l == p.core.num_layers - 1:
+    if p.is_char and p.is_lm and d == 0 and l == p.core.num_layers - 1:
         nxt = top_next(p.model, arr["output"][t - a])
         st.caption("What the model expects next: " + ", ".join(f"{state.md_escape(repr(tok))} {pr:.0%}" for tok, pr in nxt)
                    + (f" (it is {state.md_escape(repr(ui.labels[t + 1]))})" if ui.labels is not None and t + 1 < N else ""))
@@ -137,7 +137,7 @@ def _what_if(p, ui, lt, arr, key, a, b, units):
                                            f"{view} u{u} with the intervention": new[view][l, d][:, u]}, steps,
                                           ui.labels[a:b] if ui.labels is not None else None,
                                           title=f"unit {u} before and after"), key="wi_line", theme=None)
-        if p.is_char:
+        if p.is_char and p.is_lm:
             base, alt = _char_loss(p, ui, arr, a, b), _char_loss(p, ui, new, a, b)
             if base is not None:
                 st.markdown(f"Next-token loss over this window: **{base:.3f}** nats originally, **{alt:.3f}** with "

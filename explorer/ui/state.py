@@ -25,6 +25,7 @@ from explorer import InputError
 from explorer.core import kinds
 from explorer.core.windows import LongTrace, scan_long, time_left
 from explorer.io.models import LazyEmbedding
+from explorer.io.opened import as_opened
 
 MAX_CHARS = 2_000_000          # upload cap for text (characters)
 
@@ -44,7 +45,27 @@ class SelectedModel:
 
     @property
     def is_char(self) -> bool:
+        """It reads text: tokens through its own vocabulary and embedding."""
         return self.model is not None and getattr(self.model, "vocab", None) is not None
+
+    @property
+    def opened(self):
+        """The model as it is used (explorer.io.opened.OpenedModel): its task, its head, what it reads."""
+        return opened_model(self.key, self.model, self.core)
+
+    @property
+    def task(self) -> str:
+        return self.opened.task
+
+    @property
+    def is_lm(self) -> bool:
+        """Only a language model's head says what comes next."""
+        return self.task == "language model" and getattr(self.model, "head", None) is not None
+
+    @property
+    def input_size(self) -> int:
+        """Features per step of the data it reads (before our sequence models' projection)."""
+        return self.opened.input_size
 
     @property
     def directions(self) -> int:
@@ -62,6 +83,18 @@ def error_boundary(what: str):
         traceback.print_exc()
         st.error(f"Something went wrong while {what} ({type(e).__name__}: {str(e).splitlines()[0][:160]}); "
                  "the rest of the page still works.")
+
+
+_OPENED: dict = {}
+
+
+def opened_model(key: str, model, core):
+    """as_opened, once per model key (a dict of the process: the same key is the same model)."""
+    if key not in _OPENED:
+        if len(_OPENED) > 64:
+            _OPENED.clear()
+        _OPENED[key] = as_opened(model, core)
+    return _OPENED[key]
 
 
 @st.cache_resource(show_spinner=False)

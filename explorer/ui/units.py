@@ -55,9 +55,10 @@ def units_tab():
     names = cells.names(p.kind)
     if ui.text is not None:
         _finder(p, ui, lt, key, view)
+    elif not p.is_char:
+        _series_finder(p, ui, lt, key, view)
     else:
-        st.caption("The unit finder correlates units with features of characters; this input is not read "
-                   "character by character.")
+        st.caption("The unit finder correlates units with features of characters; this input is read word by word.")
     _patterns(p, ui, lt, key, names, view)
     _clusters(p, ui, lt, key, names, view)
 
@@ -182,3 +183,44 @@ def _clusters_body(p, ui, lt, key, names, view):
                              row_labels=[f"c{int(cl.labels[u])}·u{u}" for u in show])
     st.caption("cluster sizes: " + ", ".join(f"c{j}: {n}" for j, n in enumerate(cl.sizes)))
     st.plotly_chart(fig, key="clusters", theme=None)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _find_series(key: str, thr, top: int, _lt, _series, _names) -> list[dict]:
+    return A.find_units(_lt, None, top=top, tracks=A.series_tracks(_series, _names, thr))
+
+
+@st.fragment
+def _series_finder(p, ui, lt, key, view):
+    with error_boundary("finding units"):
+        st.subheader("Unit finder")
+        st.caption("Every unit of every gate and state, correlated with features of the series it reads (Pearson r "
+                   "over the whole input): the value, rising, falling, above its mean, and your own threshold.")
+        series = ui.series if ui.series is not None else ui.payload
+        names = ui.columns or [f"input {j}" for j in range(series.shape[1])]
+        c1, c2, c3 = st.columns([1, 1, 1])
+        use = c1.checkbox(f"my threshold on {names[0]}", key="uf_use_thr")
+        state.start_at("uf_thr", 0.0)
+        thr = c2.number_input("threshold (the data's units)", key="uf_thr", disabled=not use)
+        state.start_at("uf_top", 3, 1, 10)
+        top = c3.slider("units per feature", 1, 10, key="uf_top")
+        if not _run_when_asked(key, "find units", len(series), "uf_go"):
+            return
+        rows = _find_series(key, float(thr) if use else None, top, _lt=lt, _series=series, _names=tuple(names))
+        st.dataframe([{"rank": k + 1, "feature": r["track"], "gate/state": r["name"], "layer": r["layer"],
+                       "direction": r["direction"], "unit": r["unit"], "r": round(r["r"], 3)} for k, r in enumerate(rows)],
+                     hide_index=True, height=260, key="uf_table")
+        labels = [f"{k + 1}. {r['track']} · {r['name']} unit {r['unit']} · r = {r['r']:+.2f}" for k, r in enumerate(rows)]
+        pick = st.selectbox("show", range(len(rows)), format_func=lambda i: labels[i], key="uf_row")
+        r = rows[pick]
+        a, b = view["a"], view["b"]
+        vals = state.window_cached(key, a, b, "", _lt=lt)[r["name"]][r["layer"], r["direction"]][:, r["unit"]]
+        track = A.series_tracks(series[a:b], names, float(thr) if use else None)[r["track"]].numpy()
+        span = float(np.ptp(vals)) or 1.0
+        f = (track - track.min()) / max(float(np.ptp(track)), 1e-12)
+        f = 1 - f if r["r"] < 0 else f
+        st.plotly_chart(plots.state_lines({f"{r['name']} u{r['unit']}": vals,
+                                           f"feature: {r['track']} (scaled{', flipped' if r['r'] < 0 else ''})":
+                                           f * span + float(vals.min())}, np.arange(a, b),
+                                          ui.labels[a:b] if ui.labels is not None else None,
+                                          title="the unit next to the feature"), key="uf_line", theme=None)

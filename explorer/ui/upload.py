@@ -3,14 +3,15 @@ the file recorded, what had to be assumed (and a picker to change it), and a voc
 lets the user's text through the model's own embedding."""
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
 from explorer import InputError
 from explorer.core.kinds import KINDS
 from explorer.io.checkpoints import load_model
-from explorer.io.foreign import read_foreign, with_settings
-from explorer.io.models import TokenModel
-from explorer.io.tokens import read_vocabulary
+from explorer.io.foreign import read_foreign
+from explorer.io.opened import opened_from, vocabulary
 
 from . import state
 from .state import SelectedModel, md_escape
@@ -61,39 +62,70 @@ def upload() -> SelectedModel | None:
     settings = {}
     kind = KINDS[fm.kind]
     if kind.has_nonlinearity:
-        slug = "rnn"
         now = fm.module.nonlinearity
         if "nonlinearity" in fm.assumed:
-            sb.caption(f"nonlinearity: {now} (assumed; a state_dict does not record it)")
+            sb.caption(f"nonlinearity: {now} (assumed; nothing in the file records it)")
         else:
             sb.caption(f"nonlinearity: {now} (recorded in the file)")
-        state.keep_valid(f"ck_nonlin_{slug}", ["tanh", "relu"], now)
-        pick = sb.selectbox("nonlinearity", ["tanh", "relu"], key=f"ck_nonlin_{slug}",
+        state.keep_valid("ck_nonlin_rnn", ["tanh", "relu"], now)
+        pick = sb.selectbox("nonlinearity", ["tanh", "relu"], key="ck_nonlin_rnn",
                             help="A vanilla RNN's tanh or relu is not in its weights: pick what your model used.")
         if pick != now:
             settings["nonlinearity"] = pick
     if "batch_first" in fm.assumed:
         sb.caption("batch_first: False (assumed; it only matters when you feed the module yourself: the app always "
                    "passes inputs in the module's own layout)")
-    if settings:
-        fm = with_settings(fm, **settings)
-    nonlin = fm.module.nonlinearity if kind.has_nonlinearity else ""
+    m = _opened(key, found, pre, settings, None)            # the task as the file says or as inferred
+    task = _task_picker(m, f"{key}:{pre}")
+    if task != m.task:
+        m = _opened(key, found, pre, settings, task)
+    for note in m.notes[len(found.notes):]:
+        sb.info(md_escape(note))
+    nonlin = m.core.nonlinearity if kind.has_nonlinearity else ""
     label = f"{f.name} · {pre or 'top level'}" + (f" · {nonlin}" if nonlin else "")
-    pkey = f"{key}:{pre}:{nonlin}"
-    emb = found.embedding_for(pre)
+    pkey = f"{key}:{pre}:{nonlin}:{m.task}"
+    emb, head = m.embedding, m.head
     if emb is None:
-        return SelectedModel(pkey, label, fm.module)
-    head = found.head_for(pre, emb.num_embeddings)
+        return SelectedModel(pkey, label, m.core, m)
     sb.caption(f"This file has an embedding ({emb.num_embeddings:,} × {emb.embedding_dim}, "
-               f"'{md_escape(emb.source_key)}')" + (f" and an output layer ('{md_escape(head.source_key)}')" if head else "")
+               f"'{md_escape(emb.source_key)}')" + (f" and a head ('{md_escape(head.source_key)}', "
+                                                     f"{head.out_features:,} outputs)" if head is not None else "")
                + ": upload its vocabulary to read your own text through them.")
-    vf = sb.file_uploader("vocabulary (tokens or the training corpus)", type=["txt", "json", "vocab", "tokens"],
-                          key="ckpt_vocab", help=VOCAB_HELP)
-    if vf is None:
+    vfs = sb.file_uploader("vocabulary (tokens, or the training corpus: several files in order)",
+                           type=["txt", "json", "vocab", "tokens"], key="ckpt_vocab", help=VOCAB_HELP,
+                           accept_multiple_files=True)
+    if not vfs:
         sb.caption("Without a vocabulary the recurrent core reads synthetic inputs.")
-        return SelectedModel(pkey, label, fm.module)
-    vocab = read_vocabulary(vf.getvalue(), emb.num_embeddings)
-    sb.caption(f"vocabulary: {len(vocab):,} {'characters' if vocab.level == 'char' else 'words'}")
-    model = TokenModel(emb, fm.module, head, vocab).eval()
-    return SelectedModel(f"{pkey}:vocab:{state.digest(vf.getvalue())}", label, fm.module, model,
-                  {"note": "your vocabulary through the file's own embedding"})
+        return SelectedModel(pkey, label, m.core, m)
+    vocab = vocabulary([v.getvalue() for v in vfs], emb.num_embeddings)
+    sb.caption(f"vocabulary: {len(vocab):,} {'characters' if vocab.level == 'char' else 'words'}"
+               + (f" from {len(vfs)} files" if len(vfs) > 1 else ""))
+    mv = _with_vocab(m, vocab)
+    digest = state.digest(b"".join(v.getvalue() for v in vfs))
+    return SelectedModel(f"{pkey}:vocab:{digest}", label, mv.core, mv,
+                         {"note": "your vocabulary through the file's own embedding"})
+
+
+TASK_HELP = ("What the model is for decides what its head says: a language model predicts the next token, a "
+             "classifier a class after reading, a regressor (forecaster) a value, an encoder hands its states on.")
+
+
+def _task_picker(m, key: str) -> str:
+    sb = st.sidebar
+    how = "recorded in the file" if "task" in m.recorded else ("set by you" if m.why == "set by you"
+                                                                 else f"assumed: {m.why}")
+    sb.caption(f"task: **{m.task}** ({md_escape(how)})")
+    state.keep_valid("ck_task", m.possible, m.task)
+    return sb.selectbox("task", m.possible, key="ck_task", help=TASK_HELP)
+
+
+def _opened(key: str, found, pre: str, settings: dict, task):
+    cache = st.session_state.setdefault("uploads", {})
+    k = f"opened:{key}:{pre}:{sorted(settings.items())}:{task}"
+    if k not in cache:
+        cache[k] = opened_from(found, pre, settings, task)
+    return cache[k]
+
+
+def _with_vocab(m, vocab):
+    return dataclasses.replace(m, vocab=vocab)

@@ -14,6 +14,7 @@ from projects import AWDModel, Criterion, Decoder, RNNModel, Scripted, saved
 
 from explorer import InputError, load_recurrent, trace
 from explorer.io.foreign import read_foreign
+from explorer.io.tasks import parts_for
 
 
 def same_output(stock, mod, x, atol=1e-6):
@@ -45,7 +46,8 @@ def test_word_language_model_saved_whole(rnn_type):
         assert fm.recorded["nonlinearity"] == rnn_type[4:].lower()
     assert fm.recorded["batch_first"] is False and "batch_first" not in fm.assumed
     assert any("model.RNNModel" in n and "not imported or run" in n for n in found.notes)
-    emb, head = found.embedding_for("rnn"), found.head_for("rnn", 50)
+    parts = parts_for(found, "rnn")
+    emb, head = parts.embedding, parts.head
     torch.testing.assert_close(emb.weight, m.encoder.weight)
     torch.testing.assert_close(head.weight, m.decoder.weight)
     torch.testing.assert_close(head.bias, m.decoder.bias)
@@ -55,7 +57,9 @@ def test_tied_weights_and_awd_lstm_saved_with_criterion_and_optimizer():
     torch.manual_seed(0)
     tied = RNNModel("LSTM", 40, 16, 16, 1, tie_weights=True).eval()
     found = read_foreign(saved(tied))
-    torch.testing.assert_close(found.head_for("rnn", 40).weight, tied.encoder.weight)
+    parts = parts_for(found, "rnn")
+    torch.testing.assert_close(parts.head.weight, tied.encoder.weight)
+    assert parts.tied and parts.head.source_key == "decoder.weight"
     awd = AWDModel().eval()
     opt = torch.optim.SGD(awd.parameters(), lr=0.1)
     mods = load_recurrent(saved([awd, Criterion(), opt]))
@@ -123,7 +127,7 @@ def test_cells_become_one_layer_modules_and_stepping_the_cell_equals_the_trace(c
         else:
             h = dec.cell(x[t:t + 1], h)
         torch.testing.assert_close(tr.h[0, 0, t], h, atol=1e-12, rtol=0)
-    assert found.embedding_for("cell").weight.shape == (12, 5)
+    assert parts_for(found, "cell").embedding.weight.shape == (12, 5)
 
 
 def test_relu_cell_from_a_whole_pickle_keeps_relu():
@@ -176,7 +180,7 @@ def test_low_precision_weights_are_traced_in_float32(dtype):
     assert mod.weight_ih_l0.dtype == torch.float32 and mod.proj_size == 3
     assert any(str(dtype).replace("torch.", "") in n and "float32" in n for n in found.notes)
     same_output(lstm.float(), mod, torch.randn(5, 2, 4))
-    assert found.embedding_for("rnn").weight.dtype == torch.float32
+    assert parts_for(found, "rnn").embedding.weight.dtype == torch.float32
 
 
 @pytest.mark.parametrize("src,match", ids=["binary", "no weights", "a pickled Linear"], argvalues=[
@@ -220,7 +224,8 @@ def test_the_token_model_equals_the_original_model():
     vocab = TokenVocab(corpus_vocabulary(corpus))
     m = RNNModel("GRU", len(vocab), 4, 6, 2).eval()
     found = read_foreign(saved(m))
-    tm = TokenModel(found.embedding_for("rnn"), found.modules["rnn"].module, found.head_for("rnn", len(vocab)), vocab).eval()
+    parts = parts_for(found, "rnn")
+    tm = TokenModel(parts.embedding, found.modules["rnn"].module, parts.head, vocab).eval()
     ids = vocab.encode("a b c d\nc b a")
     with torch.no_grad():
         want = m.decoder(m.rnn(m.encoder(ids[:, None]))[0])[:, 0]

@@ -51,7 +51,7 @@ def test_every_layout_renders_every_tab(name):
 def test_a_bare_relu_state_dict_shows_its_assumption_and_a_picker():
     at = upload_checkpoint(run_app(), "relu.pth.tar", LAYOUTS["relu.pth.tar"])
     side = " ".join(c.value for c in at.sidebar.caption) + " ".join(m.value for m in at.sidebar.markdown)
-    assert "tanh (assumed; a state_dict does not record it)" in side.replace("\\", "")
+    assert "tanh (assumed; nothing in the file records it)" in side.replace("\\", "")
     pick = at.sidebar.selectbox(key="ck_nonlin_rnn")
     assert pick.value == "tanh"
     pick.set_value("relu").run()

@@ -1,0 +1,74 @@
+"""What the model says, drawn: a forecast against the series, class probabilities as the model reads,
+a final verdict, the probability of the actual next token. Data in (explorer.analysis.says.Says),
+a finished figure out; one dict validated once, like the other figures."""
+from __future__ import annotations
+
+import html
+from typing import Optional, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .figures import FONT, PALETTE, STYLE, safe_label
+
+
+def _labels(labels: Optional[Sequence[str]]):
+    return [safe_label(str(c)) for c in labels] if labels is not None else None
+
+
+def _layout(title: str, y_title: str, height: int = 320, **extra) -> dict:
+    return dict(title=title, font=FONT, **STYLE, height=height, margin=dict(l=60, r=10, t=50, b=40),
+                legend=dict(orientation="h", y=-0.2), xaxis=dict(title=dict(text="step")),
+                yaxis=dict(title=dict(text=y_title)), **extra)
+
+
+def forecast_figure(steps: np.ndarray, prediction: np.ndarray, actual: np.ndarray,
+                    labels: Optional[Sequence[str]] = None, unit: str = "value") -> go.Figure:
+    """The forecast made after each step against the value that actually followed it (both in the
+    data's units); labels (dates, times) name the steps on hover."""
+    text = _labels(labels)
+    hover = "step %{x}" + (" · %{text}" if text else "") + "<br>%{y:.4g}<extra>%{fullData.name}</extra>"
+    data = [dict(type="scatter", x=np.asarray(steps), y=np.asarray(actual, dtype=np.float64), mode="lines",
+                 name="the actual next value", line=dict(color="#555555", width=2), text=text, hovertemplate=hover),
+            dict(type="scatter", x=np.asarray(steps), y=np.asarray(prediction, dtype=np.float64), mode="lines",
+                 name="the model's prediction", line=dict(color=PALETTE[1], width=2, dash="dot"), text=text,
+                 hovertemplate=hover)]
+    return go.Figure(dict(data=data, layout=_layout("prediction after each step vs what came next", unit)))
+
+
+def class_figure(steps: np.ndarray, probs: np.ndarray, classes: Sequence[str],
+                 labels: Optional[Sequence[str]] = None) -> go.Figure:
+    """Class probabilities after each step (T, K): the verdict forming as the model reads."""
+    text = _labels(labels)
+    hover = "step %{x}" + (" · %{text}" if text else "") + "<br>%{y:.1%}<extra>%{fullData.name}</extra>"
+    data = [dict(type="scatter", x=np.asarray(steps), y=np.asarray(probs[:, k], dtype=np.float64), mode="lines",
+                 name=html.escape(c), line=dict(color=PALETTE[k % len(PALETTE)], width=2), text=text, hovertemplate=hover)
+            for k, c in enumerate(classes)]
+    ticks = dict(tickmode="array", tickvals=list(np.asarray(steps)), ticktext=text) if text and len(text) <= 60 else {}
+    lay = _layout("what the classifier would say if the input ended here", "probability")
+    lay["yaxis"].update(range=[0, 1], tickformat=".0%")
+    lay["xaxis"].update(ticks)
+    return go.Figure(dict(data=data, layout=lay))
+
+
+def verdict_figure(probs: np.ndarray, classes: Sequence[str]) -> go.Figure:
+    """A final verdict (K,) as bars."""
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    data = [dict(type="bar", x=[html.escape(c) for c in classes], y=p, marker=dict(color=PALETTE[:len(p)]),
+                 text=[f"{v:.1%}" for v in p], textposition="outside", hovertemplate="%{x}: %{y:.1%}<extra></extra>")]
+    lay = _layout("the verdict after the whole input", "probability", height=280)
+    lay["yaxis"].update(range=[0, 1.1], tickformat=".0%")
+    lay["xaxis"] = dict()
+    return go.Figure(dict(data=data, layout=lay))
+
+
+def next_token_figure(steps: np.ndarray, p_actual: np.ndarray, labels: Optional[Sequence[str]] = None) -> go.Figure:
+    """The probability the model gave to the token that actually came next, after each step."""
+    text = _labels(labels)
+    hover = "step %{x}" + (" · %{text}" if text else "") + "<br>p = %{y:.1%}<extra></extra>"
+    data = [dict(type="scatter", x=np.asarray(steps), y=np.asarray(p_actual, dtype=np.float64), mode="lines+markers",
+                 name="p(actual next token)", line=dict(color=PALETTE[0]), marker=dict(size=4), text=text,
+                 hovertemplate=hover)]
+    lay = _layout("how sure the model was of what came next", "probability")
+    lay["yaxis"].update(range=[0, 1], tickformat=".0%")
+    return go.Figure(dict(data=data, layout=lay))
