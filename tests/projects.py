@@ -218,3 +218,24 @@ def airline_csv(n=48, seed=0) -> bytes:
         v = 112 + 2.5 * i + 30 * torch.sin(torch.tensor(i * 3.14159 / 6)).item() + torch.randn(1, generator=g).item() * 5
         rows.append(f'"{1949 + i // 12}-{i % 12 + 1:02d}",{v:.0f}')
     return ("\n".join(rows) + "\n").encode()
+
+
+def fitted_forecaster(csv: bytes, steps: int = 300, seed: int = 0) -> Forecaster:
+    """A Forecaster trained on a min-max scaled series to predict the next value after every step (the
+    targets of all steps at once, so it follows a series of any length). A few hundred Adam steps, so
+    a screenshot shows it following the series."""
+    import csv as _csv
+    rows = list(_csv.reader(io.StringIO(csv.decode())))[1:]
+    v = torch.tensor([float(r[1]) for r in rows])
+    v = (v - v.min()) / (v.max() - v.min())
+    x, y = v[None, :-1, None], v[None, 1:, None]
+    torch.manual_seed(seed)
+    net = Forecaster()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(steps):
+        opt.zero_grad()
+        out, _ = net.lstm(x)
+        loss = torch.nn.functional.mse_loss(net.fc(out), y)
+        loss.backward()
+        opt.step()
+    return net.eval()

@@ -100,7 +100,9 @@ def says(m, output, a: int, *, ids=None, x=None, series=None, scaler=None, targe
     ok = ~np.isnan(actual)
     err = float(np.mean(np.abs(pred[ok] - actual[ok]))) if ok.any() else None
     return Says(task, steps, "Its prediction after each step against the value that actually came next"
-                + (f" (mean absolute error {err:.4g} over this window)" if err is not None else "") + ".",
+                + (f" (mean absolute error {err:.4g} over this window)" if err is not None else "") + ". Each "
+                "prediction has read the series from its first step, from a zero state: a forecaster trained on "
+                "short windows sees more history here than it did in training.",
                 prediction=pred, actual=actual, error=err)
 
 

@@ -1,12 +1,15 @@
 """What comes in: text and series, vocabularies, our checkpoints, other people's files, the models
 around a stock core, and the pretrained registry.
 
-    data.py         text, CSV series and the synthetic tasks, validated into tensors; Vocab
+    data.py         text and the synthetic tasks, validated into tensors; Vocab
+    series.py       CSV tables (numeric and label columns), scalers (fitted, or a checkpoint's own)
     tokens.py       a foreign model's own vocabulary (JSON, text, pickled dictionaries)
     files.py        bytes from a path, safetensors metadata and tensors, one sentence per failure
     checkpoints.py  our format (safetensors + JSON metadata): save_model, load_model
     foreign.py      other people's checkpoints: every recurrent module, rebuilt as a stock module
     pickles.py      whole pickled models read without importing or running anything
+    tasks.py        a module's own embedding and head (by name, under its parent) and its task
+    opened.py       open_model: a model as it is used (task, inputs(), readout())
     models.py       models around a stock core: CharModel, SeqModel, TokenModel, ModelConfig
     pretrained.py   the registry over pretrained/ (load_pretrained, list_pretrained)
     cards.py        writes pretrained/README.md from the cards inside each checkpoint

@@ -41,6 +41,15 @@ def safe_label(ch: str, space: str = "␣") -> str:
     return html.escape(ch, quote=False)
 
 
+def label_every(labels: Sequence[str], max_labels: int, width_px: int = 1000) -> int:
+    """Label every k-th step so the labels fit side by side: characters one per step, dates ("1949-01")
+    or words every few steps (about 7 px per character of the time axis' monospace font)."""
+    T = len(labels)
+    widest = max((len(str(c)) for c in labels), default=1)
+    fit = T if widest <= 1 else max(1, width_px // (7 * widest + 8))     # one character per step always fits
+    return max(1, -(-T // max_labels), -(-T // fit))
+
+
 def gate_scale(name: str, values: Optional[np.ndarray] = None, bound: Optional[float] = None):
     """(colorscale, zmin, zmax) for a gate or state: sigmoid gates [0, 1]; tanh gates and h [-1, 1];
     c (unbounded) symmetric, ±bound when given (e.g. its largest |c| over a whole input, so that every
@@ -84,7 +93,8 @@ def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.
                       height=height or max(220, 60 + 14 * len(units)), margin=dict(l=50, r=10, t=40, b=40),
                       yaxis=dict(autorange="reversed", title="unit"), xaxis=dict(title=step_label))
     if chars is not None and len(chars) <= 150:
-        fig.update_xaxes(tickmode="array", tickvals=list(steps), ticktext=[safe_label(c) for c in chars], tickangle=0,
+        k = label_every(chars, 150)
+        fig.update_xaxes(tickmode="array", tickvals=list(steps)[::k], ticktext=[safe_label(c) for c in chars[::k]], tickangle=0,
                          tickfont=dict(family="monospace", size=11), title=None, ticklabeloverflow="allow", automargin=False)
     if margins is not None:
         fig.update_layout(margin=dict(l=margins[0], r=margins[1]))
@@ -244,7 +254,7 @@ def heatmap_stack(panels: list[dict], steps: np.ndarray, labels: Optional[Sequen
     several times more in Python), and it carries its own plain style (template "none"): the page
     draws it as it is, without a theme pass over its data in the browser."""
     steps = np.asarray(steps)
-    T, n = len(steps), len(panels)
+    n = len(panels)
     heights = [max(len(p["rows"]), 1) * row_px for p in panels]
     gap = 18
     total = sum(heights) + gap * (n - 1)
@@ -287,7 +297,7 @@ def heatmap_stack(panels: list[dict], steps: np.ndarray, labels: Optional[Sequen
         layout[ca["id"]]["colorbar"]["title"]["text"] = " ".join(ca["names"]) if len(ca["names"]) > 1 else ""
     last = layout[f"xaxis{'' if n == 1 else n}"]
     if labels is not None:
-        every = max(1, -(-T // max_labels))
+        every = label_every(labels, max_labels)
         # Labels fixed, upright and spaced by construction: telling plotly not to check them for overlap and
         # overflow (ticklabeloverflow="allow", no automargin) makes drawing the figure 3-4x cheaper in the browser.
         last.update(tickmode="array", tickvals=steps[::every].tolist(), ticktext=[safe_label(c) for c in labels[::every]],

@@ -160,3 +160,32 @@ def test_an_uploaded_book_moves_a_progress_bar_then_draws(server, tmp_path):
         assert page.get_by_text("the window below: steps 0–119 of 200,000").first.is_visible()
         assert page.locator(".js-plotly-plot").count() >= 3
         shot(page, "upload-book.png")
+
+
+def test_a_forecaster_and_its_dated_csv_show_the_prediction_against_the_series(server, tmp_path):
+    # The practitioner's path: their LSTM forecaster saved whole, and the airline-passengers-shaped CSV
+    # ("Month" dates beside "Passengers"). The page reads it as a regressor, takes Passengers, labels
+    # the steps by month, and draws its prediction after each step against the value that came next.
+    import torch
+    from projects import airline_csv, fitted_forecaster, saved
+    torch.manual_seed(0)
+    model, csv = tmp_path / "forecaster.pt", tmp_path / "airline-passengers.csv"
+    model.write_bytes(saved(fitted_forecaster(airline_csv(96))))
+    csv.write_bytes(airline_csv(96))
+    with browser_page(1280, 900) as page:
+        page.goto(server + "/?model_choice=" + urllib.parse.quote("upload a checkpoint…"))
+        wait_idle(page)
+        page.locator("[data-testid='stSidebar'] [data-testid='stFileUploader'] input[type='file']").first \
+            .set_input_files(str(model))
+        wait_idle(page)
+        assert page.get_by_text("task: regressor").first.is_visible()
+        page.locator("[data-testid='stMain'] [data-testid='stFileUploader'] input[type='file']").first \
+            .set_input_files(str(csv))
+        wait_idle(page)
+        no_exception(page, "forecaster")
+        fig = page.locator(".stPlotlyChart").filter(has_text="prediction after each step")
+        fig.first.wait_for(timeout=60_000)
+        assert page.get_by_text("steps labelled by Month").first.is_visible()
+        assert page.get_by_text("expects next").count() == 0
+        fig.first.scroll_into_view_if_needed()
+        shot(page, "forecaster.png")
