@@ -7,6 +7,7 @@ pass (windows.scan_long), so a whole book never has to be held at full resolutio
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -20,6 +21,7 @@ from explorer.core.stats import thresholds
 from explorer.core.trace import Trace
 from explorer.core.windows import LongTrace
 from explorer.errors import InputError
+from explorer.io.files import short
 
 # ---- saturation (Karpathy, Johnson & Fei-Fei 2015) -----------------------------------------
 
@@ -84,26 +86,43 @@ REGEX_HELP = ("RE2 syntax (linear time, so no pattern can stall the server): cha
               "groups, alternation, repetition and anchors work; backreferences (\\1) and "
               "look-arounds ((?=…), (?!…), (?<=…), (?<!…)) do not exist in it.")
 MAX_PATTERN = 1000          # characters: longer patterns are refused before compiling
+MAX_PROGRAM = 50_000        # RE2 instructions (r"[\pL\pN]{100}$" compiles to 134,204; r"\bthe\b" to 9)
+SAMPLE, MAX_SECONDS = 50_000, 3.0   # characters timed first, and the most a whole text may take
 
 
 def compile_user_regex(regex: str):
     """A user's pattern compiled with RE2, whose matching time is linear in the text whatever the
     pattern (Python's re backtracks: "(a+)+$" on 30 characters runs for minutes and holds the GIL).
     Raises InputError with one sentence for what RE2 does not have or cannot parse."""
+    if not isinstance(regex, str):
+        raise InputError("the regular expression must be text.")
     if len(regex) > MAX_PATTERN:
         raise InputError(f"the regular expression is {len(regex):,} characters long; keep it under {MAX_PATTERN:,}.")
+    shown = short(regex, 60)
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in regex):
+        raise InputError("the regular expression holds a lone surrogate character (half of a character pair, not "
+                         "text); remove it.")
     opts = re2.Options()
-    opts.max_mem = 32 << 20                   # a bound on the compiled program, not on the text
+    opts.max_mem = 8 << 20                    # a bound on the compiled program and its DFA, not on the text
+    opts.log_errors = False                   # our sentence, not RE2's log line on the server's stderr
     try:
-        return re2.compile(regex, opts)
+        pat = re2.compile(regex, opts)
     except re2.error as e:
-        for pat, what in ((r"\(\?<?[=!]", "look-arounds ((?=…), (?!…), (?<=…), (?<!…))"),
-                          (r"\\[1-9]|\(\?P=", "backreferences (\\1, (?P=name))")):
-            if re.search(pat, regex):
-                raise InputError(f"the regular expression {regex!r} uses {what}, which the linear-time "
+        for p, what in ((r"\(\?<?[=!]", "look-arounds ((?=…), (?!…), (?<=…), (?<!…))"),
+                        (r"\\[1-9]|\(\?P=", "backreferences (\\1, (?P=name))")):
+            if re.search(p, regex):
+                raise InputError(f"the regular expression {shown!r} uses {what}, which the linear-time "
                                  "engine used here does not support; rewrite it without them.") from None
-        why = str(e).splitlines()[0][:120] if str(e) else "it does not parse"
-        raise InputError(f"the regular expression {regex!r} is invalid ({why}); fix it and try again.") from None
+        msg = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        if "too large" in msg:
+            raise InputError(f"the regular expression {shown!r} is too large for the matcher; repeat groups fewer "
+                             "times, e.g. {20} instead of {1000}.") from None
+        why = short(msg.splitlines()[0], 100) if msg else "it does not parse"
+        raise InputError(f"the regular expression {shown!r} is invalid ({why}); fix it and try again.") from None
+    if pat.programsize > MAX_PROGRAM:
+        raise InputError(f"the regular expression {shown!r} compiles to {pat.programsize:,} instructions (at most "
+                         f"{MAX_PROGRAM:,}); repeat groups fewer times, e.g. {{20}} instead of {{200}}.")
+    return pat
 
 
 def regex_track(text: str, regex: str) -> Tensor:
@@ -112,6 +131,16 @@ def regex_track(text: str, regex: str) -> Tensor:
     pat = compile_user_regex(regex)
     n = len(text)
     edges = np.zeros(n + 1, dtype=np.int64)        # +1 where a match starts, -1 where it ends
+    # RE2 is linear in the text, but its constant depends on the pattern: nested stars can push it off its
+    # DFA onto the NFA, ~1000 times slower per character. Time it on a sample and refuse what would stall.
+    if n > SAMPLE:
+        t0 = time.perf_counter()
+        for _ in pat.finditer(text[:SAMPLE]):
+            pass
+        guess = (time.perf_counter() - t0) * n / SAMPLE
+        if guess > MAX_SECONDS:
+            raise InputError(f"the regular expression {short(regex, 60)!r} would take about {guess:.0f} s over "
+                             f"{n:,} characters (its nested repetitions defeat the fast matcher); simplify it.")
     for mt in pat.finditer(text):
         s, e = mt.start(), mt.end()
         e = max(e, s + 1)

@@ -19,6 +19,7 @@ Example: f := 1 and i := 0 for a unit keep its cell state exactly constant.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Union
 
@@ -119,6 +120,9 @@ def kind_of(rnn) -> str:
 def check_x(rnn, x) -> Tensor:
     if not isinstance(x, Tensor):
         raise InputError(f"x must be a torch.Tensor, got {type(x).__name__}.")
+    if x.layout != torch.strided or x.is_meta:
+        raise InputError(f"x must be a dense tensor with data (got a {'meta' if x.is_meta else str(x.layout)} tensor); "
+                         "use x.to_dense() or a tensor on a real device.")
     if x.dim() not in (2, 3):
         raise InputError(f"x must have 2 (unbatched: T, input_size) or 3 dimensions, got shape {tuple(x.shape)}.")
     if x.shape[-1] != rnn.input_size:
@@ -207,12 +211,30 @@ def select_mask(idx: Index, n: int, what: str) -> torch.Tensor:
     if idx is None:
         m[:] = True
         return m
+    shown = repr(idx)[:40]
+    if isinstance(idx, range):                       # a range is read by its ends, never listed (range(10**12))
+        idx = slice(idx.start, idx.stop, idx.step)
+    if isinstance(idx, slice):
+        if idx.step is not None and (not isinstance(idx.step, int) or idx.step <= 0):
+            raise InputError(f"intervention {what}s {shown} go backwards or by a non-integer step; give them in "
+                             "increasing order.")
+        try:
+            m[idx] = True
+        except (TypeError, ValueError):
+            raise InputError(f"intervention {what}s {shown} are not a range of whole numbers.") from None
+        return m
+    if isinstance(idx, bool) or not isinstance(idx, (numbers.Integral, list, tuple, set, frozenset, torch.Tensor)):
+        raise InputError(f"intervention {what}s must be a whole number, a list of them, a range or a slice, "
+                         f"not {type(idx).__name__}.")
+    items = [idx] if isinstance(idx, numbers.Integral) else list(idx)[:n + 1]
+    if len(items) > n or not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) or
+                                 (isinstance(i, torch.Tensor) and i.dim() == 0 and not i.is_floating_point())
+                                 for i in items):
+        raise InputError(f"intervention {what}s {shown} must be whole numbers, at most {n} of them.")
     try:
-        if isinstance(idx, int):
-            idx = [idx]
-        m[idx if isinstance(idx, slice) else list(idx)] = True
+        m[[int(i) for i in items]] = True
     except (IndexError, TypeError):
-        raise InputError(f"intervention {what} {idx!r} is out of range (there are {n}).") from None
+        raise InputError(f"intervention {what} {shown} is out of range (there are {n}).") from None
     return m
 
 
@@ -224,12 +246,19 @@ def interventions(intervene, kind: Kind) -> list[Intervention]:
         intervene = [intervene]
     elif isinstance(intervene, dict):
         intervene = [Intervention(k, v) for k, v in intervene.items()]
+    if not isinstance(intervene, (list, tuple)):
+        raise InputError(f"intervene must be an Intervention, a list of them or a {{gate: value}} dict, not "
+                         f"{type(intervene).__name__}.")
     allowed = kind.names()
     for iv in intervene:
+        if not isinstance(iv, Intervention):
+            raise InputError(f"intervene holds a {type(iv).__name__}; every item must be an explorer.Intervention.")
         if iv.gate not in allowed:
-            raise InputError(f"a {kind.label} cannot edit {iv.gate!r}; choose from {', '.join(allowed)}.")
+            raise InputError(f"a {kind.label} cannot edit {str(iv.gate)[:20]!r}; choose from {', '.join(allowed)}.")
         if iv.mode not in ("set", "add", "scale"):
-            raise InputError(f"intervention mode must be 'set', 'add' or 'scale', not {iv.mode!r}.")
+            raise InputError(f"intervention mode must be 'set', 'add' or 'scale', not {str(iv.mode)[:20]!r}.")
+        if isinstance(iv.value, bool) or not isinstance(iv.value, (int, float)) or not math.isfinite(iv.value):
+            raise InputError(f"an intervention's value must be a finite number, not {str(iv.value)[:20]!r}.")
     return list(intervene)
 
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from explorer.errors import InputError
 
+from . import budget
 from .data import Vocab
 from .files import load_safetensors, read_bytes, safetensors_metadata
 from .models import ModelConfig, build
@@ -55,9 +56,23 @@ def load_model(source, device="cpu") -> tuple[nn.Module, dict]:
     try:
         cfg = ModelConfig.from_dict(json.loads(meta["config"]))
         card = json.loads(meta.get("card", "{}"))
-    except (ValueError, TypeError):
+        if not isinstance(card, dict):
+            card = {}
+    except InputError as e:
+        raise InputError(f"the config stored in this checkpoint is invalid: {e}") from None
+    except (ValueError, TypeError, RecursionError):
         raise InputError("the config stored in this checkpoint is unreadable; re-save the model.") from None
-    vocab = Vocab.from_json(meta["vocab"]) if "vocab" in meta else None
+    try:
+        vocab = Vocab.from_json(meta["vocab"]) if "vocab" in meta else None
+    except InputError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        raise InputError("the vocabulary stored in this checkpoint is unreadable; re-save the model.") from None
+    if vocab is not None and len(vocab) != cfg.vocab_size:
+        raise InputError(f"the checkpoint's vocabulary has {len(vocab):,} symbols but its config says vocab_size "
+                         f"{cfg.vocab_size:,}; re-save the model.")
+    budget.check(2 * cfg.nbytes(), f"the model its config describes ({cfg.kind}, hidden size {cfg.hidden_size:,}, "
+                                   f"{cfg.num_layers} layer(s))")
     model = build(cfg, vocab)
     state = load_safetensors(data)
     try:

@@ -32,8 +32,8 @@ from explorer.core import kinds
 from explorer.core.kinds import KINDS
 from explorer.errors import InputError
 
-from . import pickles
-from .files import load_safetensors, read_bytes
+from . import budget, formats, opcodes, pickles
+from .files import load_safetensors, read_bytes, short
 
 Source = Union[str, bytes, dict]
 WRAPPERS = ("state_dict", "model_state_dict", "model", "net", "network", "state")
@@ -74,11 +74,22 @@ def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None, *,
     found = _read(source)
     groups, cells = _groups(found.tensors)
     if not groups and not cells:
+        keys = " ".join(found.tensors) + " " + " ".join(found.classes) + " " + " ".join(m.cls for m in found.pickled.values())
+        if "_all_weight_values" in keys or "_packed_params" in keys or ".quantized." in keys:
+            raise InputError("this model is quantized (torch.ao.quantization, e.g. quantize_dynamic: int8 weights packed "
+                             "for the quantized kernels), which is not read; upload the float model's state_dict from "
+                             "before quantization.")
         pickled = found.classes or sorted({m.cls for m in found.pickled.values()})
         what = f" (it pickles {', '.join(pickled[:3])})" if pickled else ""
         raise InputError("no LSTM, GRU or RNN weights found in this checkpoint" + what + " (looked for keys like "
                          "'rnn.weight_ih_l0' or an LSTMCell's 'cell.weight_ih'); is it the right file?")
-    recorded = found.pickled
+    recorded = dict(found.pickled)
+    saved = saved_settings(found.values)          # hyper_parameters / args / config saved beside the weights
+    if saved:
+        for prefix in list(groups) + list(cells):
+            own = recorded.get(prefix)
+            attrs = {**saved, **(own.attrs if own is not None else {})}
+            recorded[prefix] = pickles.PickledModule(own.cls if own is not None else "", attrs)
     for prefix, g in sorted(groups.items()):
         found.modules[prefix] = _rebuild(prefix, g, recorded.get(prefix), (overrides or {}).get(prefix, {}), nonlinearity)
     for prefix, g in sorted(cells.items()):
@@ -88,12 +99,28 @@ def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None, *,
             fm.cell = True
             found.modules[prefix] = fm
     low = sorted({str(t.dtype).replace("torch.", "") for t in found.tensors.values()
-                  if t.dtype in (torch.float16, torch.bfloat16)})
+                  if isinstance(t, Tensor) and t.dtype.is_floating_point and t.dtype.itemsize < 4})
     if low:
         found.notes.append(f"The weights are {' and '.join(low)}; they are traced in float32 (exactly the same "
                            "values, computed at higher precision).")
     return Foreign(found.modules, found.tensors, found.classes, found.notes, found.source, found.pickled,
                    found.values, found.objects)
+
+
+def saved_settings(values: dict) -> dict:
+    """An RNN's nonlinearity and batch_first as a training checkpoint records them beside the weights:
+    Lightning's hyper_parameters, an args/config/hparams dict ({"nonlinearity": "relu"}, "batch_first": True),
+    or word_language_model's args.model ("RNN_RELU")."""
+    out = {}
+    for k, v in values.items():
+        leaf = k.rpartition(".")[2].lower()
+        if leaf == "nonlinearity" and v in ("tanh", "relu"):
+            out["nonlinearity"] = v
+        elif leaf in ("model", "rnn_type", "cell_type") and v in ("RNN_TANH", "RNN_RELU"):
+            out.setdefault("nonlinearity", v[4:].lower())
+        elif leaf == "batch_first" and isinstance(v, bool):
+            out["batch_first"] = v
+    return out
 
 
 def load_recurrent(source: Source, *, overrides: Optional[dict[str, dict]] = None,
@@ -131,12 +158,23 @@ def _read(source: Source) -> _Read:
         data = read_bytes(source, "checkpoint")
     if len(data) < 8:
         raise InputError("this file is too short to be a checkpoint; upload a .safetensors, .pt, .pth, .bin or .ckpt file.")
-    if data[:2] == b"PK":
-        return _read_zip(data)
-    if data[:1] == b"\x80":
-        return _read_legacy(data)
-    if _looks_like_safetensors(data):
-        return _unwrap(pickles.flatten(load_safetensors(data)), "safetensors")
+    other = formats.other_format(data)
+    if other:
+        raise InputError(other)
+    try:
+        if data[:2] == b"PK":
+            return _read_zip(data)
+        if data[:1] == b"\x80":
+            return _read_legacy(data)
+        if _looks_like_safetensors(data):
+            return _unwrap(pickles.flatten(load_safetensors(data)), "safetensors")
+    except InputError:
+        raise
+    except RecursionError:
+        raise InputError("this checkpoint nests its contents too deeply to read; re-save it as a plain state_dict.") from None
+    except Exception as e:      # zip members with odd compression or encryption, non-UTF-8 names, swapped globals …
+        raise InputError(f"this checkpoint could not be read ({type(e).__name__}: {_first_line(e)}); upload the file "
+                         "your training script saved, or re-save it with torch.save(model.state_dict(), path).") from None
     raise InputError("this file is neither a PyTorch checkpoint (torch.save) nor safetensors; upload the file your "
                      "training script saved (.pt, .pth, .bin, .ckpt, .tar or .safetensors).")
 
@@ -147,7 +185,7 @@ def _looks_like_safetensors(data: bytes) -> bool:
 
 
 def _read_zip(data: bytes) -> _Read:
-    names, script = pickles.globals_in(data)
+    names, script = opcodes.globals_in(data)
     from torch._weights_only_unpickler import _get_allowed_globals
     if script or any(n not in _get_allowed_globals() for n in names):
         un = pickles.load_unsafe_free(data)
@@ -163,6 +201,9 @@ def _read_zip(data: bytes) -> _Read:
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
+        if "operand 149" in str(e):          # FRAME: pickle protocol 4 or 5, which the weights-only reader lacks
+            raise InputError("this checkpoint was saved with pickle protocol 4 or 5, which the weights-only reader "
+                             "cannot read; re-save it with torch.save's default protocol.") from None
         raise InputError(f"this .pt file is damaged or truncated ({_first_line(e)}); upload it again.") from None
     return _unwrap(pickles.flatten(obj), "state_dict")
 
@@ -172,7 +213,7 @@ def _read_legacy(data: bytes) -> _Read:
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        names = pickles.pickle_globals(data)
+        names = opcodes.pickle_globals(data)
         bad = [n for n in names if pickles.dangerous(n)]
         if bad:
             raise InputError(f"this file is refused: its pickle calls {', '.join(bad[:4])}, code that runs on "
@@ -186,9 +227,9 @@ def _read_legacy(data: bytes) -> _Read:
 
 
 def _first_line(e: Exception) -> str:
-    """The first line of a library's message, without terminal escapes, at most 120 characters."""
+    """The first line of a library's message, without terminal escapes or control characters, at most 120."""
     s = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
-    return (s.splitlines()[0] if s else type(e).__name__)[:120]
+    return short(s.splitlines()[0] if s else type(e).__name__, 120)
 
 
 def _unwrap(un: pickles.Unpickled, source: str) -> _Read:
@@ -235,6 +276,13 @@ def _rebuild(prefix: str, g: dict, pickled: Optional[pickles.PickledModule], ove
              default_nonlinearity: str = "tanh") -> FoundModule:
     name = prefix or "(top level)"
     layers = 1 + max(l for _, l, _ in g)
+    if layers > budget.MAX_LAYERS:
+        raise InputError(f"the weights under {short(name)!r} name layer {layers - 1:,}; at most {budget.MAX_LAYERS} "
+                         "stacked layers are read (is a key name damaged?).")
+    missing = sorted({l for l in range(layers) if ("weight_ih", l, False) not in g})
+    if missing:
+        raise InputError(f"the weights under {short(name)!r} have no weight_ih for layer {missing[0]} of {layers}; "
+                         "is the file cut short?")
     bidirectional = any(r for _, _, r in g)
     bias = ("bias_ih", 0, False) in g
     w_hh, w_ih = g.get(("weight_hh", 0, False)), g.get(("weight_ih", 0, False))
@@ -245,6 +293,8 @@ def _rebuild(prefix: str, g: dict, pickled: Optional[pickles.PickledModule], ove
     w_hr = g.get(("weight_hr", 0, False))
     proj = w_hr.shape[0] if w_hr is not None else 0
     H = w_hr.shape[1] if w_hr is not None else h_out
+    for what, n in (("the input size", w_ih.shape[1]), ("the hidden size", H), ("the projection", proj or 1)):
+        budget.bounded(int(n), f"{what} under {short(name)!r}")
     kind = next((k for k in KINDS.values() if k.blocks * H == rows), None)
     if kind is None:
         raise InputError(f"the weights under {name!r} have weight_hh of shape {tuple(w_hh.shape)}, which fits no "
@@ -266,10 +316,17 @@ def _rebuild(prefix: str, g: dict, pickled: Optional[pickles.PickledModule], ove
     if "batch_first" not in recorded and "batch_first" not in override:
         assumed["batch_first"] = batch_first
     kw = dict(num_layers=layers, bidirectional=bidirectional, bias=bias, batch_first=batch_first)
+    dtype = torch.float32 if w_ih.dtype in (torch.float16, torch.bfloat16) or w_ih.dtype.itemsize < 2 else w_ih.dtype
+    if not w_ih.dtype.is_floating_point:
+        raise InputError(f"the weights under {short(name)!r} are {w_ih.dtype}, not floating point; is it a quantized "
+                         "model? Save the float model before quantization.")
+    # Before anything is built or materialised: the module, plus the copy each weight makes on its way in.
+    need = budget.recurrent_bytes(kind.blocks, w_ih.shape[1], H, layers, 2 if bidirectional else 1, proj,
+                                  torch.tensor([], dtype=dtype).element_size())
+    budget.check(2 * need, f"the {kind.label} under {short(name)!r} ({layers} layer(s), hidden size {H:,}, "
+                           f"input size {w_ih.shape[1]:,})")
+    budget.check(sum(int(t.numel()) for t in g.values()) * 8, f"the weights under {short(name)!r}")
     mod = kind.make(w_ih.shape[1], H, nonlinearity=nonlin, proj_size=proj, **kw)
-    dtype = torch.float32 if w_ih.dtype in (torch.float16, torch.bfloat16) else w_ih.dtype
-    if not dtype.is_floating_point:
-        raise InputError(f"the weights under {name!r} are {w_ih.dtype}, not floating point; is it a quantised model?")
     mod = mod.to(dtype)
     sd = {f"{n}_l{l}{'_reverse' if r else ''}": t.to(dtype) for (n, l, r), t in g.items()}
     try:

@@ -13,6 +13,7 @@ from explorer.core import kinds
 from explorer.core.kinds import KINDS
 from explorer.errors import InputError
 
+from . import budget
 from .data import Vocab
 
 
@@ -31,10 +32,22 @@ class ModelConfig:
     readout: str = "all"            # "all": a prediction per step; "last": only the last step's
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise InputError(f"model kind must be one of {', '.join(KINDS)}, not {self.kind!r}.")
-        if self.hidden_size < 1 or self.num_layers < 1:
-            raise InputError("hidden_size and num_layers must be at least 1.")
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
+            raise InputError(f"model kind must be one of {', '.join(KINDS)}, not {str(self.kind)[:30]!r}.")
+        # Bounds on everything a config declares (a saved file's config is read back through here).
+        self.hidden_size = budget.bounded(self.hidden_size, "hidden_size")
+        self.num_layers = budget.bounded(self.num_layers, "num_layers", hi=budget.MAX_LAYERS)
+        self.vocab_size = budget.bounded(self.vocab_size, "vocab_size", 0, budget.MAX_ROWS)
+        self.input_size = budget.bounded(self.input_size, "input_size", 0)
+        self.embedding_size = budget.bounded(self.embedding_size, "embedding_size")
+        self.output_size = budget.bounded(self.output_size, "output_size", 0, budget.MAX_ROWS)
+        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise InputError(f"dropout must be a number in [0, 1), not {str(self.dropout)[:30]!r}.")
+        if self.nonlinearity not in ("tanh", "relu"):
+            raise InputError(f"nonlinearity must be 'tanh' or 'relu', not {str(self.nonlinearity)[:30]!r}.")
+        if self.readout not in ("all", "last"):
+            raise InputError(f"readout must be 'all' or 'last', not {str(self.readout)[:30]!r}.")
+        self.bidirectional = bool(self.bidirectional)
         if self.vocab_size <= 0 and self.input_size <= 0:
             raise InputError("a model needs vocab_size (char model) or input_size (sequence model).")
 
@@ -47,8 +60,20 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
+        if not isinstance(d, dict):
+            raise InputError("a model config must be a JSON object of settings.")
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+    def nbytes(self) -> int:
+        """What the model's parameters take in float32, by formula (checked before building it)."""
+        k = KINDS[self.kind]
+        D = 2 if self.bidirectional else 1
+        width = self.embedding_size
+        core = budget.recurrent_bytes(k.blocks, width, self.hidden_size, self.num_layers, D)
+        inp = (self.vocab_size * width) if self.is_char else (self.input_size + 1) * width
+        out = (self.hidden_size * D + 1) * (self.output_size or self.vocab_size or 1)
+        return core + 4 * (inp + out)
 
 
 def make_core(cfg: ModelConfig, input_size: int) -> nn.RNNBase:

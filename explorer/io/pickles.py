@@ -30,6 +30,8 @@ from torch import Tensor
 
 from explorer.errors import InputError
 
+from . import opcodes
+
 # Globals that run code or touch the system. A pickle naming any of them is refused outright:
 # its stand-in would be inert, but a file built to call them is not a model to explore.
 DANGEROUS_MODULES = {"os", "posix", "nt", "subprocess", "sys", "shutil", "socket", "importlib", "runpy",
@@ -130,59 +132,7 @@ def plain_array(o) -> Optional[Tensor]:
     return torch.from_numpy(a.astype(np.float64))
 
 
-def pickle_globals(raw: bytes) -> list[str]:
-    """The globals a bare pickle names, any protocol, by reading its opcodes (pickletools; nothing
-    runs). STACK_GLOBAL takes its two names from the strings pushed before it (memo included)."""
-    import pickletools
-    found, strings, memo = [], [], {}
-    try:
-        for op, arg, _ in pickletools.genops(raw):
-            if op.name == "GLOBAL":
-                found.append(str(arg).replace(" ", "."))
-            elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8", "SHORT_BINSTRING",
-                             "BINSTRING", "STRING"):
-                strings.append(str(arg))
-            elif op.name == "MEMOIZE":
-                memo[len(memo)] = strings[-1] if strings else None
-            elif op.name in ("BINPUT", "LONG_BINPUT", "PUT") and strings:
-                memo[arg] = strings[-1]
-            elif op.name in ("BINGET", "LONG_BINGET", "GET") and isinstance(memo.get(arg), str):
-                strings.append(memo[arg])
-            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
-                found.append(f"{strings[-2]}.{strings[-1]}")
-    except Exception:            # a damaged pickle: what was read so far
-        pass
-    return sorted(set(found))
-
-
-def globals_in(data: bytes) -> tuple[list[str], bool]:
-    """The globals a torch.save zip or a TorchScript archive names (opcode scan, nothing runs),
-    and whether it is TorchScript."""
-    from torch._weights_only_unpickler import get_globals_in_pkl
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            names = z.namelist()
-            pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
-            if not pkl:
-                raise InputError("this zip file holds no data.pkl, so it is not a PyTorch checkpoint; "
-                                 "upload a .pt/.pth saved with torch.save or a .safetensors file.")
-            script = any(n.endswith("/constants.pkl") or "/code/" in n for n in names)
-            raw = z.read(pkl[0])
-    except zipfile.BadZipFile:
-        raise InputError("this .pt file is damaged or truncated (its zip structure is broken); upload it again.") from None
-    try:
-        found = get_globals_in_pkl(io.BytesIO(raw))
-    except Exception:
-        raise InputError("this checkpoint's pickle uses opcodes a weights-only reader does not accept; re-save it "
-                         "with torch.save(model.state_dict(), path) or as safetensors.") from None
-    return sorted(found), script
-
-
-# TorchScript's pickles wrap lists in these; they return their first argument (torch/jit/_pickle.py).
-# Ours, under their names: nothing of torch.jit is called.
-PASSTHROUGH = ["torch.jit._pickle.build_tensorlist", "torch.jit._pickle.build_intlist",
-               "torch.jit._pickle.build_doublelist", "torch.jit._pickle.build_boollist",
-               "torch.jit._pickle.build_tensor_from_id", "torch.jit._pickle.restore_type_tag"]
+PASSTHROUGH = opcodes.PASSTHROUGH
 
 
 def _first(value, *rest):
@@ -195,7 +145,7 @@ def load_unsafe_free(data: bytes) -> Unpickled:
     touches the system."""
     from torch import _weights_only_unpickler as weights_only
     _get_allowed_globals = weights_only._get_allowed_globals
-    names, script = globals_in(data)
+    names, script = opcodes.globals_in(data)
     bad = [n for n in names if dangerous(n)]
     if bad:
         raise InputError(f"this file is refused: its pickle calls {', '.join(bad[:4])}{' …' if len(bad) > 4 else ''}, "

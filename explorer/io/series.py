@@ -25,17 +25,12 @@ from torch import Tensor
 from explorer.errors import InputError
 
 from .data import read_text
+from .files import short
 
 MAX_ROWS = 1_000_000
 MAX_COLUMNS = 1000
 SCALINGS = ("none", "min-max", "standardise")
 csv.field_size_limit(2**24)          # a long text column is a label, not a reason to fail (default 131,072)
-
-
-def short(value, n: int = 40) -> str:
-    """A user's cell or name for a message: at most n characters, control characters removed."""
-    s = "".join(ch if ch.isprintable() else " " for ch in str(value)).strip()
-    return s if len(s) <= n else s[:n - 1] + "…"
 
 
 def _num(s: str) -> Optional[float]:
@@ -123,8 +118,9 @@ def read_table(data: bytes, *, max_rows: int = MAX_ROWS, name: str = "the CSV fi
     return Table(names, numeric, labels, header, first)
 
 
-def finite(x: Tensor, dtype: torch.dtype, what: str = "the series") -> Tensor:
-    """x converted to dtype, refusing values that overflow it (checked after the conversion)."""
+def finite(x: Tensor, dtype: Optional[torch.dtype] = None, what: str = "the series") -> Tensor:
+    """x converted to dtype (default float32), refusing values that overflow it (checked after the conversion)."""
+    dtype = dtype or torch.float32
     y = x.to(dtype)
     bad = ~torch.isfinite(y)
     if bad.any():

@@ -19,11 +19,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-import torch
 from torch import Tensor, nn
 
 from explorer.errors import InputError
 
+from . import budget
 from .foreign import _CELL, _LAYER, Foreign
 
 TASKS = ("language model", "classifier", "regressor", "encoder")
@@ -89,8 +89,10 @@ def _same(a: Tensor, b: Tensor) -> bool:
         return False
 
 
-def _float(w: Tensor) -> Tensor:
-    return w.float() if w.dtype in (torch.float16, torch.bfloat16) else w
+def _float(w: Tensor, what: str = "a layer") -> Tensor:
+    """w as the float dtype it is read in (float16, bfloat16 and float8 as float32), within the budget."""
+    budget.check_tensor(w, f"{what} ({' × '.join(f'{n:,}' for n in w.shape)})", 4 if w.dtype.itemsize < 4 else 8)
+    return w.float() if w.dtype.itemsize < 4 else w
 
 
 def parts_for(found: Foreign, prefix: str) -> Parts:
@@ -104,7 +106,7 @@ def parts_for(found: Foreign, prefix: str) -> Parts:
             and _cls(found, k) in ("", "Embedding")]
     embs.sort(key=lambda k: (_cls(found, k) != "Embedding", not _EMB_NAME.search(k.rpartition(".")[0]), k.count("."), k))
     if embs:
-        w = _float(owned[embs[0]])
+        w = _float(owned[embs[0]], f"the embedding {embs[0]!r}")
         emb = nn.Embedding(w.shape[0], w.shape[1], dtype=w.dtype)
         emb.weight.data.copy_(w)
         emb.source_key = embs[0]
@@ -122,15 +124,16 @@ def parts_for(found: Foreign, prefix: str) -> Parts:
     if heads:
         key = heads[0]
         w = owned[key]
+        parts.tied = emb_key is not None and _same(w, owned[emb_key])
         b = found.tensors.get(key[:-len("weight")] + "bias")
-        dt = _float(w).dtype
+        w = _float(w, f"the head {key!r}")
+        dt = w.dtype
         lin = nn.Linear(w.shape[1], w.shape[0], bias=b is not None, dtype=dt)
         lin.weight.data.copy_(w)
         if b is not None:
             lin.bias.data.copy_(b)
         lin.source_key = key
         parts.head = lin.eval()
-        parts.tied = emb_key is not None and _same(w, owned[emb_key])
         parts.more = sorted(k.rpartition(".")[0] for k, t in owned.items()
                             if k not in (key, emb_key) and t.shape[1] == w.shape[0] and _cls(found, k) in ("", "Linear"))
         if parts.more:

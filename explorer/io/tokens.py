@@ -103,8 +103,16 @@ def read_vocabulary(data: bytes, rows: int) -> TokenVocab:
     else:
         how = "JSON"
     if len(itos) != rows:
+        if how.startswith("a corpus") and len(itos) < rows:
+            hint = ("a model trained like word_language_model builds its dictionary from train.txt, valid.txt and "
+                    "test.txt together: upload all three, in that order")
+        elif 0 < rows - len(itos) <= 4:
+            hint = (f"the model has {rows - len(itos)} more row(s): special tokens such as <unk>, <pad>, <sos>, <eos> "
+                    "that your list leaves out, probably first")
+        else:
+            hint = "upload the token list or the corpus the model was trained with"
         raise InputError(f"the vocabulary has {len(itos):,} tokens (read as {how}) but the model's embedding has "
-                         f"{rows:,} rows; upload the token list or corpus the model was trained with.")
+                         f"{rows:,} rows; {hint}.")
     if len(set(itos)) != len(itos):
         raise InputError("the vocabulary lists some token twice; each id needs its own token.")
     return TokenVocab(itos)

@@ -8,7 +8,8 @@ import streamlit as st
 
 from explorer import InputError
 from explorer.io import data as D
-from explorer.io.series import Scaler, read_table, short
+from explorer.io.files import short
+from explorer.io.series import Scaler, read_table
 
 from . import state
 from .state import MAX_CHARS, SelectedModel, digest, md_escape

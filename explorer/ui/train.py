@@ -11,7 +11,9 @@ from explorer import InputError, ModelConfig, Vocab, plots
 from explorer.core.kinds import KINDS
 from explorer.io import data as D
 from explorer.io.checkpoints import save_model
+from explorer.io.files import short
 from explorer.io.models import build, count_parameters
+from explorer.io.series import finite, read_table
 from explorer.training.jobs import TrainingJob
 from explorer.training.trainer import TrainConfig, device_label
 
@@ -49,9 +51,11 @@ def _source(task_label: str, seq_len: int):
         up = st.file_uploader("series (.csv)", type=["csv"], key="train_csv")
         if up is None:
             raise InputError("upload a CSV file with a numeric column to train on.")
-        values, names, col = D.read_series(up.getvalue(), st.session_state.get("train_csv_col"))
-        st.selectbox("column", names, key="train_csv_col")
-        return values
+        table = read_table(up.getvalue(), name=short(up.name, 60))
+        names = list(table.numeric)                  # a new CSV's columns: a stale pick is dropped, never refused
+        state.keep_valid("train_csv_col", names, names[0])
+        col = st.selectbox("column", names, key="train_csv_col")
+        return finite(table.features([col])[:, 0], what=f"the column {short(col)!r}")
     return None
 
 

@@ -10,13 +10,15 @@ import streamlit as st
 from explorer import InputError
 from explorer.core.kinds import KINDS
 from explorer.io.checkpoints import load_model
+from explorer.io.files import short
 from explorer.io.foreign import read_foreign
 from explorer.io.opened import opened_from, vocabulary
 
 from . import state
 from .state import SelectedModel, md_escape
 
-EXTENSIONS = ["pt", "pth", "bin", "ckpt", "tar", "safetensors"]
+# Every name a model file goes by; the content decides how it is read (or what it is, if it cannot be).
+EXTENSIONS = ["pt", "pth", "bin", "ckpt", "tar", "safetensors", "pt2", "h5", "keras", "onnx", "pkl"]
 UPLOAD_HELP = ("Ours (with config and vocab), or what your project saved: a state_dict, a whole model "
                "(torch.save(model)), a Lightning .ckpt, a training dict, a TorchScript archive, safetensors. "
                "The content decides how it is read, not the name. Nothing in the file is imported or run: "
@@ -38,13 +40,13 @@ def _read(name: str, data: bytes) -> dict:
             try:
                 cache[key] = {"foreign": read_foreign(data), "key": key}
             except InputError as e:
-                raise InputError(f"{name} could not be loaded: {e}") from None
+                raise InputError(f"{short(name, 60)} could not be loaded: {e}") from None
     return cache[key]
 
 
 def upload() -> SelectedModel | None:
     sb = st.sidebar
-    f = sb.file_uploader("checkpoint (.pt .pth .bin .ckpt .tar .safetensors)", type=EXTENSIONS, key="ckpt_upload",
+    f = sb.file_uploader("checkpoint (.pt .pth .bin .ckpt .tar .safetensors …)", type=EXTENSIONS, key="ckpt_upload",
                          help=UPLOAD_HELP)
     if f is None:
         sb.caption("Upload a checkpoint to explore it.")
@@ -82,7 +84,7 @@ def upload() -> SelectedModel | None:
     for note in m.notes[len(found.notes):]:
         sb.info(md_escape(note))
     nonlin = m.core.nonlinearity if kind.has_nonlinearity else ""
-    label = f"{f.name} · {pre or 'top level'}" + (f" · {nonlin}" if nonlin else "")
+    label = f"{short(f.name, 60)} · {pre or 'top level'}" + (f" · {nonlin}" if nonlin else "")
     pkey = f"{key}:{pre}:{nonlin}:{m.task}"
     emb, head = m.embedding, m.head
     if emb is None:

@@ -1,0 +1,173 @@
+"""Reading a pickle's opcodes without running it: the globals it names, and the ones it calls.
+
+    names, torchscript = globals_in(zip_bytes)     # every global of a torch.save zip's data.pkl
+    refuse_calls(raw_pickle)                       # InputError naming any callable outside the allowlist
+
+torch.serialization's own scanner lists names; called_globals runs the opcodes on a stack of
+placeholders (pickletools' stack effects) to see which of them the pickle would call. Nothing is
+built, imported or run.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+
+from explorer.errors import InputError
+
+from .files import short
+
+# TorchScript's pickles wrap lists in these; pickles.py stands in for them (they return their first argument).
+PASSTHROUGH = ["torch.jit._pickle.build_tensorlist", "torch.jit._pickle.build_intlist",
+               "torch.jit._pickle.build_doublelist", "torch.jit._pickle.build_boollist",
+               "torch.jit._pickle.build_tensor_from_id", "torch.jit._pickle.restore_type_tag"]
+
+
+def pickle_globals(raw: bytes) -> list[str]:
+    """The globals a bare pickle names, any protocol, by reading its opcodes (pickletools; nothing
+    runs). STACK_GLOBAL takes its two names from the strings pushed before it (memo included)."""
+    import pickletools
+    found, strings, memo = [], [], {}
+    try:
+        for op, arg, _ in pickletools.genops(raw):
+            if op.name == "GLOBAL":
+                found.append(str(arg).replace(" ", "."))
+            elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8", "SHORT_BINSTRING",
+                             "BINSTRING", "STRING"):
+                strings.append(str(arg))
+            elif op.name == "MEMOIZE":
+                memo[len(memo)] = strings[-1] if strings else None
+            elif op.name in ("BINPUT", "LONG_BINPUT", "PUT") and strings:
+                memo[arg] = strings[-1]
+            elif op.name in ("BINGET", "LONG_BINGET", "GET") and isinstance(memo.get(arg), str):
+                strings.append(memo[arg])
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.append(f"{strings[-2]}.{strings[-1]}")
+    except Exception:            # a damaged pickle: what was read so far
+        pass
+    return sorted(set(found))
+
+
+def globals_in(data: bytes) -> tuple[list[str], bool]:
+    """The globals a torch.save zip or a TorchScript archive names (opcode scan, nothing runs),
+    and whether it is TorchScript."""
+    from torch._weights_only_unpickler import get_globals_in_pkl
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = z.namelist()
+            pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
+            if not pkl:
+                raise InputError("this zip file holds no data.pkl, so it is not a PyTorch checkpoint; "
+                                 "upload a .pt/.pth saved with torch.save or a .safetensors file.")
+            script = any(n.endswith("/constants.pkl") or "/code/" in n for n in names)
+            raw = z.read(pkl[0])
+    except zipfile.BadZipFile:
+        raise InputError("this .pt file is damaged or truncated (its zip structure is broken); upload it again.") from None
+    try:
+        found = get_globals_in_pkl(io.BytesIO(raw))
+    except Exception:            # torch's scanner stops at protocol 4's frames; pickletools reads every protocol
+        found = pickle_globals(raw)
+    refuse_calls(raw)
+    return sorted(found), script
+
+
+# What a pickle may *call* (REDUCE, INST, OBJ): torch's own rebuild functions (torch.load's weights-only
+# allowlist), TorchScript's list wrappers, and these data constructors. A class rebuilt the way torch.save
+# pickles a module or object (NEWOBJ: cls.__new__(cls), then its state) gets an inert stand-in; any other
+# callable refuses the file by name. An allowlist, so that no list of forbidden names needs to be complete.
+DATA_CALLS = {"collections.OrderedDict", "collections.defaultdict", "builtins.set", "builtins.frozenset",
+              "builtins.list", "builtins.dict", "builtins.tuple", "builtins.slice", "builtins.bytearray",
+              "builtins.complex", "builtins.range", "copyreg._reconstructor", "numpy.core.multiarray._reconstruct",
+              "numpy._core.multiarray._reconstruct", "numpy.dtype", "numpy.core.multiarray.scalar",
+              "numpy._core.multiarray.scalar", "torch.device", "torch.Size", "torch.nn.parameter.Parameter"}
+_STRINGS = {"SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8", "SHORT_BINSTRING", "BINSTRING", "STRING"}
+
+
+def called_globals(raw: bytes) -> set[str]:
+    """The globals a pickle calls, found by running its opcodes on a stack of placeholders (pickletools'
+    stack effects; nothing is built, imported or run)."""
+    import pickletools
+    MARK = object()
+    stack: list = []
+    memo: dict = {}
+    called: set[str] = set()
+
+    def pop_to_mark():
+        while stack and stack[-1] is not MARK:
+            stack.pop()
+        if stack:
+            stack.pop()
+
+    def pop():
+        return stack.pop() if stack else None
+
+    for op, arg, _ in pickletools.genops(raw):
+        n = op.name
+        if n == "GLOBAL":
+            stack.append(("g", str(arg).replace(" ", ".")))
+        elif n == "STACK_GLOBAL":
+            b, a = pop(), pop()
+            name = f"{a[1] if isinstance(a, tuple) else '?'}.{b[1] if isinstance(b, tuple) else '?'}"
+            stack.append(("g", name))
+        elif n in _STRINGS:
+            stack.append(("s", str(arg)))
+        elif n in ("BINPUT", "LONG_BINPUT", "PUT"):
+            memo[arg] = stack[-1] if stack else None
+        elif n == "MEMOIZE":
+            memo[len(memo)] = stack[-1] if stack else None
+        elif n in ("BINGET", "LONG_BINGET", "GET"):
+            stack.append(memo.get(arg))
+        elif n == "REDUCE":
+            pop()
+            f = pop()
+            if isinstance(f, tuple) and f[0] == "g":
+                called.add(f[1])
+            stack.append(("o",))
+        elif n in ("NEWOBJ", "NEWOBJ_EX"):
+            pop()
+            if n == "NEWOBJ_EX":
+                pop()
+            pop()
+            stack.append(("o",))
+        elif n == "INST":
+            called.add(str(arg).replace(" ", "."))
+            pop_to_mark()
+            stack.append(("o",))
+        elif n == "OBJ":
+            items = []
+            while stack and stack[-1] is not MARK:
+                items.append(stack.pop())
+            if stack:
+                stack.pop()
+            if items and isinstance(items[-1], tuple) and items[-1][0] == "g":
+                called.add(items[-1][1])
+            stack.append(("o",))
+        elif n == "MARK":
+            stack.append(MARK)
+        elif n == "STOP":
+            break
+        else:                       # the generic stack effect: what the opcode takes, then what it leaves
+            before = op.stack_before
+            if any(x is pickletools.markobject for x in before):
+                pop_to_mark()
+            for x in before:
+                if x is not pickletools.markobject and x is not pickletools.stackslice:
+                    pop()
+            for x in op.stack_after:
+                stack.append(MARK if x is pickletools.markobject else ("o",))
+    return called
+
+
+def refuse_calls(raw: bytes):
+    """Refuse a pickle that calls anything but torch's own rebuild functions and plain data constructors."""
+    from torch._weights_only_unpickler import _get_allowed_globals
+    try:
+        called = called_globals(raw)
+    except Exception:
+        raise InputError("this checkpoint's pickle could not be read opcode by opcode (damaged?); re-save it with "
+                         "torch.save(model.state_dict(), path) or as safetensors.") from None
+    allowed = set(_get_allowed_globals()) | DATA_CALLS | set(PASSTHROUGH)
+    plain = lambda n: "builtins." + n[len("__builtin__."):] if n.startswith("__builtin__.") else n   # protocol 2's name
+    bad = sorted(plain(n) for n in called if plain(n) not in allowed and not n.startswith("__torch__."))
+    if bad:
+        raise InputError(f"this file is refused: its pickle calls {', '.join(short(b) for b in bad[:4])}"
+                         f"{' …' if len(bad) > 4 else ''} on loading, which a model file never needs; nothing of it was run.")
