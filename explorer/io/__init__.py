@@ -8,6 +8,11 @@ around a stock core, and the pretrained registry.
     checkpoints.py  our format (safetensors + JSON metadata): save_model, load_model
     foreign.py      other people's checkpoints: every recurrent module, rebuilt as a stock module
     pickles.py      whole pickled models read without importing or running anything
+    opcodes.py      a pickle's opcodes read without running it: the globals it names and calls
+    frameworks.py   Keras (.keras, .h5) and ONNX recurrent layers as stock modules, exactly
+    formats.py      what a file is when it is nothing we read (torch.export, SavedModel …)
+    found.py        what reading a file finds: FoundModule, Foreign
+    budget.py       the memory budget checked before anything a file declares is allocated
     tasks.py        a module's own embedding and head (by name, under its parent) and its task
     opened.py       open_model: a model as it is used (task, inputs(), readout())
     models.py       models around a stock core: CharModel, SeqModel, TokenModel, ModelConfig

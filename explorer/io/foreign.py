@@ -32,8 +32,9 @@ from explorer.core import kinds
 from explorer.core.kinds import KINDS
 from explorer.errors import InputError
 
-from . import budget, formats, opcodes, pickles
+from . import budget, formats, frameworks, opcodes, pickles
 from .files import load_safetensors, read_bytes, short
+from .found import Foreign, FoundModule
 
 Source = Union[str, bytes, dict]
 WRAPPERS = ("state_dict", "model_state_dict", "model", "net", "network", "state")
@@ -43,34 +44,18 @@ _LAYER = re.compile(r"^(?P<prefix>.*?)\.?(?P<name>weight_ih|weight_hh|bias_ih|bi
 _CELL = re.compile(r"^(?P<prefix>.*?)\.?(?P<name>weight_ih|weight_hh|bias_ih|bias_hh)(?P<raw>_raw)?$")
 
 
-@dataclass
-class FoundModule:
-    """One recurrent module of a foreign checkpoint."""
-    module: nn.RNNBase
-    kind: str                                               # lstm | gru | rnn
-    cell: bool = False                                      # saved as nn.LSTMCell/GRUCell/RNNCell
-    assumed: dict = field(default_factory=dict)             # what the file cannot say, as used
-    recorded: dict = field(default_factory=dict)            # what a pickle recorded (nonlinearity, batch_first)
-
-
-@dataclass
-class Foreign:
-    """Everything read_foreign() found in a file."""
-    modules: dict[str, FoundModule]
-    tensors: dict[str, Tensor]
-    classes: list[str] = field(default_factory=list)        # pickled classes (never imported)
-    notes: list[str] = field(default_factory=list)          # one sentence each, for people
-    source: str = "state_dict"                              # state_dict | pickled model | TorchScript | safetensors
-    pickled: dict[str, pickles.PickledModule] = field(default_factory=dict)   # module classes by prefix
-    values: dict = field(default_factory=dict)              # plain settings saved beside the weights
-    objects: dict[str, pickles.PickledModule] = field(default_factory=dict)   # e.g. a fitted scaler, inert
-
-
 def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None, *,
                  nonlinearity: str = "tanh") -> Foreign:
     """Every recurrent module in a foreign checkpoint, with what the file recorded and what was assumed.
     overrides={prefix: {"nonlinearity": "relu", "batch_first": True}} for what a file cannot say;
     nonlinearity: what an RNN is assumed to use when neither the file nor overrides say."""
+    if isinstance(source, (str, bytes, bytearray)):
+        data = bytes(source) if not isinstance(source, str) else read_bytes(source, "checkpoint")
+        if frameworks.is_keras(data):
+            return frameworks.read_keras(data)
+        if frameworks.is_onnx(data):
+            return frameworks.read_onnx(data)
+        source = data
     found = _read(source)
     groups, cells = _groups(found.tensors)
     if not groups and not cells:

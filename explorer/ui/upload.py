@@ -20,7 +20,8 @@ from .state import SelectedModel, md_escape
 # Every name a model file goes by; the content decides how it is read (or what it is, if it cannot be).
 EXTENSIONS = ["pt", "pth", "bin", "ckpt", "tar", "safetensors", "pt2", "h5", "keras", "onnx", "pkl"]
 UPLOAD_HELP = ("Ours (with config and vocab), or what your project saved: a state_dict, a whole model "
-               "(torch.save(model)), a Lightning .ckpt, a training dict, a TorchScript archive, safetensors. "
+               "(torch.save(model)), a Lightning .ckpt, a training dict, a TorchScript archive, safetensors, "
+               "a Keras .keras/.h5 or an ONNX model. "
                "The content decides how it is read, not the name. Nothing in the file is imported or run: "
                "only tensors and plain settings are read, and files that reach for code are refused.")
 VOCAB_HELP = ("A JSON {token: id} or list, one token per line, or the training corpus itself (the vocabulary is "
