@@ -10,6 +10,7 @@ around a stock core, and the pretrained registry.
     pickles.py      whole pickled models read without importing or running anything
     opcodes.py      a pickle's opcodes read without running it: the globals it names and calls
     frameworks.py   Keras (.keras, .h5) and ONNX recurrent layers as stock modules, exactly
+    quantized.py    dynamically quantized LSTMs/GRUs as their dequantized float models
     formats.py      what a file is when it is nothing we read (torch.export, SavedModel …)
     found.py        what reading a file finds: FoundModule, Foreign
     budget.py       the memory budget checked before anything a file declares is allocated

@@ -32,7 +32,7 @@ from explorer.core import kinds
 from explorer.core.kinds import KINDS
 from explorer.errors import InputError
 
-from . import budget, formats, frameworks, opcodes, pickles
+from . import budget, formats, frameworks, opcodes, pickles, quantized
 from .files import load_safetensors, read_bytes, short
 from .found import Foreign, FoundModule
 
@@ -58,6 +58,15 @@ def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None, *,
         source = data
     found = _read(source)
     groups, cells = _groups(found.tensors)
+    qgroups = quantized.quantized_groups(found.tensors, found.values) if not groups and not cells else {}
+    if qgroups:
+        for prefix, entries in sorted(qgroups.items()):
+            own = found.pickled.get(prefix)
+            fm = quantized.dequantized(prefix, entries, own.attrs if own is not None else None)
+            found.modules[prefix] = fm
+            found.notes.append(fm.note)
+        return Foreign(found.modules, found.tensors, found.classes, found.notes, found.source, found.pickled,
+                       found.values, found.objects)
     if not groups and not cells:
         keys = " ".join(found.tensors) + " " + " ".join(found.classes) + " " + " ".join(m.cls for m in found.pickled.values())
         if "_all_weight_values" in keys or "_packed_params" in keys or ".quantized." in keys:

@@ -55,12 +55,12 @@ def is_onnx(data: bytes) -> bool:
 KERAS_RNN = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 
 
-def _h5(data: bytes):
+def _h5(data: bytes, what: str = "this HDF5 file (a Keras .h5?)"):
     import h5py
     try:
         return h5py.File(io.BytesIO(data), "r")
     except Exception as e:
-        raise InputError(f"this HDF5 file could not be opened ({short(e, 80)}); is it complete?") from None
+        raise InputError(f"{what} could not be opened ({short(e, 80)}); is it complete?") from None
 
 
 def read_keras(data: bytes) -> Foreign:
@@ -77,7 +77,7 @@ def read_keras(data: bytes) -> Foreign:
         else:
             with zipfile.ZipFile(io.BytesIO(data)) as z:
                 config = json.loads(z.read("config.json"))
-                f = _h5(z.read("model.weights.h5"))
+                f = _h5(z.read("model.weights.h5"), "this Keras 3 archive's weights (model.weights.h5)")
             weights = _keras3_weights(f)
     except InputError:
         raise

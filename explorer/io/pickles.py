@@ -238,6 +238,9 @@ def flatten(obj) -> Unpickled:
                 for k, v in (d.get("_modules") or {}).items():
                     if v is not None:
                         walk(v, prefix + str(k) + ".", depth + 1)
+                for k, v in d.items():            # objects held as plain attributes (a quantized layer's packed weights)
+                    if not k.startswith("_") and isinstance(v, StandIn) and not isinstance(v.__dict__.get("_modules"), dict):
+                        walk(v, prefix + str(k) + ".", depth + 1)
                 return
             if _is_scripted(o):                   # TorchScript: attributes are the module's fields
                 modules[prefix.rstrip(".")] = PickledModule(o.pickled_as, {

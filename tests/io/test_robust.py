@@ -53,17 +53,33 @@ def test_the_seq2seq_encoder_takes_its_own_vocabulary():
     assert enc.embedding.num_embeddings == 41 and len(enc.vocab) == 41 and enc.task == "encoder"
 
 
-def test_a_dynamically_quantized_lstm_is_refused_naming_quantization():
+@pytest.mark.parametrize("cls,kw", [(nn.LSTM, {}), (nn.LSTM, dict(num_layers=2, bidirectional=True)),
+                                    (nn.GRU, dict(num_layers=3))])
+def test_a_dynamically_quantized_model_is_read_as_its_dequantized_float_model(cls, kw):
+    torch.manual_seed(0)
     m = nn.Module()
-    m.rnn = nn.LSTM(3, 4)
-    q = torch.ao.quantization.quantize_dynamic(m, {nn.LSTM}, dtype=torch.qint8)
+    m.rnn = cls(3, 5, **kw)
+    q = torch.ao.quantization.quantize_dynamic(m, {cls}, dtype=torch.qint8)
+    x = torch.randn(30, 2, 3)
     for data in (sd_bytes(q.state_dict()), saved(q)):
-        with pytest.raises(InputError) as e:
-            explorer.load_recurrent(data)
-        assert "quantized" in one_line(e.value)
+        found = read_foreign(data)
+        mod = found.modules["rnn"].module
+        assert (mod.num_layers, mod.bidirectional) == (kw.get("num_layers", 1), kw.get("bidirectional", False))
+        note = next(n for n in found.notes if "dynamically quantized" in n)
+        assert "dequantized float model" in note and "differs from the quantized module's by at most" in note
+        from explorer.io.foreign import _read
+        from explorer.io.quantized import quantized_groups, quantized_twin
+        raw = _read(data)
+        (entries,) = quantized_groups(raw.tensors, raw.values).values()
+        with torch.no_grad():
+            # the twin the note measures against is the file's quantized module, exactly ...
+            torch.testing.assert_close(quantized_twin(mod, entries)(x)[0], q.rnn(x)[0], atol=0, rtol=0)
+            # ... and the float model is close to it (the quantized kernels also round activations)
+            gap = float((mod(x)[0] - q.rnn(x)[0]).abs().max())
+            assert 0 < gap < 0.05
 
 
-def test_other_formats_say_what_they_are():
+def test_files_we_cannot_read_say_what_they_are():
     ep = torch.export.export(nn.Linear(3, 2), (torch.randn(1, 3),))
     buf = io.BytesIO()
     torch.export.save(ep, buf)

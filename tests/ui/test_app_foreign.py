@@ -34,7 +34,31 @@ def _layouts():
     }
 
 
-LAYOUTS = _layouts()
+def _other_frameworks(tmp="/tmp"):
+    """A Keras 3 .keras (Embedding, bidirectional LSTM, Dense), an ONNX GRU and a dynamically quantized LSTM."""
+    import os
+    import tempfile
+    out = {}
+    q = nn.Module()
+    q.rnn = nn.LSTM(5, 7, num_layers=2)
+    out["quantized.pt"] = saved(torch.ao.quantization.quantize_dynamic(q, {nn.LSTM}, dtype=torch.qint8).state_dict())
+    buf = io.BytesIO()
+    torch.onnx.export(nn.GRU(4, 6).eval(), (torch.randn(5, 1, 4),), buf, dynamo=False)
+    out["gru.onnx"] = buf.getvalue()
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+    keras.utils.set_random_seed(0)
+    km = keras.Sequential([keras.Input((8,), dtype="int32"), keras.layers.Embedding(20, 6),
+                           keras.layers.Bidirectional(keras.layers.LSTM(5, return_sequences=True)),
+                           keras.layers.Dense(20)])
+    with tempfile.TemporaryDirectory() as d:
+        km.save(os.path.join(d, "m.keras"))
+        with open(os.path.join(d, "m.keras"), "rb") as f:
+            out["model.keras"] = f.read()
+    return out
+
+
+LAYOUTS = _layouts() | _other_frameworks()
 
 
 @pytest.mark.parametrize("name", list(LAYOUTS))
