@@ -17,6 +17,8 @@ from torch import Tensor
 
 from explorer.errors import InputError
 
+from .files import short
+
 UNK = "\ufffd"          # the unknown symbol: shown as � when decoded
 
 
@@ -130,7 +132,7 @@ def read_series(data: bytes, column=None, *, max_rows: int = 1_000_000) -> tuple
         except ValueError:
             return None
     header = all(num(c) is None for c in rows[0] if c.strip())
-    names = [c.strip() for c in rows[0]] if header else [f"column {i}" for i in range(len(rows[0]))]
+    names = [short(c.strip(), 60) for c in rows[0]] if header else [f"column {i}" for i in range(len(rows[0]))]
     body = rows[1:] if header else rows
     if len(body) < 2:
         raise InputError(f"the CSV file has {len(body)} data row(s); a series needs at least 2.")
@@ -143,7 +145,7 @@ def read_series(data: bytes, column=None, *, max_rows: int = 1_000_000) -> tuple
     elif column in names:
         j = names.index(column)
     else:
-        raise InputError(f"the CSV file has no column {column!r}; its columns are {', '.join(names)}.")
+        raise InputError(f"the CSV file has no column {short(column)!r}; its columns are {short(', '.join(names), 120)}.")
     if not 0 <= j < len(names):
         raise InputError(f"column index {j} is out of range; the CSV file has {len(names)} column(s).")
     values = []
@@ -151,13 +153,18 @@ def read_series(data: bytes, column=None, *, max_rows: int = 1_000_000) -> tuple
     for n, r in enumerate(body):
         cell = r[j].strip() if j < len(r) else ""
         v = num(cell)
-        where = f"row {n + first}, column {names[j]!r}"
+        where = f"row {n + first}, column {short(names[j])!r}"
         if v is None:
-            raise InputError(f"the CSV cell at {where} is {cell!r}, not a number; fix or remove that row.")
+            raise InputError(f"the CSV cell at {where} is {short(cell)!r}, not a number; fix or remove that row.")
         if not math.isfinite(v):
-            raise InputError(f"the CSV cell at {where} is {cell}; NaN and infinite values are not allowed.")
+            raise InputError(f"the CSV cell at {where} is {short(cell)}; NaN and infinite values are not allowed.")
         values.append(v)
-    return torch.tensor(values, dtype=torch.float32), names, names[j]
+    out = torch.tensor(values, dtype=torch.float32)
+    if not torch.isfinite(out).all():             # finite as a float64, infinite as a float32 (1e300, 3.5e38)
+        n = int((~torch.isfinite(out)).nonzero()[0, 0])
+        raise InputError(f"the CSV cell at row {n + first}, column {short(names[j])!r} is {values[n]:.3g}, too large "
+                         "for float32; rescale the data.")
+    return out, names, names[j]
 
 
 # ---- synthetic tasks ---------------------------------------------------------------------

@@ -46,9 +46,9 @@ def text_input(p: SelectedModel, where=st) -> UserInput:
     text = None
     if up is not None:
         try:
-            text = D.read_text(up.getvalue(), max_chars=MAX_CHARS, name=up.name)
-            c2.caption(f"Reading the uploaded file {md_escape(up.name)}: {len(text):,} characters. The text box below is ignored "
-                       "while a file is uploaded.")
+            text = D.read_text(up.getvalue(), max_chars=MAX_CHARS, name=short(up.name, 60))
+            c2.caption(f"Reading the uploaded file {md_escape(short(up.name, 60))}: {len(text):,} characters. "
+                       "The text box below is ignored while a file is uploaded.")
         except InputError as e:
             c2.error(md_escape(str(e)))
     typed = c2.text_area("text", key="text_area", height=160, max_chars=200_000,
