@@ -14,6 +14,8 @@ from pathlib import Path
 from explorer._version import __version__
 
 APP = Path(__file__).resolve().parent / "ui" / "streamlit_app.py"
+# The settings the repository's .streamlit/config.toml gives `streamlit run app.py` (see it for why).
+SERVER_FLAGS = ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     if importlib.util.find_spec("streamlit") is None:         # looks for it without importing it
         print("gate-explorer needs the app's dependencies: pip install \"gate-explorer[app]\"", file=sys.stderr)
         return 1
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), *args]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), *SERVER_FLAGS, *args]
     if os.name == "posix":
         os.execv(sys.executable, cmd)                         # does not return
     return subprocess.call(cmd)                               # elsewhere: a child process

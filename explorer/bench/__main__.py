@@ -28,6 +28,16 @@ def bench_page():
 SECTIONS["page"] = bench_page
 SLOW.add("page")
 
+def bench_classroom():
+    """N = 60 concurrent sessions (websocket protocol) per link vs a bare Streamlit page: server CPU per session."""
+    from .classroom import bench_classroom as run
+    n = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else 60
+    run(n)
+
+
+SECTIONS["classroom"] = bench_classroom
+SLOW.add("classroom")
+
 USAGE = """usage: python -m explorer.bench [SECTION ...]
 
 Prints each section's cost as a ratio against a baseline measured in the same run.
@@ -37,6 +47,7 @@ With no SECTION, runs {default}. Sections:
 
 def main(argv: list[str]) -> int:
     wanted = argv or [n for n in SECTIONS if n not in SLOW]
+    wanted = [n for n in wanted if not n.isdigit()]          # "classroom 30": its N
     unknown = [n for n in wanted if n not in SECTIONS]
     if unknown or any(a in ("-h", "--help", "help") for a in argv):
         table = "\n".join(f"  {n:9} {(f.__doc__ or '').strip().splitlines()[0]}" for n, f in SECTIONS.items())

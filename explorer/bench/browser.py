@@ -41,16 +41,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class ServerURL(str):
+    """The served page's address; .pid is the server's process (its CPU time and memory, for benchmarks)."""
+    pid: int = 0
+
+
 @contextlib.contextmanager
-def streamlit_server(script: str | os.PathLike = APP, *args: str, timeout: float = 60):
+def streamlit_server(script: str | os.PathLike | None = APP, *args: str, timeout: float = 60):
     """`streamlit run script` on a free port until the block ends; yields its URL once /_stcore/health
     answers. Extra args go to streamlit (e.g. "--server.maxUploadSize", "50")."""
+    script = APP if script is None else script
     port = free_port()
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1", *args],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    url = ServerURL(f"http://127.0.0.1:{port}")
+    url.pid = proc.pid
     try:
         wait_healthy(url, timeout, proc)
         yield url

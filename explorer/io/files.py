@@ -32,7 +32,7 @@ DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16
 def _header(data: bytes) -> dict:
     """The JSON header of a safetensors blob, checked to be an object of tensor entries."""
     n = int.from_bytes(data[:8], "little")
-    if not 2 <= n <= min(len(data) - 8, MAX_HEADER):
+    if not 2 <= n <= min(len(data) - 8, MAX_HEADER):     # (a header_bytes() prefix ends with the header)
         raise InputError("this file is not a readable safetensors checkpoint (its header length is wrong: damaged "
                          "or truncated?).")
     try:
@@ -42,6 +42,18 @@ def _header(data: bytes) -> dict:
     if not isinstance(header, dict):
         raise InputError("this safetensors file's header is not a JSON object of tensors; is it the right file?")
     return header
+
+
+def header_bytes(path) -> bytes:
+    """The first bytes of a safetensors file up to the end of its JSON header: enough for its metadata,
+    without reading the weights."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            n = int.from_bytes(head, "little")
+            return head + f.read(min(n, MAX_HEADER)) if len(head) == 8 else head
+    except OSError as e:
+        raise InputError(f"the checkpoint at {short(path, 80)!r} cannot be read ({e.strerror}).") from None
 
 
 def safetensors_metadata(data: bytes) -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 from explorer.errors import InputError
 
 from .checkpoints import load_model
-from .files import read_bytes, safetensors_metadata
+from .files import header_bytes, safetensors_metadata
 
 
 @lru_cache(maxsize=1)
@@ -30,7 +30,7 @@ def list_pretrained() -> dict[str, dict]:
     """Names of the shipped models with their model cards (read from metadata, no weights loaded)."""
     out = {}
     for p in sorted(directory().glob("*.safetensors")):
-        meta = safetensors_metadata(read_bytes(p, "checkpoint"))
+        meta = safetensors_metadata(header_bytes(p))          # the header only: no weights read
         out[p.stem] = dict(json.loads(meta.get("card", "{}")), config=json.loads(meta.get("config", "{}")))
     return out
 

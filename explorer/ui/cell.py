@@ -61,10 +61,10 @@ def cell_tab():
             convention = "cho" if textbook else "pytorch"
         story, path, explained = _story(key, a, b, l, d, unit, convention, _lt=lt, _x0=_x0(p, ui, a, b))
         labels = ui.labels[a:b] if ui.labels is not None else None
-        fig = plots_cell.cell_figure(story, labels, np.arange(a, b), path,
-                                     explained, title=f"{KINDS[p.kind].label} unit {unit}, layer {l}"
-                                     + (", reverse direction" if d else "") + f": steps {a:,}–{b - 1:,}",
-                                     large=present)
+        title = (f"{KINDS[p.kind].label} unit {unit}, layer {l}" + (", reverse direction" if d else "")
+                 + f": steps {a:,}–{b - 1:,}")
+        fig = state.shared_figure(f"cell|{key}|{a}|{b}|{l}|{d}|{unit}|{convention}|{present}", lambda: plots_cell.cell_figure(
+            story, labels, np.arange(a, b), path, explained, title=title, large=present))
         c2.caption(f"Window: steps {a:,}–{b - 1:,} (move it in the Explore tab; at most {MAX_STEPS} steps play here).")
         for note in story.notes:
             st.info(note)

@@ -121,7 +121,7 @@ def _view(p, ui, lt, key):
         state.window_cached(key, *window_of(N), "", _lt=lt)
     if N > FULL and not hidden("overview"):
         st.subheader("The whole input")
-        _overview(p, lt, l, d, names, top, std, N)
+        _overview(p, lt, key, l, d, names, top, std, N)
     a, b = _window(N)
     arr = state.window_cached(key, a, b, "", _lt=lt)
     units = A.order_units(arr[ref][l, d].T, how, top, std=std if how != "unit index" else None)
@@ -142,10 +142,11 @@ def _view(p, ui, lt, key):
         scales = {n: plots.gate_scale(n, bound=A.value_bound(lt, n, l, d, units_of[n]) if n == "c" else None)
                   for n in names if n in shown}
         st.html(plots.scale_key(scales))
-        st.plotly_chart(plots.gates_figure({n: arr[n][l, d][:, units_of[n]].T for n in names if n in shown},
-                                           {n: units_of[n] for n in names if n in shown}, steps, chars,
-                                           scales=scales, colorbars=False),
-                        key="gates", theme=None, config={"toImageButtonOptions": {"filename": "gates"}})
+        # One build for every session on this model, input, window and display (a class on one link).
+        fig = state.shared_figure(f"gates|{key}|{a}|{b}|{l}|{d}|{shown}|{top}|{how}", lambda: plots.gates_figure(
+            {n: arr[n][l, d][:, units_of[n]].T for n in names if n in shown}, {n: units_of[n] for n in names if n in shown},
+            steps, chars, scales=scales, colorbars=False))
+        st.plotly_chart(fig, key="gates", theme=None, config={"toImageButtonOptions": {"filename": "gates"}})
 
     # The rest of the window's views are tabs, and only the open one runs and is drawn: moving the window
     # redraws the gates and one view, not six (each plotly figure is mounted afresh when it changes).
@@ -192,8 +193,10 @@ def _one_unit(w: View):
         if w.chars is not None:
             scale = plots.gate_scale(name, bound=A.value_bound(w.lt, name, l, d, [unit]) if name == "c" else None)
             st.html(plots.scale_key({name: scale}))
-            st.plotly_chart(plots.text_heatmap(w.chars, w.arr[name][l, d][:, unit], name, w.a, scale=scale, colorbar=False,
-                                               title=f"unit {unit}, {GATE_NAMES[name]}"), key="textview", theme=None)
+            fig = state.shared_figure(f"text|{w.key}|{w.a}|{w.b}|{l}|{d}|{name}|{unit}", lambda: plots.text_heatmap(
+                w.chars, w.arr[name][l, d][:, unit], name, w.a, scale=scale, colorbar=False,
+                title=f"unit {unit}, {GATE_NAMES[name]}"))
+            st.plotly_chart(fig, key="textview", theme=None)
         else:
             pay = w.ui.payload
             st.plotly_chart(plots.state_lines({f"input {k}": pay[w.a:w.b, k].numpy() for k in range(pay.shape[1])}
@@ -237,7 +240,7 @@ VIEWS = [
 ]
 
 
-def _overview(p, lt, l, d, names, top, std, N):
+def _overview(p, lt, key, l, d, names, top, std, N):
     c1, c2 = st.columns([1, 4])
     state.keep_valid("ov_name", names, kinds.get(p.kind).memory)
     name = c1.selectbox("overview of", names, key="ov_name",
@@ -248,8 +251,9 @@ def _overview(p, lt, l, d, names, top, std, N):
     starts = np.arange(v.shape[1]) * lt.block
     scale = plots.gate_scale(name, v)
     c2.html(plots.scale_key({name: scale}))
-    fig = plots.gate_heatmap(name, v, units, starts, title=f"{name} over the whole input (block means)",
-                             step_label="block start", margins=plots.OVERVIEW_MARGINS, scale=scale, colorbar=False)
+    fig = state.shared_figure(f"overview|{key}|{l}|{d}|{name}|{top}", lambda: plots.gate_heatmap(
+        name, v, units, starts, title=f"{name} over the whole input (block means)", step_label="block start",
+        margins=plots.OVERVIEW_MARGINS, scale=scale, colorbar=False))
     c2.plotly_chart(fig, key="overview", theme=None)
     with c2:
         _window_strip(*window_of(N), N, v.shape[1] * lt.block)

@@ -17,6 +17,7 @@ UPLOAD, RANDOM = "upload a checkpoint…", "a fresh random model…"
 RANDOM_VOCAB = "".join(chr(c) for c in range(32, 127)) + "\n\t"
 
 
+@st.cache_resource(show_spinner=False, ttl=60)
 def _pretrained_options() -> list[str]:
     names = list(explorer.list_pretrained())
     first = [n for n in ("shakespeare-lstm", "shakespeare-gru", "shakespeare-rnn") if n in names]

@@ -21,7 +21,7 @@ import numpy as np
 import streamlit as st
 
 import explorer
-from explorer import InputError
+from explorer import InputError, plots
 from explorer.core import kinds
 from explorer.core.windows import LongTrace, scan_long, time_left
 from explorer.io.models import LazyEmbedding
@@ -83,6 +83,28 @@ def error_boundary(what: str):
         traceback.print_exc()
         st.error(f"Something went wrong while {what} ({type(e).__name__}: {str(e).splitlines()[0][:160]}); "
                  "the rest of the page still works.")
+
+
+_FIGURES: OrderedDict = OrderedDict()
+_FIGURES_LOCK = threading.Lock()
+MAX_FIGURES = 48
+
+
+def shared_figure(key: str, build):
+    """A finished figure built once per key for every session of the process (a class opening one link
+    gets one build, not sixty: the Cell tab's animated figure is about 1.8 s of plotly validation). The
+    figure is never changed after it is built: st.plotly_chart copies it (to_dict) before serialising."""
+    with _FIGURES_LOCK:
+        fig = _FIGURES.get(key)
+        if fig is not None:
+            _FIGURES.move_to_end(key)
+            return fig
+    fig = plots.frozen(build())
+    with _FIGURES_LOCK:
+        _FIGURES[key] = fig
+        while len(_FIGURES) > MAX_FIGURES:
+            _FIGURES.popitem(last=False)
+    return fig
 
 
 _OPENED: dict = {}

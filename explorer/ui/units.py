@@ -175,14 +175,21 @@ def _clusters_body(p, ui, lt, key, names, view):
     arr = state.window_cached(key, a, b, "", _lt=lt)
     l, d = st.session_state["layer"], st.session_state["direction"]
     v = arr[name][l, d].T                                             # (H, T)
-    cl = P.cluster_units(v, k)
+    cl = _cluster(f"{key}|{a}|{b}|{name}|{l}|{d}|{k}", v, k)
     show = cl.order[:128]
-    fig = plots.gate_heatmap(name, v[show], show, np.arange(a, b),
-                             ui.labels[a:b] if ui.labels is not None else None,
-                             title=f"{name} in cluster order ({len(cl.sizes)} clusters)", height=min(1400, 80 + 6 * len(show)),
-                             row_labels=[f"c{int(cl.labels[u])}·u{u}" for u in show])
+    # The same clusters and figure for every session on this model, input and window (a class on one link).
+    fig = state.shared_figure(f"clusters|{key}|{a}|{b}|{name}|{l}|{d}|{k}", lambda: plots.gate_heatmap(
+        name, v[show], show, np.arange(a, b), ui.labels[a:b] if ui.labels is not None else None,
+        title=f"{name} in cluster order ({len(cl.sizes)} clusters)", height=min(1400, 80 + 6 * len(show)),
+        row_labels=[f"c{int(cl.labels[u])}·u{u}" for u in show]))
     st.caption("cluster sizes: " + ", ".join(f"c{j}: {n}" for j, n in enumerate(cl.sizes)))
     st.plotly_chart(fig, key="clusters", theme=None)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _cluster(key: str, _v, k: int):
+    """k-means of the window's units, once per (model, input, window, gate, k) for every session."""
+    return P.cluster_units(_v, k)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

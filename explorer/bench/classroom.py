@@ -1,0 +1,71 @@
+"""A class opening one link at once: N concurrent sessions (Streamlit's websocket protocol, see
+protocol.py) against the app and against a bare Streamlit page served in the same run.
+
+    python -m explorer.bench classroom              # N = 60: the default link and each tab link
+    python -m explorer.bench classroom 30           # another N
+
+For each link: the median and largest time until the page was drawn (the script run finished), the
+server's CPU seconds for the N sessions, and that CPU per session against the bare page's. The app is
+warmed by one visit per link first (the teacher opened it), so the class hits the shared caches.
+Memory: the server's RSS after the warm-up, at the peak of the N sessions, and after they left.
+"""
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+from explorer.cli import SERVER_FLAGS
+
+from .browser import APP, streamlit_server
+from .page import MINIMAL
+from .protocol import cpu_seconds, open_sessions, rss_mb
+
+LINKS = ("", "tab=Cell", "tab=Gradient+flow", "tab=Units")
+
+
+def _wave(url, queries: list[str], pid: int) -> dict:
+    peak = [rss_mb(pid)]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_mb(pid))
+            time.sleep(0.2)
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    c0 = cpu_seconds(pid)
+    res = open_sessions(url, queries)
+    cpu = cpu_seconds(pid) - c0
+    done.set()
+    t.join()
+    times = [s.seconds for s in res]
+    return {"median": statistics.median(times), "max": max(times), "cpu": cpu, "peak": peak[0],
+            "errors": sum(len(s.errors) for s in res), "examples": [e for s in res for e in s.errors][:2],
+            "unfinished": sum(not s.finished for s in res)}
+
+
+def bench_classroom(n: int = 60, links=LINKS, script=APP):
+    """N concurrent sessions on each link vs a bare Streamlit page (server CPU per session)."""
+    print(f"\nclassroom: {n} sessions at once, Streamlit's websocket protocol, vs a bare page in the same run")
+    with streamlit_server(MINIMAL) as bare:
+        open_sessions(bare, [""])
+        b = _wave(bare, [""] * n, bare.pid)
+    per_bare = b["cpu"] / n
+    print(f"{'link':22} {'median s':>9} {'max s':>7} {'server CPU s':>13} {'CPU/session':>12} {'÷ bare':>7} errors")
+    print(f"{'bare page':22} {b['median']:9.2f} {b['max']:7.2f} {b['cpu']:13.2f} {per_bare:12.3f} {1:7.2f} {b['errors']}")
+    with streamlit_server(script, *SERVER_FLAGS) as app:               # as `gate-explorer` serves it
+        open_sessions(app, list(links))                      # the teacher's visit: imports and caches warm
+        time.sleep(1)
+        warm = rss_mb(app.pid)
+        peak = warm
+        for link in links:
+            w = _wave(app, [link] * n, app.pid)
+            peak = max(peak, w["peak"])
+            print(f"{'?' + link if link else 'default link':22} {w['median']:9.2f} {w['max']:7.2f} {w['cpu']:13.2f} "
+                  f"{w['cpu'] / n:12.3f} {w['cpu'] / n / per_bare:7.2f} {w['errors']}"
+                  + (f" e.g. {w['examples'][0][:80]}" if w["errors"] else "")
+                  + (f" ({w['unfinished']} unfinished)" if w["unfinished"] else ""))
+        time.sleep(3)
+        print(f"memory (RSS): {warm:,.0f} MB after warm-up, {peak:,.0f} MB at the peak of {n} sessions, "
+              f"{rss_mb(app.pid):,.0f} MB 3 s after they left")
