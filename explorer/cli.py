@@ -1,5 +1,6 @@
 """`gate-explorer` (and `python -m explorer`): start the app. Every argument goes on to
-`streamlit run`, e.g. `gate-explorer --server.port 8600`; `--version` prints the version.
+`streamlit run`, e.g. `gate-explorer --server.port 8600`; `--version` prints the version;
+`gate-explorer serve --workers N` starts N app processes behind nginx (explorer/serve.py).
 
 Streamlit runs as `python -m streamlit run …`, which replaces this process (so signals such as
 Ctrl-C or a service manager's SIGTERM reach streamlit itself): the core never imports it."""
@@ -23,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] in (["--version"], ["-V"]):
         print(f"gate-explorer {__version__}")
         return 0
+    if args[:1] == ["serve"]:                                 # N workers behind nginx: explorer/serve.py
+        from .serve import main as serve
+        return serve(args[1:])
     if importlib.util.find_spec("streamlit") is None:         # looks for it without importing it
         print("gate-explorer needs the app's dependencies: pip install \"gate-explorer[app]\"", file=sys.stderr)
         return 1

@@ -72,7 +72,7 @@ GROUND = {"explorer.errors", "explorer._version"}
 # The one way up: Trace.plot() and GradientFlow.plot(), notebook conveniences, import the figures when
 # called (inside the method, so the library never needs plotly until a figure is asked for).
 LAZY_UP = {("explorer.core.trace", "plots"), ("explorer.core.gradients", "plots")}
-TOP_LEVEL = {"__init__.py", "__main__.py", "_version.py", "errors.py", "cli.py"}
+TOP_LEVEL = {"__init__.py", "__main__.py", "_version.py", "errors.py", "cli.py", "serve.py"}
 
 
 def _floor(module: str) -> str:

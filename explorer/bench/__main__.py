@@ -38,6 +38,17 @@ def bench_classroom():
 SECTIONS["classroom"] = bench_classroom
 SLOW.add("classroom")
 
+
+def bench_workers():
+    """The class through `gate-explorer serve` (nginx) with 1 worker and with 2: time, CPU and memory."""
+    from .classroom import bench_workers as run
+    n = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else 60
+    run(n)
+
+
+SECTIONS["workers"] = bench_workers
+SLOW.add("workers")
+
 USAGE = """usage: python -m explorer.bench [SECTION ...]
 
 Prints each section's cost as a ratio against a baseline measured in the same run.

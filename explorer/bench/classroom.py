@@ -69,3 +69,21 @@ def bench_classroom(n: int = 60, links=LINKS, script=APP):
         time.sleep(3)
         print(f"memory (RSS): {warm:,.0f} MB after warm-up, {peak:,.0f} MB at the peak of {n} sessions, "
               f"{rss_mb(app.pid):,.0f} MB 3 s after they left")
+
+
+def bench_workers(n: int = 60, counts=(1, 2), links=("", "tab=Cell")):
+    """The same class through `gate-explorer serve` with 1 and with 2 workers (nginx in front), in one run."""
+    from explorer.serve import Cluster, free_port
+    print(f"\nclassroom through nginx: {n} sessions at once per link, 1 worker against 2")
+    print(f"{'workers':>7} {'link':14} {'median s':>9} {'max s':>7} {'server CPU s':>13} {'RSS per worker MB':>18} errors")
+    for w in counts:
+        with Cluster(w, free_port(), "127.0.0.1") as c:
+            open_sessions(c.url, list(links) * w * 2)          # warm every worker (sessions spread by hash)
+            for link in links:
+                c0 = sum(cpu_seconds(p) for p in c.pids)
+                res = open_sessions(c.url, [link] * n)
+                cpu = sum(cpu_seconds(p) for p in c.pids) - c0
+                times = [s.seconds for s in res]
+                rss = [rss_mb(p) for p in c.pids[:-1]]
+                print(f"{w:7d} {link or 'default':14} {statistics.median(times):9.2f} {max(times):7.2f} {cpu:13.2f} "
+                      f"{' / '.join(f'{r:,.0f}' for r in rss):>18} {sum(len(s.errors) for s in res)}")
