@@ -15,6 +15,7 @@ it, one folder each (imports only go down):
 import importlib as _importlib
 
 from explorer._version import __version__
+from explorer.analysis.connectivity import Attribution, attribute, connectivity
 from explorer.core.gradients import GradientFlow, char_objective, gradient_flow
 from explorer.core.stats import RunningStats
 from explorer.core.trace import Intervention, Trace, trace
@@ -37,7 +38,7 @@ del _name
 __all__ = ["__version__", "InputError", "Intervention", "Trace", "trace", "scan_long", "LongTrace", "RunningStats",
            "GradientFlow", "gradient_flow", "char_objective", "load_recurrent", "load_model", "save_model",
            "list_pretrained", "load_pretrained", "Vocab", "CharModel", "SeqModel", "ModelConfig",
-           "open_model", "OpenedModel"]
+           "open_model", "OpenedModel", "connectivity", "attribute", "Attribution"]
 
 
 def __getattr__(name):

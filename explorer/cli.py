@@ -16,7 +16,7 @@ from explorer._version import __version__
 
 APP = Path(__file__).resolve().parent / "ui" / "streamlit_app.py"
 # The settings the repository's .streamlit/config.toml gives `streamlit run app.py` (see it for why).
-SERVER_FLAGS = ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
+SERVER_FLAGS = ["--server.fileWatcherType", "none", "--runner.postScriptGC", "false", "--browser.gatherUsageStats", "false"]
 
 
 def main(argv: list[str] | None = None) -> int:
