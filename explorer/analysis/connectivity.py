@@ -220,4 +220,41 @@ def horizon(C: Tensor, fraction: float = 0.1) -> Optional[int]:
     return int(below[0]) if len(below) else None
 
 
+def window_view(m, inp, fraction: float = 0.1) -> dict:
+    """Everything the page draws for one window, as numpy: "C" (T_out, T_in), "reach" (T_in,), "horizon",
+    and for a classifier or regressor the final output's integrated-gradients "attribution" (T,) with its
+    completeness "delta". inp: what connectivity takes (ids, text, or the core's input)."""
+    C = connectivity(m, inp)
+    out = {"C": C[..., 0].double().numpy(), "reach": reach(C, fraction), "horizon": horizon(C, fraction),
+           "attribution": None, "delta": None, "final_only": C.shape[0] == 1}
+    if isinstance(m, OpenedModel) and m.task in ("classifier", "regressor") and m.head is not None:
+        a = attribute(m, inp, steps=32)
+        out["attribution"], out["delta"] = a.values[:, 0].double().numpy(), float(a.delta[0])
+        out["output"] = float(a.output[0])
+    return out
+
+
+def decades(row: np.ndarray, floor: float = -3.0) -> np.ndarray:
+    """One output's connectivity over its inputs as log10 of the share of its peak, floored (for colouring
+    text: the long tail an LSTM keeps is invisible on a linear scale)."""
+    r = np.asarray(row, dtype=np.float64)
+    rel = r / max(float(r.max()), 1e-300)
+    return np.maximum(np.log10(np.clip(rel, 1e-300, None)), floor)
+
+
+def far_back(horizons: dict[str, Optional[int]], T: int, fraction: float = 0.1) -> str:
+    """A sentence that reads the "how far back" curves."""
+    parts = [f"the {name}'s falls below {fraction:.0%} of its peak {h} step{'s' if h != 1 else ''} back" if h is not None
+             else f"the {name}'s stays above {fraction:.0%} of its peak over the whole window ({T} steps)"
+             for name, h in horizons.items()]
+    if not parts:
+        return ""
+    known = {k: v for k, v in horizons.items() if v is not None}
+    tail = ""
+    if len(horizons) > 1 and known:
+        short_ = min(known, key=known.get)
+        tail = f" The {short_} depends mostly on the last few inputs; a larger distance means a longer memory."
+    return "Connectivity (typical output step): " + "; ".join(parts) + "." + tail
+
+
 Target = Union[None, int, Callable]

@@ -203,3 +203,36 @@ def bench_cuda(repeat: int = 9):
 
 
 SECTIONS["cuda"] = bench_cuda
+
+
+def bench_connectivity(repeat: int = 5, T: int = 150):
+    """connectivity() of a 150-step window of shakespeare-lstm vs one batched stock forward+backward of the same size."""
+    from explorer import connectivity, load_pretrained, open_model
+    m = open_model("shakespeare-lstm")
+    core = load_pretrained("shakespeare-lstm").core
+    text = ("To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer the slings and "
+            "arrows of outrageous fortune, or to take arms against a sea of troubles")[:T]
+    x = m.inputs(text)
+    xb = x[:, None].expand(len(x), len(x), x.shape[-1]).contiguous()           # T copies: the same total size
+
+    def stock():
+        xr = xb.clone().requires_grad_(True)
+        out, _ = core(xr.transpose(0, 1) if core.batch_first else xr)
+        out.sum().backward()
+
+    def naive():                                                              # one backward per output step
+        for t in range(len(x)):
+            xr = x.clone().requires_grad_(True)
+            logits = m.head(core(xr[None] if core.batch_first else xr[:, None])[0][0 if core.batch_first else slice(None)])
+            logits.reshape(len(x), -1)[t].max().backward()
+
+    ours = lambda: connectivity(m, text)
+    base, mine = paired_times(stock, ours, repeat)
+    _, loop = paired_times(stock, naive, max(2, repeat // 2))
+    print(f"\nconnectivity() vs stock forward+backward at the same total size (T x T = {len(x)} x {len(x)}, "
+          f"shakespeare-lstm, H={core.hidden_size})")
+    print(f"{'stock fwd+bwd ms':>17} {'connectivity ms':>16} {'ratio':>6} {'naive loop ms':>14} {'loop ratio':>10}")
+    print(f"{base * 1e3:17.1f} {mine * 1e3:16.1f} {mine / base:6.2f} {loop * 1e3:14.1f} {loop / base:10.2f}")
+
+
+SECTIONS["connectivity"] = bench_connectivity

@@ -2,6 +2,7 @@
 
     figures.py  heatmaps, lines, the stacked gates figure, gradient curves, saturation, the overview
     key.py      the colour key (HTML) shown above figures drawn without colour bars
+    connectivity.py  which inputs each output depends on: the triangle, how far back, attribution
     readout.py  what the model says: a forecast against the series, class probabilities, a verdict
     cell.py     the textbook cell diagram filled with a model's numbers, animated in the browser
 
@@ -10,6 +11,7 @@ gate names; never torch tensors from a model (callers pass arrays). Only the app
 conveniences import this package: the library itself needs no plotly.
 """
 
+from .connectivity import DECADE_SCALE, REACH_SCALE, attribution_figure, connectivity_figure, reach_figure
 from .figures import (
     DIV,
     FONT,
@@ -64,4 +66,9 @@ __all__ = [
     "forecast_figure",
     "next_token_figure",
     "verdict_figure",
+    "REACH_SCALE",
+    "DECADE_SCALE",
+    "attribution_figure",
+    "connectivity_figure",
+    "reach_figure",
 ]

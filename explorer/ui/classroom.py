@@ -23,6 +23,7 @@ LESSONS = {
     "GRU parameters": "Lesson 3 · A GRU has about 25% fewer parameters",
     "interpretable unit": "Lesson 4 · An interpretable unit in the char model",
     "padding and packing": "Lesson 5 · Padded batches are handled like packed sequences",
+    "how far back": "Lesson 6 · How far back does each cell look?",
 }
 CSS = """<style>
 html, body, [class*="css"], .stMarkdown p, .stCaption, label, .stSelectbox, .stSlider { font-size: 1.22rem !important; }
@@ -59,6 +60,8 @@ def _lesson_setup():
         st.session_state.update(tab="Explore", model_choice="shakespeare-lstm")
     elif k == "padding and packing":
         st.session_state.update(tab="Explore")
+    elif k == "how far back":
+        st.session_state.update(tab="Explore", xtab="What it depends on", model_choice="shakespeare-lstm")
 
 
 def lesson_panel():
@@ -73,7 +76,7 @@ def lesson_panel():
             st.rerun()
         with state.error_boundary("preparing the lesson"):
             {"vanishing gradients": _vanishing, "forget gate": _forget, "GRU parameters": _params,
-             "interpretable unit": _unit, "padding and packing": _packing}[k]()
+             "interpretable unit": _unit, "padding and packing": _packing, "how far back": _far_back}[k]()
 
 
 def _text() -> str:
@@ -165,3 +168,19 @@ def _packing():
     fig = plots.gate_heatmap("h", demo.h, list(range(demo.h.shape[0])), np.arange(demo.steps), row_labels=demo.row_labels,
                              title="h of 8 units for each of the three lines (rows grouped by line); gaps = padding")
     st.plotly_chart(fig, key="lesson_packing", theme=None)
+
+
+def _far_back():
+    from explorer.analysis import connectivity as CN
+
+    from .depends_view import MAX_WINDOW, _trio
+    text = _text()[:MAX_WINDOW]
+    got = _trio(text)
+    st.markdown("Which earlier characters does the prediction at each step use? For every output step t and "
+                "input step s, connectivity ‖∂y_t/∂x_s‖ (Madsen 2019) measures how much the logit of the next "
+                "character changes with the character at s. The three pretrained models read the same "
+                f"{len(text)} characters; the curve is the typical share of an output's peak that reaches d steps back.")
+    st.plotly_chart(plots.reach_figure({name: r for name, (r, _) in got.items()}), key="lesson_far_back", theme=None)
+    st.info(CN.far_back({KINDS[name.split("-")[1]].label: h for name, (_, h) in got.items()}, len(text)))
+    st.caption("Explore's 'What it depends on' view (open now) lights up the characters one step depends on; type "
+               "a sentence above and pick a step.")

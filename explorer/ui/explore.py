@@ -12,7 +12,7 @@ from explorer.analysis import units as A
 from explorer.core import kinds
 from explorer.core.cells import GATE_NAMES
 
-from . import inspect_step, says_view, state
+from . import depends_view, inspect_step, says_view, state
 from .classroom import hidden
 from .inputs import user_input
 from .state import error_boundary
@@ -233,6 +233,7 @@ VIEWS = [
     ("One unit", _one_unit, None),
     ("Units over time", _lines, None),
     ("What it says", says_view.what_it_says, None),
+    ("What it depends on", depends_view.depends_view, None),
     ("Step inspector", lambda w: inspect_step.inspector(w.p, w.ui, w.lt, w.arr, w.key, w.a, w.b, w.units), "step inspector"),
     ("What if", lambda w: inspect_step.what_if(w.p, w.ui, w.lt, w.arr, w.key, w.a, w.b, w.units), "what-if"),
     ("Saturation", _saturation, "saturation"),

@@ -15,7 +15,8 @@ def default_app():
 def test_tabs_and_default_model(default_app):
     at = default_app
     # the page's tabs, and inside Explore the views below the gates figure (only the open one is drawn)
-    assert [t.label for t in at.tabs] == ["Explore", "One unit", "Units over time", "What it says", "Step inspector", "What if",
+    assert [t.label for t in at.tabs] == ["Explore", "One unit", "Units over time", "What it says", "What it depends on", "Step inspector",
+                                         "What if",
                                          "Saturation", "Export", "Cell", "Gradient flow", "Train", "Units"]
     assert at.sidebar.selectbox(key="model_choice").value == "shakespeare-lstm"
     assert not at.error

@@ -70,7 +70,7 @@ def test_every_tab_renders_for_every_task(name):
     _no_error(at, "explore")
     side = plain(" ".join(c.value for c in at.sidebar.caption))
     assert f"task: **{MODELS[name][3]}**" in side
-    for view in ("What it says", "Step inspector", "Units over time", "What if", "Export"):
+    for view in ("What it says", "What it depends on", "Step inspector", "Units over time", "What if", "Export"):
         open_view(at, view)
         _no_error(at, view)
         if MODELS[name][3] != "language model":

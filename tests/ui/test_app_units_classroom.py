@@ -83,7 +83,7 @@ def test_presentation_mode_hides_chosen_sections():
 
 
 @pytest.mark.parametrize("lesson", ["vanishing gradients", "forget gate", "GRU parameters", "interpretable unit",
-                                    "padding and packing"])
+                                    "padding and packing", "how far back"])
 def test_every_lesson_opens(lesson):
     at = run_app()
     at.sidebar.selectbox(key="lesson").set_value(lesson).run()
@@ -102,6 +102,10 @@ def test_every_lesson_opens(lesson):
         assert (rows["GRU / LSTM"] == 0.75).all()
     if lesson == "interpretable unit":
         assert "correlated **r =" in body
+    if lesson == "how far back":
+        assert "how far back each model looks" in titles(at) and at.session_state["xtab"] == "What it depends on"
+        reading = " ".join(i.value for i in at.info)
+        assert all(k in reading for k in ("LSTM", "GRU", "RNN")) and "steps back" in reading
     if lesson == "padding and packing":
         import re
         diff = float(re.search(r"PackedSequence \(output, h_n, c_n\): \*\*([0-9.e+-]+)\*\*", body).group(1))

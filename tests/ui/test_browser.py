@@ -189,3 +189,19 @@ def test_a_forecaster_and_its_dated_csv_show_the_prediction_against_the_series(s
         assert page.get_by_text("expects next").count() == 0
         fig.first.scroll_into_view_if_needed()
         shot(page, "forecaster.png")
+
+
+@pytest.mark.parametrize("model", ["shakespeare-lstm", "shakespeare-rnn"])
+def test_the_text_lights_up_by_what_one_step_depends_on(server, model):
+    # A teacher's sentence, the view of what the prediction at one character uses, for the LSTM and the RNN.
+    sentence = "The quick brown fox jumps over the lazy dog, and then the fox runs back home again."
+    q = urllib.parse.urlencode({"model_choice": model, "xtab": "What it depends on", "text": sentence})
+    with browser_page(1280, 900) as page:
+        page.goto(f"{server}/?{q}")
+        wait_idle(page)
+        no_exception(page, model)
+        fig = page.locator(".stPlotlyChart").filter(has_text="depends on")
+        fig.first.wait_for(timeout=60_000)
+        assert page.get_by_text("how far back each model looks").count() >= 1
+        fig.first.scroll_into_view_if_needed()
+        shot(page, f"depends-{model.split('-')[1]}.png")
