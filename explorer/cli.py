@@ -10,13 +10,10 @@ import importlib.util
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from explorer._version import __version__
 
-APP = Path(__file__).resolve().parent / "ui" / "streamlit_app.py"
-# The settings the repository's .streamlit/config.toml gives `streamlit run app.py` (see it for why).
-SERVER_FLAGS = ["--server.fileWatcherType", "none", "--runner.postScriptGC", "false", "--browser.gatherUsageStats", "false"]
+from .serve import APP, SERVER_FLAGS
 
 
 def main(argv: list[str] | None = None) -> int:

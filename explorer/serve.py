@@ -25,7 +25,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .cli import APP, SERVER_FLAGS
+APP = Path(__file__).resolve().parent / "ui" / "streamlit_app.py"
+# The settings the repository's .streamlit/config.toml gives `streamlit run app.py` (see it for why); the
+# gate-explorer command and every worker here pass them.
+SERVER_FLAGS = ["--server.fileWatcherType", "none", "--runner.postScriptGC", "false", "--browser.gatherUsageStats", "false"]
 
 NGINX = """
 worker_processes {procs};

@@ -205,10 +205,10 @@ def reach(C: Tensor, fraction: float = 0.1) -> np.ndarray:
     peak = c.max(1).values.clamp_min(1e-300)
     rel = c / peak[:, None]
     out = np.full(T_in, np.nan)
-    for d in range(T_in):
-        t = torch.arange(d, min(T_out, T_in))
-        if len(t):
-            out[d] = float(rel[t, t - d].median())
+    last = min(T_out, T_in)
+    for d in range(min(T_in, last)):                 # a single verdict (T_out = 1) has only d = 0 on this diagonal
+        t = torch.arange(d, last)
+        out[d] = float(rel[t, t - d].median())
     return out
 
 
