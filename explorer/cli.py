@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
         from .serve import main as serve
         return serve(args[1:])
     if importlib.util.find_spec("streamlit") is None:         # looks for it without importing it
-        print("gate-explorer needs the app's dependencies: pip install \"gate-explorer[app]\"", file=sys.stderr)
+        print("gate-explorer needs streamlit, which this environment lacks (installed with --no-deps?): "
+              "pip install gate-explorer", file=sys.stderr)
         return 1
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), *SERVER_FLAGS, *args]
     if os.name == "posix":

@@ -79,6 +79,12 @@ def test_pip_install_then_import_anywhere_and_serve(tmp_path):
                             ROOT], capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
     wheel = next(wheels.glob("gate_explorer-*.whl"))
+    import zipfile
+    with zipfile.ZipFile(wheel) as z:                      # one install runs the app: streamlit and plotly are required
+        meta = z.read(next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    needs = [line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Requires-Dist:")]
+    assert any(r.startswith("streamlit") and "extra" not in r for r in needs), needs
+    assert any(r.startswith("plotly") and "extra" not in r for r in needs), needs
     env_dir = tmp_path / "venv"
     py = see_our_packages(env_dir)
     inst = subprocess.run([py, "-m", "pip", "install", "--no-deps", "-q", str(wheel)], capture_output=True, text=True,

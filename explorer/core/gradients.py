@@ -42,7 +42,7 @@ class GradientFlow:
 
     def plot(self, *, layer: int = 0, direction: int = 0, title: str = "how much gradient reaches each step"):
         """A plotly figure (shows itself in Jupyter): ‖dJ/dh_t‖ (and ‖dJ/dc_t‖ for an LSTM) over t, log
-        scale, for one layer and direction. Needs plotly (pip install "gate-explorer[app]")."""
+        scale, for one layer and direction. Needs plotly (installed with gate-explorer)."""
         import numpy as np
 
         from explorer import plots

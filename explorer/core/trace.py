@@ -97,7 +97,7 @@ class Trace:
 
         units: how many units (the most variable, by c for an LSTM, else h) or a list of unit ids;
         labels: what each step reads (e.g. list(text)), drawn under the time axis; start: the input
-        position of step 0 (for a window). Needs plotly (pip install "gate-explorer[app]")."""
+        position of step 0 (for a window). Needs plotly (installed with gate-explorer)."""
         from explorer import plots
         names = self.names() if names is None else ([names] if isinstance(names, str) else list(names))
         vals = {n: self.values(n)[layer, direction, :, batch].T.float().cpu().numpy() for n in names}
