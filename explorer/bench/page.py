@@ -207,7 +207,7 @@ def bench_page(repeat: int = 3, students: int = 8):
         _load(b, bare)[1].close()
         base_load, base_rerun, loads = [], [], []
         acts = {"move window start by one step": [], "change units shown (top k)": [],
-                "move the step inspector": [], "switch to Gradient flow": []}
+                "move the step inspector": [], "open 'What it depends on'": [], "switch to Gradient flow": []}
         for _ in range(repeat):
             t, page = _load(b, bare)
             base_load.append(t)
@@ -222,6 +222,11 @@ def bench_page(repeat: int = 3, students: int = 8):
             page.get_by_role("tab", name="Step inspector").click()     # a view below the gates: open it first
             _settled(page)
             acts["move the step inspector"].append(_nudge(page, "step t"))
+            _arm(page)
+            t0 = time.perf_counter()
+            page.get_by_role("tab", name="What it depends on").click()  # connectivity of the window (cached after the first)
+            _settled(page)
+            acts["open 'What it depends on'"].append(time.perf_counter() - t0)
             _arm(page)
             t0 = time.perf_counter()
             page.get_by_role("tab", name="Gradient flow").click()
