@@ -47,15 +47,16 @@ class ServerURL(str):
 
 
 @contextlib.contextmanager
-def streamlit_server(script: str | os.PathLike | None = APP, *args: str, timeout: float = 60):
+def streamlit_server(script: str | os.PathLike | None = APP, *args: str, timeout: float = 60, cwd=None):
     """`streamlit run script` on a free port until the block ends; yields its URL once /_stcore/health
-    answers. Extra args go to streamlit (e.g. "--server.maxUploadSize", "50")."""
+    answers. Extra args go to streamlit (e.g. "--server.maxUploadSize", "50"). cwd: where it runs (its
+    ./.streamlit/config.toml applies: the repository's own, when run from a checkout)."""
     script = APP if script is None else script
     port = free_port()
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1", *args],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
     url = ServerURL(f"http://127.0.0.1:{port}")
     url.pid = proc.pid
     try:

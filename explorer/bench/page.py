@@ -202,7 +202,8 @@ def bench_page(repeat: int = 3, students: int = 8):
     text = (SAMPLES["prose"] * 8)[:1000]             # long enough for a window slider (over 150 steps)
     # GATE_EXPLORER_BENCH_APP=path/to/app.py measures another checkout's page (e.g. before a change)
     script = os.environ.get("GATE_EXPLORER_BENCH_APP") or APP
-    with streamlit_server(script) as app, streamlit_server(MINIMAL) as bare, browser() as b:
+    empty = tempfile.mkdtemp()       # the bare page as `streamlit run` serves it: no .streamlit/config.toml applies
+    with streamlit_server(script) as app, streamlit_server(MINIMAL, cwd=empty) as bare, browser() as b:
         _load(b, app)[1].close()                   # warm both servers (imports, caches)
         _load(b, bare)[1].close()
         base_load, base_rerun, loads = [], [], []
