@@ -89,18 +89,21 @@ def nginx_config(ports: list[int], port: int, host: str, workdir: str, upload_mb
                         host=host, port=port, upload=upload_mb)
 
 
-def _healthy(url: str, procs, timeout: float = 120):
+def wait_healthy(url: str, timeout: float = 60, proc=None):
+    """Poll /_stcore/health until it answers "ok"; RuntimeError after timeout or if a process exits
+    (proc: one subprocess or a list of them)."""
+    procs = proc if isinstance(proc, (list, tuple)) else ([proc] if proc is not None else [])
     deadline = time.time() + timeout
     while time.time() < deadline:
         for p in procs:
             if p.poll() is not None:
-                raise SystemExit(f"a worker exited with code {p.returncode} before it was ready")
+                raise RuntimeError(f"a server process exited with code {p.returncode} before {url} was ready")
         try:
             if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
                 return
         except OSError:
             time.sleep(0.3)
-    raise SystemExit(f"{url} did not become healthy in {timeout:.0f} s")
+    raise RuntimeError(f"{url} did not become healthy in {timeout:.0f} s")
 
 
 class Cluster:
@@ -134,11 +137,11 @@ class Cluster:
                      "--server.address", "127.0.0.1", "--server.port", str(p), *self.args],
                     env=env, stdout=out, stderr=err))
             for p in ports:
-                _healthy(f"http://127.0.0.1:{p}", self.procs)
+                wait_healthy(f"http://127.0.0.1:{p}", 120, self.procs)
             conf = Path(self.dir) / "nginx.conf"
             conf.write_text(nginx_config(ports, self.port, self.host, self.dir))
             self.procs.append(subprocess.Popen([self.nginx, "-c", str(conf), "-p", self.dir], stdout=out, stderr=err))
-            _healthy(self.url, self.procs, 30)
+            wait_healthy(self.url, 30, self.procs)
         except BaseException:
             self.__exit__()
             raise
@@ -164,13 +167,19 @@ def main(argv: list[str]) -> int:
     a, rest = ap.parse_known_args(argv)
     if a.workers < 1:
         ap.error("--workers must be at least 1")
-    with Cluster(a.workers, a.port, a.host, rest, quiet=False) as c:
+    try:
+        c = Cluster(a.workers, a.port, a.host, rest, quiet=False).__enter__()
+    except RuntimeError as e:                       # a worker that did not start: one sentence, no traceback
+        print(f"gate-explorer serve: {e}", file=sys.stderr)
+        return 1
+    try:
         print(f"Gate Explorer: {a.workers} worker(s) behind nginx at {c.url}", flush=True)
         stop = []
         signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-        try:
-            while not stop and all(p.poll() is None for p in c.procs):
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
+        while not stop and all(p.poll() is None for p in c.procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        c.__exit__()
     return 0

@@ -10,12 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
+
+from explorer.serve import free_port, wait_healthy  # noqa: F401  (the tests' and benchmarks' too)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -33,12 +32,6 @@ def chromium_missing() -> str:
     except ImportError:
         return "the playwright Python package is missing (pip install -r requirements.txt)"
     return ""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ServerURL(str):
@@ -68,20 +61,6 @@ def streamlit_server(script: str | os.PathLike | None = APP, *args: str, timeout
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def wait_healthy(url: str, timeout: float = 60, proc=None):
-    """Poll /_stcore/health until it answers "ok"; RuntimeError after timeout or if proc exits."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the streamlit server exited with code {proc.returncode}")
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s")
 
 
 @contextlib.contextmanager
