@@ -197,10 +197,6 @@ def test_core_imports_no_streamlit_and_ui_no_torch():
         if "ui" in rel.parts:
             # preload.py imports the page's libraries (torch among them) first and computes nothing
             assert "torch" not in names or rel.name == "preload.py", f"{rel} imports torch: move the computation into the library"
-        elif rel.as_posix() == "explorer/bench/protocol.py":       # it speaks Streamlit's wire format only
-            mods = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} | {
-                n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-            assert {m for m in mods if m.startswith("streamlit")} <= {"streamlit.proto"}, rel
         else:
             assert "streamlit" not in names, f"{rel} imports streamlit"
 

@@ -10,8 +10,8 @@ import urllib.request
 
 import pytest
 
-from explorer.bench.protocol import open_sessions
 from explorer.serve import Cluster, free_port, nginx_config
+from explorer.ui.protocol import open_sessions
 
 NGINX = shutil.which("nginx") or (shutil.which("/usr/sbin/nginx"))
 needs_nginx = pytest.mark.skipif(not NGINX, reason="nginx is not installed (apt-get install nginx)")

@@ -20,7 +20,7 @@ the tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Union
+from typing import Optional
 
 import numpy as np
 import torch
@@ -126,8 +126,7 @@ def connectivity(model, x, *, target=None, times_input: bool = False) -> Tensor:
     the model is. See the module docstring for y_t; all targets in one batched backward."""
     core, x, y, _ = _prepare(model, x, target)
     T, B, _ = x.shape
-    probe = _run(core, x[:, :1])
-    T_out = y(*probe).shape[0]
+    T_out = 1 if isinstance(model, OpenedModel) and model.final_only and model.head is not None else T
     # copy k of sequence b keeps only y_k: (T, B, T_out, I) -> batch B*T_out
     xr = x[:, :, None].expand(T, B, T_out, x.shape[-1]).reshape(T, B * T_out, -1).clone().requires_grad_(True)
     with torch.enable_grad():
@@ -197,7 +196,7 @@ def _baseline(baseline, x: Tensor) -> Tensor:
     raise InputError("baseline must be None (zeros), a number or a tensor shaped like x.")
 
 
-def reach(C: Tensor, fraction: float = 0.1) -> np.ndarray:
+def reach(C: Tensor) -> np.ndarray:
     """How far back: for each distance d (0 = the output's own step), the median over output steps of
     C[t, t-d] / max_s C[t, s], (T,) with NaN where no step is that far back. From one connectivity (B = 0)."""
     c = C[..., 0].double()
@@ -215,7 +214,7 @@ def reach(C: Tensor, fraction: float = 0.1) -> np.ndarray:
 def horizon(C: Tensor, fraction: float = 0.1) -> Optional[int]:
     """The distance (steps back) at which the typical connectivity first falls below `fraction` of its
     peak; None if it never does within the window."""
-    r = reach(C, fraction)
+    r = reach(C)
     below = np.nonzero(r < fraction)[0]
     return int(below[0]) if len(below) else None
 
@@ -225,7 +224,7 @@ def window_view(m, inp, fraction: float = 0.1) -> dict:
     and for a classifier or regressor the final output's integrated-gradients "attribution" (T,) with its
     completeness "delta". inp: what connectivity takes (ids, text, or the core's input)."""
     C = connectivity(m, inp)
-    out = {"C": C[..., 0].double().numpy(), "reach": reach(C, fraction), "horizon": horizon(C, fraction),
+    out = {"C": C[..., 0].double().numpy(), "reach": reach(C), "horizon": horizon(C, fraction),
            "attribution": None, "delta": None, "final_only": C.shape[0] == 1}
     if isinstance(m, OpenedModel) and m.task in ("classifier", "regressor") and m.head is not None:
         a = attribute(m, inp, steps=32)
@@ -256,5 +255,3 @@ def far_back(horizons: dict[str, Optional[int]], T: int, fraction: float = 0.1) 
         tail = f" The {short_} depends mostly on the last few inputs; a larger distance means a longer memory."
     return "Connectivity (typical output step): " + "; ".join(parts) + "." + tail
 
-
-Target = Union[None, int, Callable]

@@ -82,16 +82,17 @@ def says(m, output, a: int, *, ids=None, x=None, series=None, scaler=None, targe
         return Says(task, steps, "The verdict forming as it reads: the head applied to the state after each step, "
                                  "i.e. what the model would say if the input ended there (the last step is its verdict).",
                     probs=p, classes=class_names(p.shape[1]))
-    # a regressor / forecaster
+    # a regressor / forecaster: head output k forecasts the data's feature `target` (a one-output head: k = 0)
+    k = target if m.head.out_features > target else 0
     if m.final_only:
         if x is None:
             return Says(task, steps, "A bidirectional regressor speaks once, after the whole input.")
-        y = m.readout(torch.as_tensor(x))[0, 0].double()
-        pred = scaler.inverse(y[target:target + 1], target).numpy() if scaler is not None else y[target:target + 1].numpy()
+        y = m.readout(torch.as_tensor(x))[0, 0, k:k + 1].double()
+        pred = (scaler.inverse(y, target) if scaler is not None else y).numpy()
         return Says(task, steps, "This model reads in both directions: it makes one prediction, after the whole input.",
                     prediction=pred, final=True)
-    y = _head(m, output).double()[:, target if y_has(m, target) else 0]
-    pred = scaler.inverse(y, target).numpy() if scaler is not None else y.numpy()
+    y = _head(m, output).double()[:, k]
+    pred = (scaler.inverse(y, target) if scaler is not None else y).numpy()
     actual = np.full(T, np.nan)
     if series is not None:
         s = np.asarray(series)[:, target] if np.ndim(series) == 2 else np.asarray(series)
@@ -105,6 +106,3 @@ def says(m, output, a: int, *, ids=None, x=None, series=None, scaler=None, targe
                 "short windows sees more history here than it did in training.",
                 prediction=pred, actual=actual, error=err)
 
-
-def y_has(m, j: int) -> bool:
-    return m.head.out_features > j

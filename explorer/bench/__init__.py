@@ -4,8 +4,8 @@
     library.py   trace(), scan_long(), gradient_flow(), the Trainer and CUDA against stock PyTorch
     page.py      the served page in Chromium against a bare Streamlit page; the long upload
     browser.py   a served app on a free port and Debian's Chromium through Playwright (also the tests')
-    protocol.py  sessions spoken in Streamlit's websocket protocol, without a browser (also the tests')
-    classroom.py a class opening one link at once, against a bare page; 1 worker against 2
+    classroom.py a class opening one link at once (ui/protocol.py's sessions), against a bare page; 1 worker
+                 against 2
 
 Imports: anything below (explorer.core … explorer.training); never imported by them. Starts the
 app as a server (explorer/ui), never imports streamlit itself.

@@ -17,10 +17,28 @@ import threading
 import time
 
 from explorer.cli import SERVER_FLAGS
+from explorer.ui.protocol import open_sessions
 
 from .browser import APP, streamlit_server
 from .page import MINIMAL
-from .protocol import cpu_seconds, open_sessions, rss_mb
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children so far (/proc; Linux)."""
+    import os
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / tick
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
 
 LINKS = ("", "tab=Cell", "tab=Gradient+flow", "tab=Units")
 

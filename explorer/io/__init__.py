@@ -16,7 +16,7 @@ around a stock core, and the pretrained registry.
     budget.py       the memory budget checked before anything a file declares is allocated
     tasks.py        a module's own embedding and head (by name, under its parent) and its task
     opened.py       open_model: a model as it is used (task, inputs(), readout())
-    models.py       models around a stock core: CharModel, SeqModel, TokenModel, ModelConfig
+    models.py       models around a stock core: CharModel, SeqModel, ModelConfig
     pretrained.py   the registry over pretrained/ (load_pretrained, list_pretrained)
     cards.py        writes pretrained/README.md from the cards inside each checkpoint
 

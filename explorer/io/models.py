@@ -141,28 +141,6 @@ class SeqModel(nn.Module):
             return self.proj(x.to(self.proj.weight.device))
 
 
-class TokenModel(nn.Module):
-    """A foreign model around its own pieces: embedding -> core -> head (head may be None), with the
-    vocabulary the user uploaded (tokens.TokenVocab). Same interface as CharModel for the app and
-    the analyses: ids (B, T) -> logits (B, T, V) when there is a head, else the core's output."""
-
-    def __init__(self, embedding: nn.Embedding, core: nn.RNNBase, head: Optional[nn.Linear], vocab):
-        super().__init__()
-        self.embedding, self.core, self.head, self.vocab = embedding, core, head, vocab
-        self.cfg = None
-
-    def forward(self, ids: Tensor, hx=None):
-        x = self.embedding(ids)
-        out, _ = self.core(x if self.core.batch_first else x.transpose(0, 1), hx)
-        out = out if self.core.batch_first else out.transpose(0, 1)
-        return self.head(out) if self.head is not None else out
-
-    def embed(self, text: str) -> Tensor:
-        """The core's input for a text: (T, embedding_dim), unbatched."""
-        with torch.no_grad():
-            return self.embedding(self.vocab.encode(text).to(self.embedding.weight.device))
-
-
 def next_token_loss(model, output: Tensor, targets: Tensor) -> Optional[float]:
     """Mean next-token cross-entropy (nats) of core outputs (T, F) against the ids that follow them
     (T,), through model.head; None when the model has no head or there is nothing to predict."""

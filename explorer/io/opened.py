@@ -169,24 +169,11 @@ class OpenedModel:
             return z
         return torch.sigmoid(z) if z.shape[-1] == 1 else torch.softmax(z, -1)
 
-    def forward_ids(self, ids: Tensor) -> Tensor:
-        """ids (B, T) -> the head over core outputs (B, T, K): the interface of our CharModel, for the
-        app's language-model views."""
-        x = self.embedding(ids)
-        out, _ = self.core(x if self.core.batch_first else x.transpose(0, 1))
-        out = out if self.core.batch_first else out.transpose(0, 1)
-        return self.head(out) if self.head is not None else out
-
     def eval(self):
         for m in (self.core, self.embedding, self.head):
             if m is not None:
                 m.eval()
         return self
-
-    def describe(self) -> str:
-        """One sentence: the task and how it was read."""
-        how = "recorded in the file" if "task" not in self.assumed else f"assumed: {self.why}" if self.why else "assumed"
-        return f"{self.task} ({how})"
 
 
 def open_model(source, *, prefix: Optional[str] = None, vocab=None, overrides: Optional[dict] = None) -> OpenedModel:

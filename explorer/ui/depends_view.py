@@ -31,12 +31,6 @@ def _trio(text: str) -> dict:
     return out
 
 
-def _input(p, ui, a, b):
-    """What connectivity reads for the window: token ids (it embeds them) or the model's data (a scaled
-    series, or the core's own input for a model without its vocabulary)."""
-    return ui.payload[a:b]
-
-
 def depends_view(w):
     p, ui = w.p, w.ui
     a, b = w.a, min(w.b, w.a + MAX_WINDOW)
@@ -50,7 +44,8 @@ def depends_view(w):
     if p.core.bidirectional:
         st.caption("This model reads in both directions, so each output can depend on inputs after it too.")
     key = f"{p.key}|{ui.key}"
-    v = _view(key, a, b, _m=m, _inp=_input(p, ui, a, b))
+    # token ids (connectivity embeds them) or the model's data (a scaled series, or the core's own input)
+    v = _view(key, a, b, _m=m, _inp=ui.payload[a:b])
     labels = ui.labels[a:b] if ui.labels is not None else None
     T = b - a
     if ui.text is not None and not v["final_only"]:

@@ -119,7 +119,7 @@ def _csv_input(p: SelectedModel, I: int, c1, c2) -> UserInput | None:
     table = _table(up.getvalue(), up.name)
     numeric = list(table.numeric)
     if len(numeric) < I:
-        raise InputError(f"{up.name} has {len(numeric)} numeric column(s) ({', '.join(numeric)[:120]}); this model "
+        raise InputError(f"{short(up.name, 60)} has {len(numeric)} numeric column(s) ({', '.join(numeric)[:120]}); this model "
                          f"reads {I} per step.")
     state.keep_valid("csv_cols", numeric, numeric[:I])
     cols = c2.multiselect(f"columns the model reads, in order ({I})", numeric, key="csv_cols", max_selections=I,
@@ -137,10 +137,10 @@ def _csv_input(p: SelectedModel, I: int, c1, c2) -> UserInput | None:
     scaler = own if how == OWN_SCALER else Scaler.fit(raw, SCALINGS[how])
     x = p.opened.series(raw, scale=scaler)
     labels = table.row_labels()
-    c2.caption(md_escape(f"{up.name}: {table.rows:,} rows" + (f", steps labelled by {next(iter(table.labels))}"
+    c2.caption(md_escape(f"{short(up.name, 60)}: {table.rows:,} rows" + (f", steps labelled by {next(iter(table.labels))}"
                                                              if labels else "") + ". " + scaler.describe(cols))
                + ("" if how != default or own is not None else " (assumed: the file carries no scaler)"))
-    return UserInput(f"csv:{digest(up.getvalue())}:{cols}:{how}", x, None, up.name, labels=labels, series=raw,
+    return UserInput(f"csv:{digest(up.getvalue())}:{cols}:{how}", x, None, short(up.name, 60), labels=labels, series=raw,
                      scaler=scaler, columns=list(cols))
 
 

@@ -103,7 +103,7 @@ def upload() -> SelectedModel | None:
     vocab = vocabulary([v.getvalue() for v in vfs], emb.num_embeddings)
     sb.caption(f"vocabulary: {len(vocab):,} {'characters' if vocab.level == 'char' else 'words'}"
                + (f" from {len(vfs)} files" if len(vfs) > 1 else ""))
-    mv = _with_vocab(m, vocab)
+    mv = dataclasses.replace(m, vocab=vocab)
     digest = state.digest(b"".join(v.getvalue() for v in vfs))
     return SelectedModel(f"{pkey}:vocab:{digest}", label, mv.core, mv,
                          {"note": "your vocabulary through the file's own embedding"})
@@ -129,6 +129,3 @@ def _opened(key: str, found, pre: str, settings: dict, task):
         cache[k] = opened_from(found, pre, settings, task)
     return cache[k]
 
-
-def _with_vocab(m, vocab):
-    return dataclasses.replace(m, vocab=vocab)

@@ -130,9 +130,9 @@ def test_how_far_back_and_bad_calls():
     rnn = nn.RNN(3, 8).double()
     C = explorer.connectivity(rnn, torch.randn(40, 3, dtype=torch.float64))
     r = reach(C)
-    assert r[0] == pytest.approx(1.0) or r[0] <= 1.0
+    assert 0 < r[0] <= 1 and max(r) <= 1 and r[20] < r[2] < 1      # shares of each output's peak, falling back
     h = horizon(C)
-    assert h is None or 0 < h < 40
+    assert h is not None and 1 <= h <= 10 and r[h] < 0.1 <= r[h - 1]
     for bad, match in [(dict(method="shap"), "method must be"), (dict(steps=0), "steps must be"),
                        (dict(baseline=torch.zeros(3)), "baseline")]:
         with pytest.raises(InputError, match=match):

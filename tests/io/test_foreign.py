@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 from projects import AWDModel, Criterion, Decoder, RNNModel, Scripted, saved
 
+import explorer
 from explorer import InputError, load_recurrent, trace
 from explorer.io.foreign import read_foreign
 from explorer.io.tasks import parts_for
@@ -216,18 +217,16 @@ def test_vocabularies_json_lines_and_corpus():
         read_vocabulary(json.dumps({"a": 0, "b": 5}).encode(), rows=2)
 
 
-def test_the_token_model_equals_the_original_model():
-    from explorer.io.models import TokenModel
+def test_the_opened_token_model_equals_the_original_model():
     from explorer.io.tokens import TokenVocab, corpus_vocabulary
     torch.manual_seed(0)
     corpus = "a b c\nb c d\n"
     vocab = TokenVocab(corpus_vocabulary(corpus))
     m = RNNModel("GRU", len(vocab), 4, 6, 2).eval()
-    found = read_foreign(saved(m))
-    parts = parts_for(found, "rnn")
-    tm = TokenModel(parts.embedding, found.modules["rnn"].module, parts.head, vocab).eval()
+    om = explorer.open_model(saved(m), vocab=vocab)
+    assert om.head.source_key == "decoder.weight" and om.embedding.source_key == "encoder.weight"
     ids = vocab.encode("a b c d\nc b a")
     with torch.no_grad():
         want = m.decoder(m.rnn(m.encoder(ids[:, None]))[0])[:, 0]
-        got = tm(ids[None])[0]
+        got = om.logits(om.embed(ids))[:, 0]
     torch.testing.assert_close(got, want, atol=1e-6, rtol=0)

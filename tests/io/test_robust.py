@@ -4,7 +4,6 @@ SavedModel files say what they are; declared sizes are checked against the memor
 is allocated; pickles are read against an allowlist; messages quote at most a short excerpt."""
 import io
 import json
-import pickle
 import struct
 import time
 import zipfile
@@ -209,4 +208,3 @@ def test_pickle_protocols_load_or_say_which_protocol():
     with pytest.raises(InputError, match="pickle protocol 4") as e:
         explorer.load_recurrent(buf.getvalue())
     one_line(e.value)
-    assert pickle.HIGHEST_PROTOCOL >= 4

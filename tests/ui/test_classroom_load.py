@@ -4,9 +4,9 @@ the libraries the page needs are imported before any session uses them (explorer
 import pytest
 
 from explorer.bench.browser import streamlit_server
-from explorer.bench.protocol import open_sessions
 from explorer.cli import SERVER_FLAGS
 from explorer.plots import frozen
+from explorer.ui.protocol import open_sessions
 
 LINKS = ["", "tab=Cell", "tab=Gradient+flow", "tab=Units", "tab=Train", "xtab=Step+inspector", "tab=Units",
          "tab=Cell", "model_choice=shakespeare-gru&tab=Cell", "model_choice=shakespeare-rnn", "tab=Gradient+flow&gtab=Per+unit",

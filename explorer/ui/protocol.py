@@ -1,6 +1,7 @@
 """A session as a browser opens one, spoken in Streamlit's own websocket protocol (its protobuf messages),
 without a browser: for the classroom benchmark and the many-sessions tests, where 60 Chromium pages
-would measure Chromium.
+would measure Chromium. Here in ui/ because it speaks the page's wire format (streamlit.proto); it
+draws nothing and imports no torch.
 
     result = open_session("http://127.0.0.1:8501", "?tab=Cell")     # runs the page once, like a first visit
     result.seconds, result.errors, result.elements
@@ -68,7 +69,7 @@ async def _session(base: str, query: str, timeout: float) -> Session:
                 elif what == "alert" and el.alert.format == el.alert.ERROR:
                     out.errors.append(el.alert.body[:200])
             elif kind == "script_finished":
-                out.finished = fm.script_finished == ForwardMsg_pb2.ForwardMsg.FINISHED_SUCCESSFULLY or True
+                out.finished = True
                 break
     out.seconds = time.perf_counter() - t0
     return out
@@ -92,20 +93,3 @@ def open_sessions(base: str, queries: list[str], timeout: float = 300) -> list[S
 
 def open_session(base: str, query: str = "", timeout: float = 300) -> Session:
     return open_sessions(base, [query], timeout)[0]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its children so far (/proc; Linux)."""
-    import os
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / tick
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
