@@ -31,4 +31,4 @@ def scale_key(scales: dict[str, tuple]) -> str:
             f"<b>{html.escape(label)}</b><span>{lo:.3g}</span>"
             f"<span style='display:inline-block;width:140px;height:12px;border-radius:2px;background:{css_gradient(cs)}'>"
             f"</span><span>{hi:.3g}</span></span>")
-    return "<div style='font-size:0.95rem;color:#31333f;line-height:1.8'>" + "".join(items) + "</div>"
+    return "<div style='font-size:0.95rem;color:inherit;line-height:1.8'>" + "".join(items) + "</div>"
