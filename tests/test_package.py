@@ -62,6 +62,55 @@ def see_our_packages(env_dir) -> str:
     return py
 
 
+def without_the_app(env_dir, missing=("streamlit", "plotly")) -> str:
+    """A fresh venv that has every package of ours except the app's (streamlit, plotly and their
+    dist-info): one folder of links to our site-packages' entries, minus those, on its path."""
+    py = see_our_packages(env_dir)
+    theirs = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    pth = os.path.join(theirs, "running-interpreter.pth")
+    ours = open(pth).read().split()
+    shown = env_dir / "shown"
+    shown.mkdir()
+    for folder in ours:
+        for name in os.listdir(folder):
+            if name.lower().startswith(missing) or name.endswith(".pth") or (shown / name).exists():
+                continue                 # a .pth of another install (editable ones) would run there
+            os.symlink(os.path.join(folder, name), shown / name)
+    with open(pth, "w") as f:
+        f.write(f"{shown}\n{ROOT}\n")
+    return py
+
+
+def test_the_library_works_in_a_venv_without_streamlit_or_plotly(tmp_path):
+    py = without_the_app(tmp_path / "venv")
+    code = textwrap.dedent("""
+        import importlib.util, torch, explorer
+        assert importlib.util.find_spec("streamlit") is None and importlib.util.find_spec("plotly") is None
+        torch.manual_seed(0)
+        rnn = torch.nn.LSTM(3, 5, batch_first=True)
+        tr = explorer.trace(rnn, torch.randn(2, 7, 3))
+        out, _ = rnn(torch.randn(2, 7, 3))
+        flow = explorer.gradient_flow(rnn, torch.randn(7, 3))
+        conn = explorer.connectivity(torch.nn.GRU(3, 4), torch.randn(9, 3))
+        m = explorer.load_pretrained("shakespeare-gru")
+        t2 = explorer.trace(m.core, m.embed("To be"))
+        try:
+            explorer.plots
+        except ImportError as e:
+            print("plots:", e)
+        print(tr.kind, tuple(tr.h.shape), type(flow).__name__, type(conn).__name__, t2.steps)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run([py, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=180)
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = run.stdout.strip().split("\n")
+    assert lines[0].startswith("plots:") and "plotly" in lines[0], lines
+    assert lines[1].split()[:2] == ["lstm", "(1,"] and lines[1].split()[-1] == "5", lines
+    cli = subprocess.run([py, "-m", "explorer"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert cli.returncode != 0 and "Traceback" not in cli.stderr and "streamlit" in cli.stderr, cli.stderr[-2000:]
+
+
 def test_the_nested_venv_sees_the_running_interpreters_packages(tmp_path):
     py = see_our_packages(tmp_path / "venv")
     out = subprocess.run([py, "-c", "import torch, sys; print(torch.__version__, sys.prefix)"], capture_output=True,
