@@ -10,7 +10,8 @@ different function of the same weights (cells.gru_cell(convention="cho")) evalua
 h_{t-1} at every step, so each step compares like with like.
 
 Wires, per kind (names are the keys of `values`):
-    LSTM: c_prev, f, f*c_prev, i, g, i*g, c, tanh_c, o, h (h = o·tanh c; with proj_size, m and h = W_hr m)
+    LSTM: h_prev, c_prev, f, f*c_prev, i, g, i*g, c, tanh_c, o, h (h = o·tanh c; with proj_size, m = o·tanh c
+          and no h or h_prev for the unit: h = W_hr m mixes every unit)
     GRU:  h_prev, r, z, n, 1-z, (1-z)*n, z*h_prev, h        textbook: z*n, (1-z)*h_prev instead
     RNN:  h_prev, a (pre-activation), h
 """
@@ -74,7 +75,7 @@ def cell_story(tr: Trace, core, layer: int, direction: int, unit: int, x: torch.
         v["tanh_c"] = torch.tanh(c[:, u])
         v["m"] = g["o"] * v["tanh_c"]
         if Hout == H:
-            v["h"] = h[:, u]
+            v["h"], v["h_prev"] = h[:, u], h_prev[:, u]
         else:
             notes.append(f"With proj_size={Hout}, h_t = W_hr m_t mixes all {H} units' m into {Hout} outputs; "
                          "the diagram shows this unit's m = o·tanh(c).")

@@ -1,7 +1,9 @@
 """Figures: plotly figure builders, data in, finished go.Figure out. No streamlit, no model code.
 
     figures.py  heatmaps, lines, the stacked gates figure, gradient curves, saturation, the overview
+    scales.py   the colour scales (readable with colour-vision deficiency) and the names keys give them
     key.py      the colour key (HTML) shown above figures drawn without colour bars
+    theme.py    light and dark: the colours of text, axes and neutral ink, and themed() for a page's theme
     connectivity.py  which inputs each output depends on: the triangle, how far back, attribution
     readout.py  what the model says: a forecast against the series, class probabilities, a verdict
     cell.py     the textbook cell diagram filled with a model's numbers, animated in the browser
@@ -37,6 +39,8 @@ from .figures import (
 )
 from .key import css_gradient, scale_key
 from .readout import class_figure, forecast_figure, next_token_figure, verdict_figure
+from .scales import SCALE_NAMES, scale_name
+from .theme import THEMES, Theme, theme_of, themed
 
 __all__ = [
     "DIV",
@@ -71,4 +75,10 @@ __all__ = [
     "attribution_figure",
     "connectivity_figure",
     "reach_figure",
+    "THEMES",
+    "Theme",
+    "theme_of",
+    "themed",
+    "SCALE_NAMES",
+    "scale_name",
 ]

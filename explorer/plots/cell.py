@@ -13,46 +13,82 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import numpy as np
+import plotly.colors as pcolors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .figures import FONT, STYLE, safe_label
+from .scales import DIV, SEQ
+from .theme import theme_of
 
-SIG = [[0, "#f7fbff"], [1, "#08519c"]]              # sigmoid gates: 0 white (shut) .. 1 blue (open)
-DIV = "RdBu_r"                                       # tanh values and states: -1 blue .. +1 red
-LINE = {"c": "#d62728", "h": "#1f77b4", "m": "#1f77b4"}
+# Drawn as the textbooks draw the cell (Olah 2015, "Understanding LSTM Networks"; Cho et al. 2014 for
+# the GRU): the memory (c, or the GRU's h) runs along the top from left to right; h(t-1) enters at the
+# left and x(t) from below, joined into one bus that feeds every gate; the gates stand in a row above
+# the bus, each a box coloured by its value with its name and value inside. Coordinates in data units
+# of the diagram panel, x in [X0, X1] and y in [0, Y1].
+X0, X1, Y1 = -0.2, 14.2, 9.0
+STATE_KEYS = ("c", "c_prev", "a")                   # unbounded: coloured on ±their largest |value|
+SIG_KEYS = ("f", "i", "o", "r", "z")                # [0, 1] on viridis; the rest on blue–red over [-1, 1]
+T_1, T = "<sub>t−1</sub>", "<sub>t</sub>"
+LINE = {"c": "#d62728", "h": "#1f77b4", "m": "#1f77b4"}   # the unit's c and h over time (bottom panel)
 
-# Per kind: boxes (wire key, x, y, label, scale "sig"|"tanh"|"state"), operator nodes (symbol, x, y),
-# wires ((x0, y0), (x1, y1)) and wire labels (key, x, y, text before the value).
+# Per kind: boxes (key, x, y, name, width), operator nodes (symbol, x, y), wires (polylines), values on
+# wires (key, x, y, prefix, "center" above a wire | "right" beside it), inputs drawn as words (text, x, y).
 LAYOUTS = {
     "lstm": dict(
-        boxes=[("f", 3.0, 3.0, "forget f", "sig"), ("i", 5.0, 3.0, "input i", "sig"), ("g", 6.6, 3.0, "candidate g", "tanh"),
-               ("o", 9.0, 3.0, "output o", "sig"), ("tanh_c", 10.4, 4.6, "tanh", "tanh"),
-               ("c_prev", 0.6, 6.0, "c(t-1)", "state"), ("c", 12.6, 6.0, "c(t)", "state"),
-               ("h", 12.6, 1.2, "h(t)", "tanh")],
-        ops=[("×", 3.0, 6.0), ("+", 5.8, 6.0), ("×", 5.8, 4.6), ("×", 10.4, 3.0)],
-        wires=[((0.6, 6.0), (12.6, 6.0)), ((3.0, 3.0), (3.0, 6.0)), ((5.0, 3.0), (5.8, 4.6)), ((6.6, 3.0), (5.8, 4.6)),
-               ((5.8, 4.6), (5.8, 6.0)), ((10.4, 6.0), (10.4, 3.0)), ((9.0, 3.0), (10.4, 3.0)), ((10.4, 3.0), (10.4, 1.2)),
-               ((10.4, 1.2), (12.6, 1.2)), ((0.6, 1.2), (9.0, 1.2)), ((3.0, 1.2), (3.0, 3.0)), ((5.0, 1.2), (5.0, 3.0)),
-               ((6.6, 1.2), (6.6, 3.0)), ((9.0, 1.2), (9.0, 3.0))],
-        labels=[("f*c_prev", 4.4, 6.45, "f·c(t-1) = "), ("i*g", 5.8, 5.3, "i·g = "), ("m", 11.5, 2.5, "o·tanh c = "),
-                ("h_prev", 1.2, 0.6, "h(t-1) = ")]),
+        boxes=[("c_prev", 0.9, 6.8, f"c{T_1}", 1.5), ("c", 13.1, 6.8, f"c{T}", 1.5),
+               ("h_prev", 0.9, 1.8, f"h{T_1}", 1.5), ("h", 13.1, 3.6, f"h{T}", 1.5), ("m", 13.1, 3.6, f"m{T}", 1.5),
+               ("f", 3.0, 3.6, "forget", 1.65), ("i", 4.8, 3.6, "input", 1.65), ("g", 6.6, 3.6, "candidate", 1.65),
+               ("o", 8.8, 3.6, "output", 1.65)],
+        ops=[("×", 3.0, 6.8), ("+", 6.6, 6.8), ("×", 6.6, 5.2), ("tanh", 10.8, 5.2), ("×", 10.8, 3.6)],
+        wires=[[(0.9, 6.8), (13.1, 6.8)], [(0.9, 1.8), (8.8, 1.8)], [(2.0, 0.55), (2.0, 1.8)],
+               [(3.0, 1.8), (3.0, 6.8)], [(4.8, 1.8), (4.8, 5.2), (6.6, 5.2)], [(6.6, 1.8), (6.6, 6.8)],
+               [(8.8, 1.8), (8.8, 3.6), (13.1, 3.6)], [(10.8, 6.8), (10.8, 3.6)]],
+        labels=[("f*c_prev", 4.8, 7.25, f"f·c{T_1} = ", "center"), ("i*g", 6.85, 6.0, "i·g = ", "right"),
+                ("tanh_c", 11.4, 5.2, "tanh c = ", "right")],
+        inputs=[(f"x{T}", 2.0, 0.3)]),
     "gru": dict(
-        boxes=[("r", 2.6, 3.0, "reset r", "sig"), ("z", 7.0, 3.0, "update z", "sig"), ("n", 5.0, 3.0, "new n", "tanh"),
-               ("h_prev", 0.6, 6.0, "h(t-1)", "tanh"), ("h", 12.6, 6.0, "h(t)", "tanh")],
-        ops=[("×", 7.0, 6.0), ("+", 10.0, 6.0), ("×", 8.6, 4.6), ("1−", 8.6, 3.0)],
-        wires=[((0.6, 6.0), (12.6, 6.0)), ((7.0, 3.0), (7.0, 6.0)), ((7.0, 3.0), (8.6, 3.0)), ((8.6, 3.0), (8.6, 4.6)),
-               ((5.0, 3.0), (5.0, 4.6)), ((5.0, 4.6), (8.6, 4.6)), ((8.6, 4.6), (10.0, 6.0)), ((0.6, 1.2), (7.0, 1.2)),
-               ((2.6, 1.2), (2.6, 3.0)), ((5.0, 1.2), (5.0, 3.0)), ((7.0, 1.2), (7.0, 3.0)), ((2.6, 3.0), (5.0, 3.0)),
-               ((1.4, 6.0), (1.4, 1.2))],
-        labels=[("z*h_prev", 8.4, 6.45, "z·h(t-1) = "), ("(1-z)*n", 9.9, 4.6, "(1−z)·n = "),
-                ("z*n", 9.9, 4.6, "z·n = "), ("(1-z)*h_prev", 8.4, 6.45, "(1−z)·h(t-1) = ")]),
+        boxes=[("h_prev", 0.9, 6.8, f"h{T_1}", 1.5), ("h", 13.1, 6.8, f"h{T}", 1.5),
+               ("z", 3.4, 3.6, "update", 1.5), ("r", 5.6, 3.6, "reset", 1.5), ("n", 8.2, 3.6, "new", 1.5)],
+        ops=[("×", 3.4, 6.8), ("+", 8.2, 6.8), ("×", 8.2, 5.2), ("1−", 5.8, 5.2)],
+        wires=[[(0.9, 6.8), (13.1, 6.8)], [(2.0, 6.8), (2.0, 1.8), (8.2, 1.8)], [(2.6, 0.55), (2.6, 1.8)],
+               [(3.4, 1.8), (3.4, 6.8)], [(3.4, 5.2), (8.2, 5.2)], [(5.6, 1.8), (5.6, 3.6), (8.2, 3.6)],
+               [(8.2, 1.8), (8.2, 6.8)]],
+        labels=[("z*h_prev", 5.8, 7.25, f"z·h{T_1} = ", "center"), ("(1-z)*n", 8.45, 6.0, "(1−z)·n = ", "right")],
+        inputs=[(f"x{T}", 2.6, 0.3)]),
+    # the textbook GRU weights the old state by 1 − z and the new one by z: the "1−" moves up to the top
+    "gru_cho": dict(
+        boxes=[("h_prev", 0.9, 6.8, f"h{T_1}", 1.5), ("h", 13.1, 6.8, f"h{T}", 1.5),
+               ("z", 3.4, 3.6, "update", 1.5), ("r", 5.6, 3.6, "reset", 1.5), ("n", 8.2, 3.6, "new", 1.5)],
+        ops=[("×", 3.4, 6.8), ("+", 8.2, 6.8), ("×", 8.2, 5.2), ("1−", 3.4, 5.7)],
+        wires=[[(0.9, 6.8), (13.1, 6.8)], [(2.0, 6.8), (2.0, 1.8), (8.2, 1.8)], [(2.6, 0.55), (2.6, 1.8)],
+               [(3.4, 1.8), (3.4, 6.8)], [(3.4, 4.65), (7.4, 4.65), (7.4, 5.2), (8.2, 5.2)],
+               [(5.6, 1.8), (5.6, 3.6), (8.2, 3.6)], [(8.2, 1.8), (8.2, 6.8)]],
+        labels=[("(1-z)*h_prev", 5.8, 7.25, f"(1−z)·h{T_1} = ", "center"), ("z*n", 8.45, 6.0, "z·n = ", "right")],
+        inputs=[(f"x{T}", 2.6, 0.3)]),
     "rnn": dict(
-        boxes=[("h_prev", 0.6, 4.0, "h(t-1)", "tanh"), ("a", 5.0, 4.0, "W x + W h + b", "state"), ("h", 12.6, 4.0, "h(t)", "tanh")],
-        ops=[("tanh", 8.6, 4.0)],
-        wires=[((0.6, 4.0), (12.6, 4.0)), ((3.0, 1.2), (3.0, 4.0))],
-        labels=[]),
+        boxes=[("h_prev", 0.9, 4.4, f"h{T_1}", 1.5), ("a", 5.6, 4.4, "W<sub>ih</sub>x + W<sub>hh</sub>h + b", 3.4),
+               ("h", 13.1, 4.4, f"h{T}", 1.5)],
+        ops=[("tanh", 9.4, 4.4)],
+        wires=[[(0.9, 4.4), (13.1, 4.4)], [(3.2, 0.55), (3.2, 4.4)]],
+        labels=[],
+        inputs=[(f"x{T}", 3.2, 0.3)]),
 }
+
+
+def _box_colors(key: str, values: np.ndarray, state_max: float) -> list[str]:
+    """The fill of a box for each value: viridis on [0, 1] for sigmoid gates, blue–red otherwise."""
+    cs, lo, hi = (SEQ, 0.0, 1.0) if key in SIG_KEYS else (DIV, -state_max, state_max) if key in STATE_KEYS \
+        else (DIV, -1.0, 1.0)
+    return pcolors.sample_colorscale(cs, np.clip((np.nan_to_num(values) - lo) / (hi - lo), 0, 1).tolist())
+
+
+def _ink_on(fill: str) -> str:
+    """Black or white, whichever reads better on a fill ("rgb(r, g, b)" or "#rrggbb"): WCAG's luminance."""
+    r, g, b = pcolors.unlabel_rgb(fill) if fill.startswith("rgb") else pcolors.hex_to_rgb(fill)
+    lin = [(c / 255) / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    L = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    return "#000000" if (L + 0.05) / 0.05 >= 1.05 / (L + 0.05) else "#ffffff"
 
 
 def _sentence(kind: str, v: dict, t: int, convention: str) -> str:
@@ -63,116 +99,141 @@ def _sentence(kind: str, v: dict, t: int, convention: str) -> str:
         return s + (f"<br>output gate {f('o'):.2f} × tanh c {f('tanh_c'):+.2f} → h = {f('h'):+.2f}" if "h" in v else
                     f"<br>output gate {f('o'):.2f} × tanh c {f('tanh_c'):+.2f} = {f('m'):+.2f}")
     if kind == "gru" and convention == "pytorch":
-        return (f"update gate z = {f('z'):.2f} keeps {f('z'):.0%} of the old h = {f('h_prev'):+.2f} and takes "
-                f"{1 - f('z'):.0%} of the new candidate n = {f('n'):+.2f} (reset gate r = {f('r'):.2f}) → h = {f('h'):+.2f}")
+        return (f"update gate z = {f('z'):.2f} keeps {f('z'):.0%} of the old h = {f('h_prev'):+.2f}<br>"
+                f"and takes {1 - f('z'):.0%} of the new candidate n = {f('n'):+.2f} (reset gate r = {f('r'):.2f})<br>"
+                f"→ h = {f('h'):+.2f}")
     if kind == "gru":
-        return (f"textbook: update gate z = {f('z'):.2f} takes {f('z'):.0%} of the new candidate n = {f('n'):+.2f} and "
-                f"keeps {1 - f('z'):.0%} of the old h = {f('h_prev'):+.2f} → h = {f('h'):+.2f}")
+        return (f"textbook: update gate z = {f('z'):.2f} takes {f('z'):.0%} of the new candidate n = {f('n'):+.2f}<br>"
+                f"and keeps {1 - f('z'):.0%} of the old h = {f('h_prev'):+.2f}<br>→ h = {f('h'):+.2f}")
     a = f"tanh({f('a'):+.2f}) = " if "a" in v else ""
-    return f"h = {a}{f('h'):+.2f}   (a vanilla RNN: no gates, the whole state is rewritten every step)"
+    return f"h = {a}{f('h'):+.2f}<br>a vanilla RNN: no gates, the whole state is rewritten every step"
 
 
 def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path: np.ndarray, explained: np.ndarray,
-                title: str = "", frame_ms: int = 350, large: bool = False) -> go.Figure:
+                title: str = "", frame_ms: int = 350, large: bool = False, theme: str = "light") -> go.Figure:
     """The animated cell (see the module docstring). story: diagram.CellStory over T steps; labels (T,):
     what each step reads; steps (T,): input positions; path (T, k) and explained (k,): state_path();
-    large: bigger type for a projector (presentation mode)."""
+    large: a projector's figure (presentation mode): bigger type, thicker wires, the diagram wider and
+    the whole figure within a 1280×720 screen; theme: the page's ("light"/"dark"), for the ink."""
     kind, v, T = story.kind, story.values, story.steps
-    lay = LAYOUTS[kind]
-    fig = make_subplots(rows=3, cols=2, column_widths=[0.64, 0.36], row_heights=[0.66, 0.07, 0.27], vertical_spacing=0.04,
-                        horizontal_spacing=0.06,
-                        specs=[[{}, {}], [{"colspan": 2}, None], [{"colspan": 2, "secondary_y": True}, None]],
+    lay = LAYOUTS["gru_cho" if kind == "gru" and story.convention == "cho" else kind]
+    ink = theme_of(theme)
+    size = (17, 16, 15) if large else (13, 13, 12)           # the figure's text, the boxes', the wires'
+    # a projector's figure keeps the diagram, the path and the text (the boxes already show the unit's c and
+    # h at each step): two rows, so that the diagram gets the height its type needs within 720 px
+    rows = 2 if large else 3
+    specs = [[{}, {}], [{"colspan": 2}, None]] + ([] if large else [[{"colspan": 2, "secondary_y": True}, None]])
+    fig = make_subplots(rows=rows, cols=2, column_widths=[0.7, 0.3] if large else [0.64, 0.36],
+                        row_heights=[0.9, 0.1] if large else [0.66, 0.07, 0.27],
+                        vertical_spacing=0.08 if large else 0.04, horizontal_spacing=0.06, specs=specs,
                         subplot_titles=("", f"path of h: PC1 (→) {explained[0]:.0%}"
                                         + (f", PC2 (↑) {explained[1]:.0%}" if len(explained) > 1 else "") + " of its variance",
-                                        "", ""))
-    for (x0, y0), (x1, y1) in lay["wires"]:                       # static: wires and operator nodes
-        fig.add_trace(go.Scatter(x=[x0, x1], y=[y0, y1], mode="lines", line=dict(color="#888", width=2),
-                                 hoverinfo="skip", showlegend=False), 1, 1)
+                                        *[""] * (rows - 1)))
+    top = Y1 + (1.0 if large else 0.0)                            # room for the sentence in larger type
+    for line in lay["wires"]:                                      # static: wires, operator nodes, inputs
+        fig.add_trace(go.Scatter(x=[p[0] for p in line], y=[p[1] for p in line], mode="lines",
+                                 line=dict(color=ink.ink, width=3 if large else 2), hoverinfo="skip", showlegend=False), 1, 1)
     fig.add_trace(go.Scatter(x=[o[1] for o in lay["ops"]], y=[o[2] for o in lay["ops"]], mode="markers+text",
-                             text=[o[0] for o in lay["ops"]], marker=dict(size=26, color="white", line=dict(color="#555", width=2)),
-                             textfont=dict(size=15), hoverinfo="skip", showlegend=False), 1, 1)
-    boxes = [b for b in lay["boxes"] if b[0] in v]
-    fig.add_trace(go.Scatter(x=[b[1] for b in boxes], y=[b[2] + 0.72 for b in boxes], mode="text",
-                             text=[f"<b>{b[3]}</b>" for b in boxes], textfont=dict(size=13), hoverinfo="skip",
-                             showlegend=False), 1, 1)
-    fig.add_trace(go.Scatter(x=[0.6], y=[0.25], mode="text", text=["x(t) ↑ with h(t-1) into every gate"],
-                             textposition="middle right", textfont=dict(size=11, color="#666"), hoverinfo="skip",
-                             showlegend=False), 1, 1)
-    state_max = max([float(np.nanmax(np.abs(v[k]))) for k in ("c", "c_prev", "a") if k in v] + [1.0])
+                             text=[o[0] for o in lay["ops"]], hoverinfo="skip", showlegend=False,
+                             marker=dict(size=[(54 if large else 44) if len(o[0]) > 2 else (34 if large else 27) for o in lay["ops"]],
+                                         color=ink.background, line=dict(color=ink.ink, width=2.5 if large else 2)),
+                             textfont=dict(size=size[1] + 1, color=ink.text)), 1, 1)
+    fig.add_trace(go.Scatter(x=[w[1] for w in lay["inputs"]], y=[w[2] for w in lay["inputs"]], mode="text",
+                             text=[f"<b>{w[0]}</b>" for w in lay["inputs"]], textfont=dict(size=size[1] + 2, color=ink.text),
+                             hoverinfo="skip", showlegend=False), 1, 1)
+    state_max = max([float(np.nanmax(np.abs(v[k]))) for k in STATE_KEYS if k in v] + [1.0])
+    boxes = [b for b in lay["boxes"] if b[0] in v and not (b[0] == "m" and "h" in v)]   # m: only when h is not the unit's
+    fills = {b[0]: _box_colors(b[0], v[b[0]], state_max) for b in boxes}
     wires = [w for w in lay["labels"] if w[0] in v]
     txt = labels if labels is not None else [str(s) for s in steps]
     shown = [safe_label(c) for c in txt]
-    unit_lines = [k for k in ("c", "h", "m") if k in v][:2]
+    unit_lines = [] if large else [k for k in ("c", "h", "m") if k in v][:2]
+    # Boxes are drawn as thick lines: a line's width is in pixels, so a box keeps room for its two lines of
+    # text (box_px tall) whatever the figure's height, and its width in data units; frames change only its
+    # colour. An outline in the ink, drawn beneath it a little larger, is static.
+    box_px = 56 if large else 46
+    for b in boxes:
+        fig.add_trace(go.Scatter(x=[b[1] - b[4] / 2 - 0.04, b[1] + b[4] / 2 + 0.04], y=[b[2], b[2]], mode="lines",
+                                 line=dict(color=ink.ink, width=box_px + 3), hoverinfo="skip", showlegend=False), 1, 1)
     first_dyn = len(fig.data)
+    number = lambda k, x: f"{x:.2f}" if k in SIG_KEYS else f"{x:+.2f}"
+    letter = lambda k: f" {k}" if k in SIG_KEYS + ("g", "n") else ""
 
-    def dynamic(t: int) -> list:
-        """The traces that change from step to step, in a fixed order (frames replace them)."""
+    def dynamic(t: int, first: bool) -> list:
+        """The traces that change from step to step, in a fixed order (frames replace them). The first
+        frame's are whole traces; the others carry only what changes (plotly merges them)."""
         out = []
-        for scale in ("sig", "tanh", "state"):
-            sel = [b for b in boxes if b[4] == scale]
-            vals = [float(v[b[0]][t]) for b in sel]
-            cs, lo, hi = (SIG, 0, 1) if scale == "sig" else (DIV, -1, 1) if scale == "tanh" else (DIV, -state_max, state_max)
-            out.append(go.Scatter(x=[b[1] for b in sel], y=[b[2] for b in sel], mode="markers+text",
-                                  marker=dict(symbol="square", size=52, color=vals, colorscale=cs, cmin=lo, cmax=hi,
-                                              line=dict(color="#333", width=1.5)),
-                                  text=[f"<b>{x:+.2f}</b>" if scale != "sig" else f"<b>{x:.2f}</b>" for x in vals],
-                                  textposition="bottom center", textfont=dict(size=14, color="#111"),
-                                  hovertemplate="%{text}<extra></extra>", showlegend=False, xaxis="x", yaxis="y"))
-        out.append(go.Scatter(x=[w[1] for w in wires], y=[w[2] for w in wires], mode="text",
-                              text=[f"{w[3]}{float(v[w[0]][t]):+.2f}" for w in wires], textfont=dict(size=12, color="#222"),
+        for b in boxes:                # each box: a line as thick as a box, in its value's colour (see box_px)
+            if first:
+                out.append(go.Scatter(x=[b[1] - b[4] / 2, b[1] + b[4] / 2], y=[b[2], b[2]], mode="lines",
+                                      line=dict(color=fills[b[0]][t], width=box_px), hoverinfo="skip", showlegend=False,
+                                      xaxis="x", yaxis="y", name=b[0]))
+            else:
+                out.append(go.Scatter(line=dict(color=fills[b[0]][t])))
+        out.append(go.Scatter(x=[b[1] for b in boxes], y=[b[2] for b in boxes], mode="text", name="boxes",
+                              text=[f"{b[3]}{letter(b[0])}<br><b>{number(b[0], float(v[b[0]][t]))}</b>" for b in boxes],
+                              textfont=dict(size=size[1], color=[_ink_on(fills[b[0]][t]) for b in boxes]),
+                              hovertemplate="%{text}<extra></extra>", showlegend=False, xaxis="x", yaxis="y"))
+        out.append(go.Scatter(x=[w[1] for w in wires], y=[w[2] for w in wires], mode="text", name="wires",
+                              text=[f"{w[3]}{float(v[w[0]][t]):+.2f}" for w in wires],
+                              textposition=["top center" if w[4] == "center" else "middle right" for w in wires],
+                              textfont=dict(size=size[2], color=ink.text), hoverinfo="skip", showlegend=False,
+                              xaxis="x", yaxis="y"))
+        out.append(go.Scatter(x=[X0 + 0.1], y=[top - (0.85 if large else 0.55)], mode="text", cliponaxis=False, text=[_sentence(kind, v, t, story.convention)],
+                              name="sentence", textposition="middle right", textfont=dict(size=size[1], color=ink.text),
                               hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y"))
-        out.append(go.Scatter(x=[-0.2], y=[7.45], mode="text", text=[_sentence(kind, v, t, story.convention)],
-                              textposition="middle right", textfont=dict(size=13, color="#000"), hoverinfo="skip",
-                              showlegend=False, xaxis="x", yaxis="y"))
         out.append(go.Scatter(x=[path[t, 0]], y=[path[t, 1] if path.shape[1] > 1 else 0.0], mode="markers",
-                              marker=dict(size=16, color="black", symbol="circle-open", line=dict(width=3)),
+                              marker=dict(size=16, color=ink.text, symbol="circle-open", line=dict(width=3)),
                               hoverinfo="skip", showlegend=False, xaxis="x2", yaxis="y2"))
         out.append(go.Scatter(x=[steps[t]], y=[1.0], mode="markers", marker=dict(size=18, color="rgba(255,200,0,.6)",
                               symbol="square"), hoverinfo="skip", showlegend=False, xaxis="x3", yaxis="y3"))
         for k in unit_lines:                 # c on its own scale (right axis): it is not bounded like h
-            out.append(go.Scatter(x=steps[:t + 1], y=v[k][:t + 1], mode="lines", line=dict(color=LINE[k], width=2),
+            out.append(go.Scatter(x=steps[:t + 1], y=v[k][:t + 1], mode="lines", line=dict(color=LINE[k], width=3 if large else 2),
                                   name=f"{k} of unit {story.unit}" + (" (right axis)" if k == "c" else ""),
                                   xaxis="x4", yaxis="y5" if k == "c" else "y4"))
         return out
 
-    for tr in dynamic(0):
+    for tr in dynamic(0, True):
         fig.add_trace(tr)
     n_dyn = len(fig.data) - first_dyn
     # the path (static, coloured by position) and the text strip (static)
     y2 = path[:, 1] if path.shape[1] > 1 else np.zeros(T)
-    fig.add_trace(go.Scatter(x=path[:, 0], y=y2, mode="lines+markers", line=dict(color="rgba(120,120,120,.3)", width=1),
-                             marker=dict(size=7, color=np.asarray(steps), colorscale="Viridis",
+    fig.add_trace(go.Scatter(x=path[:, 0], y=y2, mode="lines+markers", line=dict(color="rgba(128,128,128,.35)", width=1),
+                             marker=dict(size=7, color=np.asarray(steps), colorscale=SEQ,
                                          colorbar=dict(title="step", len=0.5, y=0.78, x=1.02, thickness=10)),
                              text=shown, hovertemplate="%{text} · step %{marker.color}<extra></extra>", showlegend=False), 1, 2)
     fig.add_trace(go.Scatter(x=np.asarray(steps), y=np.ones(T), mode="text", text=shown,
-                             textfont=dict(family="monospace", size=13 if T <= 120 else 9), hoverinfo="skip",
+                             textfont=dict(family="monospace", size=(15 if large else 13) if T <= 120 else 9), hoverinfo="skip",
                              showlegend=False), 2, 1)
-    fig.frames = [go.Frame(data=dynamic(t), traces=list(range(first_dyn, first_dyn + n_dyn)), name=str(t))
+    fig.frames = [go.Frame(data=dynamic(t, False), traces=list(range(first_dyn, first_dyn + n_dyn)), name=str(t))
                   for t in range(T)]
     span = lambda k: (float(np.nanmin(v[k])) - 0.1, float(np.nanmax(v[k])) + 0.1)
-    fig.update_xaxes(visible=False, range=[-0.3, 13.5], row=1, col=1)
-    fig.update_yaxes(visible=False, range=[0, 8.3], row=1, col=1)
+    fig.update_xaxes(visible=False, range=[X0, X1], row=1, col=1)
+    fig.update_yaxes(visible=False, range=[0, top], row=1, col=1)
     fig.update_xaxes(title=None, zeroline=False, row=1, col=2)          # named in the panel's title
     fig.update_yaxes(title="PC2", zeroline=False, row=1, col=2)
     xr = [float(steps[0]) - 1, float(steps[-1]) + 1]
     fig.update_xaxes(range=xr, visible=False, row=2, col=1)
     fig.update_yaxes(range=[0.5, 1.5], visible=False, row=2, col=1)
-    fig.update_xaxes(range=xr, title="step", row=3, col=1)
-    h_key = "h" if "h" in v else "m"
-    fig.update_yaxes(range=[min(span(h_key)[0], -1.05), max(span(h_key)[1], 1.05)], title=h_key, row=3, col=1,
-                     secondary_y=False)
-    if "c" in v:
-        fig.update_yaxes(range=list(span("c")), title="c", row=3, col=1, secondary_y=True, showgrid=False)
+    if not large:
+        fig.update_xaxes(range=xr, title="step", row=3, col=1)
+        h_key = "h" if "h" in v else "m"
+        fig.update_yaxes(range=[min(span(h_key)[0], -1.05), max(span(h_key)[1], 1.05)], title=h_key, row=3, col=1,
+                         secondary_y=False)
+        if "c" in v:
+            fig.update_yaxes(range=list(span("c")), title="c", row=3, col=1, secondary_y=True, showgrid=False)
     play = dict(frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0), fromcurrent=True, mode="immediate")
     fig.update_layout(
-        title=title, font=dict(FONT, size=16) if large else FONT, height=900 if large else 800, **STYLE,
-        margin=dict(l=20, r=20, t=50, b=90),
-        legend=dict(orientation="h", y=0.27, x=0.01, bgcolor="rgba(255,255,255,.7)"),
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.07, xanchor="left", yanchor="top", showactive=False,
+        title=title, font=dict(FONT, size=size[0], color=ink.text), height=600 if large else 800, **STYLE,
+        margin=dict(l=50, r=20, t=40 if large else 50, b=80 if large else 90),
+        legend=dict(orientation="h", y=0.22 if large else 0.27, x=0.01, bgcolor=ink.legend),
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.04 if large else -0.07, xanchor="left", yanchor="top", showactive=False,
+                          font=dict(size=size[1]),
                           buttons=[dict(label="▶ play", method="animate", args=[None, play]),
                                    dict(label="❚❚ pause", method="animate",
                                         args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(active=0, x=0.14, y=-0.07, len=0.86, yanchor="top", currentvalue=dict(prefix="step ", xanchor="right"),
+        sliders=[dict(active=0, x=0.14, y=-0.04 if large else -0.07, len=0.86, yanchor="top", currentvalue=dict(prefix="step ", xanchor="right"),
+                      font=dict(size=size[2]),
                       steps=[dict(label=str(int(steps[t])), method="animate",
                                   args=[[str(t)], dict(frame=dict(duration=0, redraw=True), mode="immediate")])
                              for t in range(T)])])

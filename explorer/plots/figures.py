@@ -15,24 +15,25 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.core.cells import GATE_NAMES, SIGMOID_GATES
+from explorer.core.cells import GATE_NAMES
 
-SEQ = "Viridis"
+from .scales import DIV, GRADIENT_DECADES, SEQ, gate_scale  # noqa: F401  (re-exported by plots)
+from .theme import THEMES, TRANSPARENT
+
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
-DIV = "RdBu_r"
-FONT = dict(family='"Source Sans Pro", "Source Sans 3", sans-serif', size=13, color="#31333f")
+FONT = dict(family='"Source Sans Pro", "Source Sans 3", sans-serif', size=13, color=THEMES["light"].text)
 # Every figure carries its own plain style, and the page draws it as it is (st.plotly_chart(theme=None)):
 # the page's theme would rewrite each figure's whole JSON in the browser on every redraw.
 # What a figure costs on the page grows with its JSON: Streamlit 1.67's chart element is keyed by its
 # spec, so a figure whose JSON changed is mounted afresh (Plotly.newPlot, never an in-place update),
 # and before drawing, the page runs about forty replaceAll passes over the JSON text (theme colours)
 # whatever the theme. So figures carry no per-cell data that their hover does not show.
-STYLE = dict(template="none", paper_bgcolor="white", plot_bgcolor="white")
+# Transparent backgrounds: the page shows through, whatever its theme (see theme.py; themed() sets the text).
+STYLE = dict(template="none", paper_bgcolor=TRANSPARENT, plot_bgcolor=TRANSPARENT)
 # The overview's plot area sits this many px from the figure's (left, right) edges, so the page can draw
 # the window's place under its time axis without touching the figure: a figure that stays the same is
 # not drawn again when the window moves (see above).
 OVERVIEW_MARGINS = (60, 20)
-GRADIENT_DECADES = (SEQ, -12.0, 0.0)     # gradient_units' colour scale: decades below a model's largest
 
 
 def safe_label(ch: str, space: str = "␣") -> str:
@@ -65,21 +66,6 @@ def label_every(labels: Sequence[str], max_labels: int, width_px: int = 1000) ->
     widest = max((len(str(c)) for c in labels), default=1)
     fit = T if widest <= 1 else max(1, width_px // (7 * widest + 8))     # one character per step always fits
     return max(1, -(-T // max_labels), -(-T // fit))
-
-
-def gate_scale(name: str, values: Optional[np.ndarray] = None, bound: Optional[float] = None):
-    """(colorscale, zmin, zmax) for a gate or state: sigmoid gates [0, 1]; tanh gates and h [-1, 1];
-    c (unbounded) symmetric, ±bound when given (e.g. its largest |c| over a whole input, so that every
-    window of it is coloured alike), else the largest |value| in values."""
-    if name in SIGMOID_GATES:
-        return SEQ, 0.0, 1.0
-    if name in ("g", "n", "h"):
-        return DIV, -1.0, 1.0
-    if bound is None:
-        v = np.asarray(values if values is not None else [])
-        bound = float(np.nanmax(np.abs(v))) if v.size and np.isfinite(v).any() else 1.0
-    m = max(float(bound), 1e-6)
-    return DIV, -m, m
 
 
 def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.ndarray,
@@ -308,7 +294,7 @@ def heatmap_stack(panels: list[dict], steps: np.ndarray, labels: Optional[Sequen
                                     tickfont=dict(size=9), title=dict(text=_band_title(p, heights[k]), font=dict(size=12)))
         layout[f"xaxis{ax}"] = dict(anchor=f"y{ax}", showticklabels=bottom, ticks="outside" if bottom else "",
                                     showgrid=False, zeroline=False, showspikes=True, spikemode="across",
-                                    spikesnap="cursor", spikethickness=1, spikecolor="#333", spikedash="solid",
+                                    spikesnap="cursor", spikethickness=1, spikecolor=THEMES["light"].text, spikedash="solid",
                                     **({} if bottom else {"matches": f"x{n}"}))
     for ca in axes.values():
         layout[ca["id"]]["colorbar"]["title"]["text"] = " ".join(ca["names"]) if len(ca["names"]) > 1 else ""

@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .figures import FONT, PALETTE, STYLE, safe_label
+from .theme import theme_of
 
 
 def _labels(labels: Optional[Sequence[str]]):
@@ -23,13 +24,14 @@ def _layout(title: str, y_title: str, height: int = 320, **extra) -> dict:
 
 
 def forecast_figure(steps: np.ndarray, prediction: np.ndarray, actual: np.ndarray,
-                    labels: Optional[Sequence[str]] = None, unit: str = "value") -> go.Figure:
+                    labels: Optional[Sequence[str]] = None, unit: str = "value", theme: str = "light") -> go.Figure:
     """The forecast made after each step against the value that actually followed it (both in the
-    data's units); labels (dates, times) name the steps on hover."""
+    data's units); labels (dates, times) name the steps on hover; theme: the page's ("light"/"dark"),
+    for the actual series' neutral ink."""
     text = _labels(labels)
     hover = "step %{x}" + (" · %{text}" if text else "") + "<br>%{y:.4g}<extra>%{fullData.name}</extra>"
     data = [dict(type="scatter", x=np.asarray(steps), y=np.asarray(actual, dtype=np.float64), mode="lines",
-                 name="the actual next value", line=dict(color="#555555", width=2), text=text, hovertemplate=hover),
+                 name="the actual next value", line=dict(color=theme_of(theme).ink, width=2), text=text, hovertemplate=hover),
             dict(type="scatter", x=np.asarray(steps), y=np.asarray(prediction, dtype=np.float64), mode="lines",
                  name="the model's prediction", line=dict(color=PALETTE[1], width=2, dash="dot"), text=text,
                  hovertemplate=hover)]

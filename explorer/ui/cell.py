@@ -12,7 +12,7 @@ from explorer.io.data import describe_chars
 from explorer.plots import cell as plots_cell
 
 from . import state
-from .classroom import hidden
+from .classroom import hidden, presenting
 from .explore import window_of
 from .state import error_boundary
 
@@ -36,7 +36,7 @@ def cell_tab():
     if p is None or ui is None:
         st.info("Pick a model in the sidebar and give it an input above; this tab shows its cell reading it.")
         return
-    present = bool(st.session_state.get("present"))
+    present = presenting()
     if not present:
         st.caption("The diagram from the textbooks, filled in with this model's own numbers for one unit: each box is a "
                    "gate coloured by its value, each wire says what flows along it. Press play, or drag the step slider "
@@ -49,6 +49,8 @@ def cell_tab():
     with error_boundary("drawing the cell"):
         lt = state.scan(key, p.core, state.core_input(p, ui.payload), N)
         H = p.core.hidden_size
+        # On a projector the figure comes first and its controls under it; otherwise the controls lead.
+        figure_slot = st.container() if present else None
         c1, c2 = st.columns([1, 3])
         state.keep_valid("cell_unit", list(range(H)), _busiest(key, a, b, l, d, _lt=lt))
         unit = c1.selectbox("unit", list(range(H)), key="cell_unit", bind="query-params",
@@ -63,12 +65,14 @@ def cell_tab():
         labels = ui.labels[a:b] if ui.labels is not None else None
         title = (f"{KINDS[p.kind].label} unit {unit}, layer {l}" + (", reverse direction" if d else "")
                  + f": steps {a:,}–{b - 1:,}")
+        theme = state.page_theme()
         fig = state.shared_figure(f"cell|{key}|{a}|{b}|{l}|{d}|{unit}|{convention}|{present}", lambda: plots_cell.cell_figure(
-            story, labels, np.arange(a, b), path, explained, title=title, large=present))
+            story, labels, np.arange(a, b), path, explained, title=title, large=present, theme=theme))
         c2.caption(f"Window: steps {a:,}–{b - 1:,} (move it in the Explore tab; at most {MAX_STEPS} steps play here).")
+        with figure_slot or st.container():
+            state.chart(fig, key="cell_fig", config={"displayModeBar": False})
         for note in story.notes:
             st.info(note)
-        st.plotly_chart(fig, key="cell_fig", config={"displayModeBar": False}, theme=None)
         if not present and not hidden("what-if"):
             _what_to_notice(p, labels, path, explained)
 

@@ -25,15 +25,33 @@ LESSONS = {
     "padding and packing": "Lesson 5 · Padded batches are handled like packed sequences",
     "how far back": "Lesson 6 · How far back does each cell look?",
 }
+DEFAULT_HIDDEN = ["input", "display controls", "export"]
+# Larger type for the back of the room, and the page's own top padding (6rem) down to what the header needs,
+# so that the chosen tab's figure is the first thing on a 1280×720 screen.
 CSS = """<style>
 html, body, [class*="css"], .stMarkdown p, .stCaption, label, .stSelectbox, .stSlider { font-size: 1.22rem !important; }
 h1 { font-size: 3rem !important; } h2, h3 { font-size: 2.1rem !important; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.2rem !important; padding-bottom: 1rem !important; }
 </style>"""
 
 
+def presenting() -> bool:
+    """Presentation mode, from the first run of a presentation link (?present=true): the toggle's value once
+    it exists, the address bar's before (the page's top is drawn before the sidebar's toggle)."""
+    if "present" in st.session_state:
+        return bool(st.session_state["present"])
+    return st.query_params.get("present", "").lower() in ("true", "1")
+
+
 def hidden(section: str) -> bool:
-    """True when presentation mode hides this section."""
-    return bool(st.session_state.get("present")) and section in (st.session_state.get("hide") or [])
+    """True when presentation mode hides this section (the link's ?hide=..., else DEFAULT_HIDDEN, until the
+    sidebar's multiselect holds the choice)."""
+    if not presenting():
+        return False
+    chosen = st.session_state.get("hide")
+    if chosen is None:
+        chosen = st.query_params.get_all("hide") or DEFAULT_HIDDEN
+    return section in chosen
 
 
 def classroom_sidebar():
@@ -42,8 +60,7 @@ def classroom_sidebar():
     sb.toggle("presentation mode", key="present", bind="query-params",
               help="Larger fonts, and the sections you choose hidden: for a projector.")
     if st.session_state.get("present"):
-        sb.multiselect("hide", HIDEABLE, default=["input", "display controls", "export"], key="hide", bind="query-params")
-        st.markdown(CSS, unsafe_allow_html=True)            # our own constant stylesheet; never user text
+        sb.multiselect("hide", HIDEABLE, default=DEFAULT_HIDDEN, key="hide", bind="query-params")
     sb.selectbox("guided lesson", [""] + list(LESSONS), format_func=lambda k: k or "—", key="lesson",
                  bind="query-params", on_change=_lesson_setup,
                  help="One click each: a classic claim about recurrent cells, computed live on the pretrained models.")
@@ -96,9 +113,9 @@ def _vanishing():
                 "Schmidhuber 1997). The three pretrained models read the same 500 characters; the loss is the "
                 "next-character loss at the end.")
     steps = np.arange(500)
-    st.plotly_chart(plots.log_curves({KINDS[k].label: (steps, np.maximum(gf.h_norm[0, 0].numpy(), 1e-45))
+    state.chart(plots.log_curves({KINDS[k].label: (steps, np.maximum(gf.h_norm[0, 0].numpy(), 1e-45))
                                       for k, gf in flows.items()}, "‖dJ/dh_t‖ over t (log scale)", "‖dJ/dh_t‖"),
-                    key="lesson_vanishing", theme=None)
+                    key="lesson_vanishing")
     st.info(C.reading(flows))
     st.caption("The Gradient flow tab has the same picture with more controls (random models, inits, clamping f).")
 
@@ -117,9 +134,9 @@ def _forget():
                 f"{u} (the unit whose cell state varies most here): nothing is forgotten and nothing written, so the "
                 "cell keeps its value exactly, however long the text runs. Without the clamp it keeps changing.")
     steps = np.arange(300)
-    st.plotly_chart(plots.state_lines({f"c u{u} as trained": base.c[0, 0, :, 0, u].numpy(),
+    state.chart(plots.state_lines({f"c u{u} as trained": base.c[0, 0, :, 0, u].numpy(),
                                        f"c u{u} with f := 1, i := 0 from step 100": new.c[0, 0, :, 0, u].numpy()},
-                                      steps, list(text), title="a forget gate of 1 keeps memory"), key="lesson_forget", theme=None)
+                                      steps, list(text), title="a forget gate of 1 keeps memory"), key="lesson_forget")
     frozen = float((new.c[0, 0, 100:, 0, u] - new.c[0, 0, 99, 0, u]).abs().max())
     st.caption(f"Largest change of the clamped cell after step 99: {frozen:.1e}. Try it yourself in the Explore tab's "
                "What if… section.")
@@ -151,8 +168,8 @@ def _unit():
                 f"**{best['name']} unit {best['unit']}**, correlated **r = {best['r']:+.2f}** with **{best['track']}**.")
     v = tr.values(best["name"])[best["layer"], best["direction"], :, 0, best["unit"]].numpy()
     n = min(len(text), 400)
-    st.plotly_chart(plots.text_heatmap(list(text[:n]), v[:n], best["name"], 0, title=f"{best['name']} unit {best['unit']}"),
-                    key="lesson_unit", theme=None)
+    state.chart(plots.text_heatmap(list(text[:n]), v[:n], best["name"], 0, title=f"{best['name']} unit {best['unit']}"),
+                    key="lesson_unit")
     st.caption("The Units tab ranks units for every feature, and lets you add your own as a regular expression.")
 
 
@@ -167,7 +184,7 @@ def _packing():
                 "Padded steps are empty (NaN) in the trace, so they show as gaps:")
     fig = plots.gate_heatmap("h", demo.h, list(range(demo.h.shape[0])), np.arange(demo.steps), row_labels=demo.row_labels,
                              title="h of 8 units for each of the three lines (rows grouped by line); gaps = padding")
-    st.plotly_chart(fig, key="lesson_packing", theme=None)
+    state.chart(fig, key="lesson_packing")
 
 
 def _far_back():
@@ -180,7 +197,7 @@ def _far_back():
                 "input step s, connectivity ‖∂y_t/∂x_s‖ (Madsen 2019) measures how much the logit of the next "
                 "character changes with the character at s. The three pretrained models read the same "
                 f"{len(text)} characters; the curve is the typical share of an output's peak that reaches d steps back.")
-    st.plotly_chart(plots.reach_figure({name: r for name, (r, _) in got.items()}), key="lesson_far_back", theme=None)
+    state.chart(plots.reach_figure({name: r for name, (r, _) in got.items()}), key="lesson_far_back")
     st.info(CN.far_back({KINDS[name.split("-")[1]].label: h for name, (_, h) in got.items()}, len(text)))
     st.caption("Explore's 'What it depends on' view (open now) lights up the characters one step depends on; type "
                "a sentence above and pick a step.")

@@ -54,12 +54,12 @@ def depends_view(w):
                       help="Pick a step: each character is coloured by how much the output there depends on it.")
         rel = CN.decades(v["C"][t])                       # log10 of the share of the step's peak, floored at -3
         st.html(plots.scale_key({"log10 of the step's peak (−3: a thousandth)": plots.DECADE_SCALE}))
-        st.plotly_chart(state.shared_figure(f"dep_text|{key}|{a}|{b}|{t}", lambda: plots.text_heatmap(
+        state.chart(state.shared_figure(f"dep_text|{key}|{a}|{b}|{t}", lambda: plots.text_heatmap(
             list(ui.text[a:b]), rel, "h", a, scale=plots.DECADE_SCALE, colorbar=False,
             title=f"what the output after step {a + t} (“{plots.safe_label(ui.text[a + t])}”) depends on")),
-            key="dep_text", theme=None)
-    st.plotly_chart(state.shared_figure(f"dep_tri|{key}|{a}|{b}", lambda: plots.connectivity_figure(v["C"], a, labels)),
-                    key="dep_triangle", theme=None)
+            key="dep_text")
+    state.chart(state.shared_figure(f"dep_tri|{key}|{a}|{b}", lambda: plots.connectivity_figure(v["C"], a, labels)),
+                    key="dep_triangle")
     curves = {f"{p.label} (yours)": v["reach"]}
     horizons = {f"{KINDS[p.kind].label} you picked": v["horizon"]}
     if ui.text is not None:
@@ -69,10 +69,10 @@ def depends_view(w):
             curves[name] = r
             horizons[KINDS[name.split("-")[1]].label] = h
     if not v["final_only"]:
-        st.plotly_chart(plots.reach_figure(curves), key="dep_reach", theme=None)
+        state.chart(plots.reach_figure(curves), key="dep_reach")
         st.info(CN.far_back(horizons, T))
     if v["attribution"] is not None:
         st.markdown(f"**What drove the final {'verdict' if m.task == 'classifier' else 'forecast'}**: integrated "
                     f"gradients from an all-zero input (32 steps; the attributions sum to the output's change within "
                     f"{abs(v['delta']):.1e}).")
-        st.plotly_chart(plots.attribution_figure(v["attribution"], a, labels), key="dep_attr", theme=None)
+        state.chart(plots.attribution_figure(v["attribution"], a, labels), key="dep_attr")

@@ -146,7 +146,7 @@ def _view(p, ui, lt, key):
         fig = state.shared_figure(f"gates|{key}|{a}|{b}|{l}|{d}|{shown}|{top}|{how}", lambda: plots.gates_figure(
             {n: arr[n][l, d][:, units_of[n]].T for n in names if n in shown}, {n: units_of[n] for n in names if n in shown},
             steps, chars, scales=scales, colorbars=False))
-        st.plotly_chart(fig, key="gates", theme=None, config={"toImageButtonOptions": {"filename": "gates"}})
+        state.chart(fig, key="gates", config={"toImageButtonOptions": {"filename": "gates"}})
 
     # The rest of the window's views are tabs, and only the open one runs and is drawn: moving the window
     # redraws the gates and one view, not six (each plotly figure is mounted afresh when it changes).
@@ -196,12 +196,12 @@ def _one_unit(w: View):
             fig = state.shared_figure(f"text|{w.key}|{w.a}|{w.b}|{l}|{d}|{name}|{unit}", lambda: plots.text_heatmap(
                 w.chars, w.arr[name][l, d][:, unit], name, w.a, scale=scale, colorbar=False,
                 title=f"unit {unit}, {GATE_NAMES[name]}"))
-            st.plotly_chart(fig, key="textview", theme=None)
+            state.chart(fig, key="textview")
         else:
             pay = w.ui.payload
-            st.plotly_chart(plots.state_lines({f"input {k}": pay[w.a:w.b, k].numpy() for k in range(pay.shape[1])}
+            state.chart(plots.state_lines({f"input {k}": pay[w.a:w.b, k].numpy() for k in range(pay.shape[1])}
                                               | {f"{name} u{unit}": w.arr[name][l, d][:, unit]}, w.steps,
-                                              title="input and unit"), key="textview", theme=None)
+                                              title="input and unit"), key="textview")
 
 
 def _lines(w: View):
@@ -215,9 +215,9 @@ def _lines(w: View):
             series[f"c u{u}"] = w.arr["c"][l, d][:, u]
         if u < w.Hout:
             series[f"h u{u}"] = w.arr["h"][l, d][:, u]
-    st.plotly_chart(plots.state_lines(series, w.steps, w.chars, title="cell state c (top) and hidden state h (bottom)"
+    state.chart(plots.state_lines(series, w.steps, w.chars, title="cell state c (top) and hidden state h (bottom)"
                                       if kind.has_c else "hidden state over time",
-                                      panels=("c ", "h ") if kind.has_c else None), key="lines", theme=None)
+                                      panels=("c ", "h ") if kind.has_c else None), key="lines")
 
 
 def _saturation(w: View):
@@ -225,7 +225,7 @@ def _saturation(w: View):
     st.caption("Each dot is a unit: how often its gate is nearly shut (left) or nearly open (right) over the whole "
                "input. Dots in the corners act like switches; dots near (0, 0) stay in between.")
     pts = {g: tuple(x[w.l, w.d].numpy() for x in A.saturation(w.lt, g)) for g in w.kind.gates}
-    st.plotly_chart(plots.saturation_scatter(pts), key="saturation", theme=None)
+    state.chart(plots.saturation_scatter(pts), key="saturation")
 
 
 # (tab name, its view, the presentation-mode section that hides it); the name is the URL's value (?xtab=...)
@@ -255,7 +255,7 @@ def _overview(p, lt, key, l, d, names, top, std, N):
     fig = state.shared_figure(f"overview|{key}|{l}|{d}|{name}|{top}", lambda: plots.gate_heatmap(
         name, v, units, starts, title=f"{name} over the whole input (block means)", step_label="block start",
         margins=plots.OVERVIEW_MARGINS, scale=scale, colorbar=False))
-    c2.plotly_chart(fig, key="overview", theme=None)
+    state.chart(c2, fig, key="overview")
     with c2:
         _window_strip(*window_of(N), N, v.shape[1] * lt.block)
 
@@ -266,10 +266,10 @@ def _window_strip(a: int, b: int, N: int, span: int):
     leaves that figure as it was and the page does not draw it again. Our own markup of numbers only."""
     left, right = plots.OVERVIEW_MARGINS
     st.html(f"<div style='margin:-14px {right}px 0 {left}px' title='the window shown below'>"
-            "<div style='position:relative;height:10px;background:#e6e9ef;border-radius:5px'>"
+            "<div style='position:relative;height:10px;background:rgba(128,128,128,0.25);border-radius:5px'>"
             f"<div style='position:absolute;top:0;bottom:0;left:{100 * a / span:.3f}%;"
             f"width:max(4px, {100 * (b - a) / span:.3f}%);background:#ff4b4b;border-radius:5px'></div></div>"
-            f"<div style='font-size:0.8rem;color:#555;margin-top:2px'>the window below: steps {a:,}–{b - 1:,} "
+            f"<div style='font-size:0.8rem;color:inherit;opacity:0.85;margin-top:2px'>the window below: steps {a:,}–{b - 1:,} "
             f"of {N:,}</div></div>")
 
 

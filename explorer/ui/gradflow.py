@@ -114,9 +114,9 @@ def _over_time(out: dict, T: int):
             curves[f"{mine['label']} ‖dJ/dc_t‖"] = (own, gap(mine["c_norm"]))
         ratios[f"{mine['label']} ratio"] = (own[:-1], np.clip(mine["ratio"], 1e-12, 1e12))
     # one figure, two panels on one step axis: one plotly instance on the page instead of two
-    st.plotly_chart(plots.gradient_curves(curves, ratios, "how much gradient reaches each step (log scale)",
+    state.chart(plots.gradient_curves(curves, ratios, "how much gradient reaches each step (log scale)",
                                           "step ratio ‖dJ/dh_t‖ / ‖dJ/dh_t+1‖ (Pascanu et al. 2013): below 1 = shrinking"),
-                    key="gf_curves", theme=None)
+                    key="gf_curves")
     st.info(out["reading"] + (f" The picked model, {mine['label']}, on the Explore tab's input with J = "
                                f"{mine['objective']}: {mine['reading']}" if mine is not None else ""))
     cols = st.columns(3)
@@ -137,8 +137,8 @@ def _per_unit(out: dict, T: int):
     top = st.slider("units shown", 4, 64, key="gf_top")
     st.html(plots.scale_key({"log10 |dJ/dh_t| vs the model's largest": plots.GRADIENT_DECADES,
                              "LSTM ∏f": plots.gate_scale("f")}))
-    st.plotly_chart(plots.gradient_units(out, {k: KINDS[k].label for k in KINDS}, top, colorbars=False),
-                    key="gf_units", theme=None)
+    state.chart(plots.gradient_units(out, {k: KINDS[k].label for k in KINDS}, top, colorbars=False),
+                    key="gf_units")
 
 
 GVIEWS = {"Over time": _over_time, "Per unit": _per_unit}      # the names are the URL's values (?gtab=...)

@@ -128,15 +128,15 @@ def _what_if(p, ui, lt, arr, key, a, b, units):
         new = state.window_cached(key, a, b, repr(iv), _lt=lt, _iv=iv)
         view = kinds.get(p.kind).memory
         steps = np.arange(a, b)
-        st.plotly_chart(plots.side_by_side(view, arr[view][l, d][:, units].T, new[view][l, d][:, units].T, units, steps,
+        state.chart(plots.side_by_side(view, arr[view][l, d][:, units].T, new[view][l, d][:, units].T, units, steps,
                                            f"{GATE_NAMES[view]} with {spec['gate']} {spec['mode']} {spec['value']:g} "
                                            f"on units {spec['units']}, steps {spec['steps'][0]}–{spec['steps'][1]}"),
-                        key="wi_side", theme=None)
+                        key="wi_side")
         u = spec["units"][0]
-        st.plotly_chart(plots.state_lines({f"{view} u{u} original": arr[view][l, d][:, u],
+        state.chart(plots.state_lines({f"{view} u{u} original": arr[view][l, d][:, u],
                                            f"{view} u{u} with the intervention": new[view][l, d][:, u]}, steps,
                                           ui.labels[a:b] if ui.labels is not None else None,
-                                          title=f"unit {u} before and after"), key="wi_line", theme=None)
+                                          title=f"unit {u} before and after"), key="wi_line")
         if p.is_char and p.is_lm:
             base, alt = _char_loss(p, ui, arr, a, b), _char_loss(p, ui, new, a, b)
             if base is not None:

@@ -9,19 +9,24 @@ TABS = ["Explore", "Cell", "Gradient flow", "Train", "Units"]
 
 
 def main():
-    st.set_page_config(page_title="Gate Explorer", page_icon="🔬", layout="wide")
-    # Imported after set_page_config: it must be the first Streamlit call of a run.
+    # A presentation link (?present=true) opens with the sidebar folded away: the projector shows the figure.
+    present = st.query_params.get("present", "").lower() in ("true", "1")
+    st.set_page_config(page_title="Gate Explorer", page_icon="🔬", layout="wide",
+                       initial_sidebar_state="collapsed" if present else "auto")
     from . import state
     from .cell import cell_tab
-    from .classroom import classroom_sidebar, lesson_panel
+    from .classroom import CSS, classroom_sidebar, lesson_panel, presenting
     from .explore import explore_tab, read_input
     from .gradflow import gradflow_tab
     from .sidebar import sidebar
     from .train import train_tab
     from .units import units_tab
 
-    st.title("Gate Explorer")
-    st.caption("What happens inside LSTM, GRU and vanilla RNN cells while they read a real sequence.")
+    if presenting():                           # from the link's first run: no title, no intro, larger type
+        st.html(CSS)                           # our own constant stylesheet; never user text
+    else:
+        st.title("Gate Explorer")
+        st.caption("What happens inside LSTM, GRU and vanilla RNN cells while they read a real sequence.")
     state.keep_widget_state()
     sidebar()
     classroom_sidebar()

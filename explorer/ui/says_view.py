@@ -33,19 +33,19 @@ def what_it_says(w):
     st.markdown(state.md_escape(s.sentence))
     labels = ui.labels[a:b] if ui.labels is not None else None
     if s.final and s.probs is not None:
-        st.plotly_chart(plots.verdict_figure(s.probs[0], s.classes), key="says_verdict", theme=None)
+        state.chart(plots.verdict_figure(s.probs[0], s.classes), key="says_verdict")
     elif s.final and s.prediction is not None:
         st.metric("prediction", f"{float(s.prediction[0]):.4g}")
     elif s.task == "classifier" and s.probs is not None:
-        st.plotly_chart(plots.class_figure(s.steps, s.probs, s.classes, labels), key="says_classes", theme=None)
+        state.chart(plots.class_figure(s.steps, s.probs, s.classes, labels), key="says_classes")
     elif s.task == "regressor" and s.prediction is not None:
         if ui.series is None:
             st.caption("With a CSV as input, the actual next values are drawn beside the predictions.")
         unit = ui.columns[0] if ui.columns else "value"
-        st.plotly_chart(plots.forecast_figure(s.steps, s.prediction, s.actual, labels, unit), key="says_forecast",
-                        theme=None)
+        fig = plots.forecast_figure(s.steps, s.prediction, s.actual, labels, unit, theme=state.page_theme())
+        state.chart(fig, key="says_forecast")
         if ui.columns and len(ui.columns) > 1:
             st.caption(f"The prediction is read as {state.md_escape(ui.columns[0])}, the first column the model reads "
                        "(assumed: the head has one output).")
     elif s.task == "language model" and s.probs is not None:
-        st.plotly_chart(plots.next_token_figure(s.steps, s.probs[:, 0], labels), key="says_next", theme=None)
+        state.chart(plots.next_token_figure(s.steps, s.probs[:, 0], labels), key="says_next")

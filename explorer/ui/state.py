@@ -90,16 +90,36 @@ _FIGURES_LOCK = threading.Lock()
 MAX_FIGURES = 48
 
 
+def page_theme() -> str:
+    """"dark" or "light": the theme this session's browser shows the page in (Streamlit follows the system's
+    setting unless the user picks one). A browser that switches theme while the page is open is seen at the
+    next run of the script; until then the figures' transparent backgrounds already follow it."""
+    return "dark" if st.context.theme.type == "dark" else "light"
+
+
+def chart(fig_or_where, fig=None, **kw):
+    """st.plotly_chart for one of our figures, finished for the page's theme (plots.themed), drawn as it is
+    (theme=None: Streamlit's own chart theme would rewrite the figure's JSON in the browser on every redraw).
+    chart(fig, key=...) draws on the page, chart(column, fig, key=...) in a column. A shared figure
+    (shared_figure) was finished for its theme when it was built."""
+    where, fig = (st, fig_or_where) if fig is None else (fig_or_where, fig)
+    if not isinstance(fig, plots.FrozenFigure):
+        plots.themed(fig, page_theme())
+    return where.plotly_chart(fig, theme=None, **kw)
+
+
 def shared_figure(key: str, build):
-    """A finished figure built once per key for every session of the process (a class opening one link
-    gets one build, not sixty: the Cell tab's animated figure is about 1.8 s of plotly validation). The
+    """A finished figure built once per key and theme for every session of the process (a class opening one
+    link gets one build, not sixty: the Cell tab's animated figure is about 1.8 s of plotly validation). The
     figure is never changed after it is built: st.plotly_chart copies it (to_dict) before serialising."""
+    theme = page_theme()
+    key = f"{key}|{theme}"
     with _FIGURES_LOCK:
         fig = _FIGURES.get(key)
         if fig is not None:
             _FIGURES.move_to_end(key)
             return fig
-    fig = plots.frozen(build())
+    fig = plots.frozen(plots.themed(build(), theme))
     with _FIGURES_LOCK:
         _FIGURES[key] = fig
         while len(_FIGURES) > MAX_FIGURES:

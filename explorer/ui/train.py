@@ -157,9 +157,9 @@ def _live(job: TrainingJob):
                 curves[f"{name.upper()} held-out"] = (h["val_step"], h["val_loss"])
         if curves:
             c1, c2 = st.columns(2)
-            c1.plotly_chart(plots.log_curves(curves, "loss (train smoothed; held-out every few steps)", "loss",
-                                             baseline=job.baseline, log_y=False), key="train_loss", theme=None)
-            c2.plotly_chart(plots.log_curves(norms, "gradient norm before clipping", "‖g‖"), key="train_gnorm", theme=None)
+            state.chart(c1, plots.log_curves(curves, "loss (train smoothed; held-out every few steps)", "loss",
+                                             baseline=job.baseline, log_y=False), key="train_loss")
+            state.chart(c2, plots.log_curves(norms, "gradient norm before clipping", "‖g‖"), key="train_gnorm")
         if not snap["running"] and st.session_state.get("job_drawn_done") != id(job):
             st.session_state["job_drawn_done"] = id(job)
             st.rerun()                              # draw the "afterwards" part below the fragment

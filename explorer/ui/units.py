@@ -99,15 +99,15 @@ def _finder_body(p, ui, lt, key, view):
         track = track[a:b]
     chars = list(ui.text[a:b])
     c1, c2 = st.columns(2)
-    c1.plotly_chart(plots.text_heatmap(chars, vals, r["name"], a, width=48,
-                                       title=f"{r['name']} unit {r['unit']} over the text"), key="uf_text", theme=None)
+    state.chart(c1, plots.text_heatmap(chars, vals, r["name"], a, width=48,
+                                       title=f"{r['name']} unit {r['unit']} over the text"), key="uf_text")
     # The feature scaled onto the unit's range; flipped when r < 0, so that the two lines overlay.
     span = float(np.ptp(vals)) or 1.0
     f = track.numpy() / max(float(track.max()), 1e-9)
     f = 1 - f if r["r"] < 0 else f
     label = f"feature: {r['track']} (scaled{', flipped since r < 0' if r['r'] < 0 else ''})"
-    c2.plotly_chart(plots.state_lines({f"{r['name']} u{r['unit']}": vals, label: f * span + float(vals.min())},
-                                      np.arange(a, b), chars, title="the unit next to the feature"), key="uf_line", theme=None)
+    state.chart(c2, plots.state_lines({f"{r['name']} u{r['unit']}": vals, label: f * span + float(vals.min())},
+                                      np.arange(a, b), chars, title="the unit next to the feature"), key="uf_line")
 
 
 @st.fragment
@@ -183,7 +183,7 @@ def _clusters_body(p, ui, lt, key, names, view):
         title=f"{name} in cluster order ({len(cl.sizes)} clusters)", height=min(1400, 80 + 6 * len(show)),
         row_labels=[f"c{int(cl.labels[u])}·u{u}" for u in show]))
     st.caption("cluster sizes: " + ", ".join(f"c{j}: {n}" for j, n in enumerate(cl.sizes)))
-    st.plotly_chart(fig, key="clusters", theme=None)
+    state.chart(fig, key="clusters")
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -226,8 +226,8 @@ def _series_finder(p, ui, lt, key, view):
         span = float(np.ptp(vals)) or 1.0
         f = (track - track.min()) / max(float(np.ptp(track)), 1e-12)
         f = 1 - f if r["r"] < 0 else f
-        st.plotly_chart(plots.state_lines({f"{r['name']} u{r['unit']}": vals,
+        state.chart(plots.state_lines({f"{r['name']} u{r['unit']}": vals,
                                            f"feature: {r['track']} (scaled{', flipped' if r['r'] < 0 else ''})":
                                            f * span + float(vals.min())}, np.arange(a, b),
                                           ui.labels[a:b] if ui.labels is not None else None,
-                                          title="the unit next to the feature"), key="uf_line", theme=None)
+                                          title="the unit next to the feature"), key="uf_line")

@@ -8,12 +8,13 @@ def cell_spec(at):
     return next(s for s in specs(at) if s.get("frames"))
 
 
+def frame_trace(spec, t: int, name: str) -> dict:
+    return next(tr for tr in spec["frames"][t]["data"] if tr.get("name") == name)
+
+
 def frame_numbers(spec, t: int) -> list[float]:
-    """The numbers drawn on the diagram's boxes at frame t."""
-    out = []
-    for tr in spec["frames"][t]["data"][:3]:
-        out += [float(x.replace("<b>", "").replace("</b>", "")) for x in tr.get("text", [])]
-    return out
+    """The numbers drawn on the diagram's boxes at frame t (each box reads "name<br><b>value</b>")."""
+    return [float(x.split("<b>")[1].split("</b>")[0]) for x in frame_trace(spec, t, "boxes")["text"]]
 
 
 @pytest.mark.parametrize("model", ["shakespeare-lstm", "shakespeare-gru", "shakespeare-rnn"])
@@ -56,5 +57,5 @@ def test_unit_choice_and_the_textbook_gru():
     ok(at)
     assert any("Cho" in i.value for i in at.info)
     assert frame_numbers(cell_spec(at), 10) != before
-    sentence = cell_spec(at)["frames"][10]["data"][4]["text"][0]
+    sentence = frame_trace(cell_spec(at), 10, "sentence")["text"][0]
     assert sentence.startswith("textbook: update gate z")

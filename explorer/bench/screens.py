@@ -1,0 +1,68 @@
+"""python -m explorer.bench.screens [OUT] [--only NAME ...]: the page as people see it, as screenshots
+(PNG files in OUT, default ./shots/screens): every tab and every view of the Explore tab, in the light
+and the dark theme (the browser's colour scheme, which Streamlit follows), at a laptop's size (1440×900)
+and on a projector (1280×720), plus the presentation links a teacher opens. Needs Chromium (see
+browser.py). Look at them after changing anything a user sees."""
+from __future__ import annotations
+
+import os
+import sys
+from urllib.parse import quote
+
+from .browser import browser, streamlit_server, wait_idle
+
+SIZES = {"laptop": (1440, 900), "projector": (1280, 720)}
+# (name, query string): each opens one view from a link, as a shared URL would
+VIEWS = [
+    ("explore", "tab=Explore"),
+    ("explore-units", "tab=Explore&xtab=Units+over+time"),
+    ("explore-says", "tab=Explore&xtab=What+it+says"),
+    ("explore-depends", "tab=Explore&xtab=What+it+depends+on"),
+    ("explore-step", "tab=Explore&xtab=Step+inspector"),
+    ("explore-saturation", "tab=Explore&xtab=Saturation"),
+    ("cell-lstm", "tab=Cell&model_choice=shakespeare-lstm"),
+    ("cell-gru", "tab=Cell&model_choice=shakespeare-gru"),
+    ("cell-rnn", "tab=Cell&model_choice=shakespeare-rnn"),
+    ("gradient", "tab=Gradient+flow"),
+    ("train", "tab=Train"),
+    ("units", "tab=Units"),
+    ("present-cell", "tab=Cell&present=true"),
+    ("present-explore", "tab=Explore&present=true"),
+]
+
+
+def take(out: str, only: list[str] | None = None, url: str | None = None) -> list[str]:
+    """Every (view, theme, size) in VIEWS × light/dark × SIZES as OUT/<view>-<theme>-<size>.png; returns the paths."""
+    os.makedirs(out, exist_ok=True)
+    paths = []
+    with (streamlit_server() if url is None else _given(url)) as url, browser() as b:
+        for theme in ("light", "dark"):
+            for size, (w, h) in SIZES.items():
+                page = b.new_page(viewport={"width": w, "height": h}, color_scheme=theme)
+                for name, query in VIEWS:
+                    if only and name not in only:
+                        continue
+                    page.goto(f"{url}/?{quote(query, safe='=&+')}")
+                    wait_idle(page)
+                    page.wait_for_timeout(1500)                  # figures drawn after the run ends
+                    path = os.path.join(out, f"{name}-{theme}-{size}.png")
+                    page.screenshot(path=path)
+                    paths.append(path)
+                page.close()
+    return paths
+
+
+class _given(str):
+    def __enter__(self):
+        return str(self)
+
+    def __exit__(self, *exc):
+        return False
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    only = args[args.index("--only") + 1:] if "--only" in args else None
+    args = args[:args.index("--only")] if "--only" in args else args
+    for p in take(args[0] if args else os.path.join("shots", "screens"), only):
+        print(p)

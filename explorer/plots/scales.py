@@ -1,0 +1,54 @@
+"""The colour scales every figure and key uses, chosen to stay readable with colour-vision deficiency,
+and the names the keys give them. Re-exported by plots.
+
+    SEQ  viridis: values in [0, 1] (sigmoid gates: shut .. open). Perceptually uniform, and its
+         lightness rises from end to end, so it reads the same with deuteranopia, protanopia or in grey
+         (van der Walt & Smith 2015; matplotlib's default colormap).
+    DIV  blue–white–red (ColorBrewer RdBu, reversed): signed values (tanh gates, h, c) around 0. Blue
+         and red stay apart with red-green deficiency (ColorBrewer marks it colour-blind safe), and both
+         halves darken away from the white middle, so the sign and the size read without hue.
+    REACH cividis (in connectivity.py): optimised for deuteranopia (Nuñez et al. 2018).
+
+tests/plots/test_scales.py checks these claims on the scales themselves, through a simulation of
+deuteranopia and protanopia (Machado et al. 2009).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from explorer.core.cells import SIGMOID_GATES
+
+SEQ = "Viridis"
+DIV = "RdBu_r"
+GRADIENT_DECADES = (SEQ, -12.0, 0.0)     # gradient_units' colour scale: decades below a model's largest
+# what a key calls each scale (a key names the scale, so a reader knows how to read the colours)
+SCALE_NAMES = {"Viridis": "viridis", "RdBu_r": "blue–red", "Cividis": "cividis"}
+
+
+def scale_name(colorscale) -> str:
+    """The name a key gives a colour scale: SCALE_NAMES for plotly's named ones; for our own stops
+    ([[pos, colour], ...]) the colours of its ends, as words where we have them ("white–blue")."""
+    if isinstance(colorscale, str):
+        return SCALE_NAMES.get(colorscale, colorscale.lower())
+    ends = [colorscale[0][1], colorscale[-1][1]]
+    return "–".join(_WORDS.get(c.lower(), c) for c in ends)
+
+
+_WORDS = {"#ffffff": "white", "#4292c6": "blue", "#08519c": "blue"}
+
+
+def gate_scale(name: str, values: Optional[np.ndarray] = None, bound: Optional[float] = None):
+    """(colorscale, zmin, zmax) for a gate or state: sigmoid gates [0, 1]; tanh gates and h [-1, 1];
+    c (unbounded) symmetric, ±bound when given (e.g. its largest |c| over a whole input, so that every
+    window of it is coloured alike), else the largest |value| in values."""
+    if name in SIGMOID_GATES:
+        return SEQ, 0.0, 1.0
+    if name in ("g", "n", "h"):
+        return DIV, -1.0, 1.0
+    if bound is None:
+        v = np.asarray(values if values is not None else [])
+        bound = float(np.nanmax(np.abs(v))) if v.size and np.isfinite(v).any() else 1.0
+    m = max(float(bound), 1e-6)
+    return DIV, -m, m
