@@ -41,17 +41,17 @@ LAYOUTS = {
                ("f", 3.0, 3.6, "forget", 1.65), ("i", 4.8, 3.6, "input", 1.65), ("g", 6.6, 3.6, "candidate", 1.65),
                ("o", 8.8, 3.6, "output", 1.65)],
         ops=[("×", 3.0, 6.8), ("+", 6.6, 6.8), ("×", 6.6, 5.2), ("tanh", 10.8, 5.2), ("×", 10.8, 3.6)],
-        wires=[[(0.9, 6.8), (13.1, 6.8)], [(0.9, 1.8), (8.8, 1.8)], [(2.0, 0.55), (2.0, 1.8)],
+        wires=[[(0.9, 6.8), (13.1, 6.8)], [(0.9, 1.8), (8.8, 1.8)], [(2.0, 0.72), (2.0, 1.8)],
                [(3.0, 1.8), (3.0, 6.8)], [(4.8, 1.8), (4.8, 5.2), (6.6, 5.2)], [(6.6, 1.8), (6.6, 6.8)],
                [(8.8, 1.8), (8.8, 3.6), (13.1, 3.6)], [(10.8, 6.8), (10.8, 3.6)]],
         labels=[("f*c_prev", 4.8, 7.25, f"f·c{T_1} = ", "center"), ("i*g", 6.85, 6.0, "i·g = ", "right"),
-                ("tanh_c", 11.4, 5.2, "tanh c = ", "right")],
+                ("tanh_c", 11.6, 5.2, "tanh c = ", "right")],
         inputs=[(f"x{T}", 2.0, 0.3)]),
     "gru": dict(
         boxes=[("h_prev", 0.9, 6.8, f"h{T_1}", 1.5), ("h", 13.1, 6.8, f"h{T}", 1.5),
                ("z", 3.4, 3.6, "update", 1.5), ("r", 5.6, 3.6, "reset", 1.5), ("n", 8.2, 3.6, "new", 1.5)],
         ops=[("×", 3.4, 6.8), ("+", 8.2, 6.8), ("×", 8.2, 5.2), ("1−", 5.8, 5.2)],
-        wires=[[(0.9, 6.8), (13.1, 6.8)], [(2.0, 6.8), (2.0, 1.8), (8.2, 1.8)], [(2.6, 0.55), (2.6, 1.8)],
+        wires=[[(0.9, 6.8), (13.1, 6.8)], [(2.0, 6.8), (2.0, 1.8), (8.2, 1.8)], [(2.6, 0.72), (2.6, 1.8)],
                [(3.4, 1.8), (3.4, 6.8)], [(3.4, 5.2), (8.2, 5.2)], [(5.6, 1.8), (5.6, 3.6), (8.2, 3.6)],
                [(8.2, 1.8), (8.2, 6.8)]],
         labels=[("z*h_prev", 5.8, 7.25, f"z·h{T_1} = ", "center"), ("(1-z)*n", 8.45, 6.0, "(1−z)·n = ", "right")],
@@ -61,7 +61,7 @@ LAYOUTS = {
         boxes=[("h_prev", 0.9, 6.8, f"h{T_1}", 1.5), ("h", 13.1, 6.8, f"h{T}", 1.5),
                ("z", 3.4, 3.6, "update", 1.5), ("r", 5.6, 3.6, "reset", 1.5), ("n", 8.2, 3.6, "new", 1.5)],
         ops=[("×", 3.4, 6.8), ("+", 8.2, 6.8), ("×", 8.2, 5.2), ("1−", 3.4, 5.7)],
-        wires=[[(0.9, 6.8), (13.1, 6.8)], [(2.0, 6.8), (2.0, 1.8), (8.2, 1.8)], [(2.6, 0.55), (2.6, 1.8)],
+        wires=[[(0.9, 6.8), (13.1, 6.8)], [(2.0, 6.8), (2.0, 1.8), (8.2, 1.8)], [(2.6, 0.72), (2.6, 1.8)],
                [(3.4, 1.8), (3.4, 6.8)], [(3.4, 4.65), (7.4, 4.65), (7.4, 5.2), (8.2, 5.2)],
                [(5.6, 1.8), (5.6, 3.6), (8.2, 3.6)], [(8.2, 1.8), (8.2, 6.8)]],
         labels=[("(1-z)*h_prev", 5.8, 7.25, f"(1−z)·h{T_1} = ", "center"), ("z*n", 8.45, 6.0, "z·n = ", "right")],
@@ -70,7 +70,7 @@ LAYOUTS = {
         boxes=[("h_prev", 0.9, 4.4, f"h{T_1}", 1.5), ("a", 5.6, 4.4, "W<sub>ih</sub>x + W<sub>hh</sub>h + b", 3.4),
                ("h", 13.1, 4.4, f"h{T}", 1.5)],
         ops=[("tanh", 9.4, 4.4)],
-        wires=[[(0.9, 4.4), (13.1, 4.4)], [(3.2, 0.55), (3.2, 4.4)]],
+        wires=[[(0.9, 4.4), (13.1, 4.4)], [(3.2, 0.72), (3.2, 4.4)]],
         labels=[],
         inputs=[(f"x{T}", 3.2, 0.3)]),
 }
@@ -118,17 +118,25 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
     kind, v, T = story.kind, story.values, story.steps
     lay = LAYOUTS["gru_cho" if kind == "gru" and story.convention == "cho" else kind]
     ink = theme_of(theme)
-    size = (17, 16, 15) if large else (13, 13, 12)           # the figure's text, the boxes', the wires'
+    size = (17, 16, 15) if large else (13, 12, 12)           # the figure's text, the boxes', the wires'
     # a projector's figure keeps the diagram, the path and the text (the boxes already show the unit's c and
     # h at each step): two rows, so that the diagram gets the height its type needs within 720 px
-    rows = 2 if large else 3
-    specs = [[{}, {}], [{"colspan": 2}, None]] + ([] if large else [[{"colspan": 2, "secondary_y": True}, None]])
-    fig = make_subplots(rows=rows, cols=2, column_widths=[0.7, 0.3] if large else [0.64, 0.36],
-                        row_heights=[0.9, 0.1] if large else [0.66, 0.07, 0.27],
-                        vertical_spacing=0.08 if large else 0.04, horizontal_spacing=0.06, specs=specs,
-                        subplot_titles=("", f"path of h: PC1 (→) {explained[0]:.0%}"
-                                        + (f", PC2 (↑) {explained[1]:.0%}" if len(explained) > 1 else "") + " of its variance",
-                                        *[""] * (rows - 1)))
+    # Otherwise the diagram spans the figure's width (its words need it on a laptop with the sidebar open),
+    # the text under it, then the path and the unit's c and h side by side.
+    title_path = (f"path of h: PC1 (→) {explained[0]:.0%}" + (f", PC2 (↑) {explained[1]:.0%}" if len(explained) > 1 else "")
+                  + " of its variance")
+    if large:
+        fig = make_subplots(rows=2, cols=2, column_widths=[0.7, 0.3], row_heights=[0.9, 0.1], vertical_spacing=0.08,
+                            horizontal_spacing=0.06, specs=[[{}, {}], [{"colspan": 2}, None]],
+                            subplot_titles=("", title_path, ""))
+        at = dict(path=(1, 2), strip=(2, 1), axes=dict(path=("x2", "y2"), strip=("x3", "y3")))
+    else:
+        fig = make_subplots(rows=3, cols=2, column_widths=[0.5, 0.5], row_heights=[0.54, 0.06, 0.4], vertical_spacing=0.05,
+                            horizontal_spacing=0.1, specs=[[{"colspan": 2}, None], [{"colspan": 2}, None],
+                                                           [{}, {"secondary_y": True}]],
+                            subplot_titles=("", "", title_path, f"c and h of unit {story.unit} up to the step"))
+        at = dict(path=(3, 1), strip=(2, 1), lines=(3, 2),
+                  axes=dict(path=("x3", "y3"), strip=("x2", "y2"), lines=("x4", "y4", "y5")))
     top = Y1 + (1.0 if large else 0.0)                            # room for the sentence in larger type
     for line in lay["wires"]:                                      # static: wires, operator nodes, inputs
         fig.add_trace(go.Scatter(x=[p[0] for p in line], y=[p[1] for p in line], mode="lines",
@@ -157,7 +165,7 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
                                  line=dict(color=ink.ink, width=box_px + 3), hoverinfo="skip", showlegend=False), 1, 1)
     first_dyn = len(fig.data)
     number = lambda k, x: f"{x:.2f}" if k in SIG_KEYS else f"{x:+.2f}"
-    letter = lambda k: f" {k}" if k in SIG_KEYS + ("g", "n") else ""
+    letter = lambda k: f"{k} " if k in SIG_KEYS + ("g", "n") else ""        # "forget" over "f 0.92"
 
     def dynamic(t: int, first: bool) -> list:
         """The traces that change from step to step, in a fixed order (frames replace them). The first
@@ -171,7 +179,7 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
             else:
                 out.append(go.Scatter(line=dict(color=fills[b[0]][t])))
         out.append(go.Scatter(x=[b[1] for b in boxes], y=[b[2] for b in boxes], mode="text", name="boxes",
-                              text=[f"{b[3]}{letter(b[0])}<br><b>{number(b[0], float(v[b[0]][t]))}</b>" for b in boxes],
+                              text=[f"{b[3]}<br><b>{letter(b[0])}{number(b[0], float(v[b[0]][t]))}</b>" for b in boxes],
                               textfont=dict(size=size[1], color=[_ink_on(fills[b[0]][t]) for b in boxes]),
                               hovertemplate="%{text}<extra></extra>", showlegend=False, xaxis="x", yaxis="y"))
         out.append(go.Scatter(x=[w[1] for w in wires], y=[w[2] for w in wires], mode="text", name="wires",
@@ -184,13 +192,14 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
                               hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y"))
         out.append(go.Scatter(x=[path[t, 0]], y=[path[t, 1] if path.shape[1] > 1 else 0.0], mode="markers",
                               marker=dict(size=16, color=ink.text, symbol="circle-open", line=dict(width=3)),
-                              hoverinfo="skip", showlegend=False, xaxis="x2", yaxis="y2"))
+                              hoverinfo="skip", showlegend=False, xaxis=at["axes"]["path"][0], yaxis=at["axes"]["path"][1]))
         out.append(go.Scatter(x=[steps[t]], y=[1.0], mode="markers", marker=dict(size=18, color="rgba(255,200,0,.6)",
-                              symbol="square"), hoverinfo="skip", showlegend=False, xaxis="x3", yaxis="y3"))
+                              symbol="square"), hoverinfo="skip", showlegend=False, xaxis=at["axes"]["strip"][0],
+                              yaxis=at["axes"]["strip"][1]))
         for k in unit_lines:                 # c on its own scale (right axis): it is not bounded like h
             out.append(go.Scatter(x=steps[:t + 1], y=v[k][:t + 1], mode="lines", line=dict(color=LINE[k], width=3 if large else 2),
                                   name=f"{k} of unit {story.unit}" + (" (right axis)" if k == "c" else ""),
-                                  xaxis="x4", yaxis="y5" if k == "c" else "y4"))
+                                  xaxis="x4", yaxis="y5" if k == "c" else "y4"))           # only without large
         return out
 
     for tr in dynamic(0, True):
@@ -200,33 +209,35 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
     y2 = path[:, 1] if path.shape[1] > 1 else np.zeros(T)
     fig.add_trace(go.Scatter(x=path[:, 0], y=y2, mode="lines+markers", line=dict(color="rgba(128,128,128,.35)", width=1),
                              marker=dict(size=7, color=np.asarray(steps), colorscale=SEQ,
-                                         colorbar=dict(title="step", len=0.5, y=0.78, x=1.02, thickness=10)),
-                             text=shown, hovertemplate="%{text} · step %{marker.color}<extra></extra>", showlegend=False), 1, 2)
+                                         colorbar=dict(title="step", len=0.5 if large else 0.3, y=0.78 if large else 0.2,
+                                                       x=1.02 if large else 0.42, thickness=10)),
+                             text=shown, hovertemplate="%{text} · step %{marker.color}<extra></extra>", showlegend=False),
+                  *at["path"])
     fig.add_trace(go.Scatter(x=np.asarray(steps), y=np.ones(T), mode="text", text=shown,
                              textfont=dict(family="monospace", size=(15 if large else 13) if T <= 120 else 9), hoverinfo="skip",
-                             showlegend=False), 2, 1)
+                             showlegend=False), *at["strip"])
     fig.frames = [go.Frame(data=dynamic(t, False), traces=list(range(first_dyn, first_dyn + n_dyn)), name=str(t))
                   for t in range(T)]
     span = lambda k: (float(np.nanmin(v[k])) - 0.1, float(np.nanmax(v[k])) + 0.1)
     fig.update_xaxes(visible=False, range=[X0, X1], row=1, col=1)
     fig.update_yaxes(visible=False, range=[0, top], row=1, col=1)
-    fig.update_xaxes(title=None, zeroline=False, row=1, col=2)          # named in the panel's title
-    fig.update_yaxes(title="PC2", zeroline=False, row=1, col=2)
+    fig.update_xaxes(title=None, zeroline=False, row=at["path"][0], col=at["path"][1])      # named in the panel's title
+    fig.update_yaxes(title="PC2", zeroline=False, row=at["path"][0], col=at["path"][1])
     xr = [float(steps[0]) - 1, float(steps[-1]) + 1]
     fig.update_xaxes(range=xr, visible=False, row=2, col=1)
     fig.update_yaxes(range=[0.5, 1.5], visible=False, row=2, col=1)
     if not large:
-        fig.update_xaxes(range=xr, title="step", row=3, col=1)
+        fig.update_xaxes(range=xr, title="step", row=3, col=2)
         h_key = "h" if "h" in v else "m"
-        fig.update_yaxes(range=[min(span(h_key)[0], -1.05), max(span(h_key)[1], 1.05)], title=h_key, row=3, col=1,
+        fig.update_yaxes(range=[min(span(h_key)[0], -1.05), max(span(h_key)[1], 1.05)], title=h_key, row=3, col=2,
                          secondary_y=False)
         if "c" in v:
-            fig.update_yaxes(range=list(span("c")), title="c", row=3, col=1, secondary_y=True, showgrid=False)
+            fig.update_yaxes(range=list(span("c")), title="c", row=3, col=2, secondary_y=True, showgrid=False)
     play = dict(frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0), fromcurrent=True, mode="immediate")
     fig.update_layout(
-        title=title, font=dict(FONT, size=size[0], color=ink.text), height=600 if large else 800, **STYLE,
+        title=title, font=dict(FONT, size=size[0], color=ink.text), height=600 if large else 920, **STYLE,
         margin=dict(l=50, r=20, t=40 if large else 50, b=80 if large else 90),
-        legend=dict(orientation="h", y=0.22 if large else 0.27, x=0.01, bgcolor=ink.legend),
+        legend=dict(orientation="h", y=0.375, x=0.56, yanchor="top", bgcolor=ink.legend),
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.04 if large else -0.07, xanchor="left", yanchor="top", showactive=False,
                           font=dict(size=size[1]),
                           buttons=[dict(label="▶ play", method="animate", args=[None, play]),

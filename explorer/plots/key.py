@@ -35,4 +35,4 @@ def scale_key(scales: dict[str, tuple]) -> str:
             f"<span style='display:inline-block;width:140px;height:12px;border-radius:2px;background:{css_gradient(cs)}'>"
             f"</span><span>{hi:.3g}</span><span style='opacity:0.85;font-size:0.85em'>{html.escape(scale_name(cs))}</span>"
             "</span>")
-    return "<div style='font-size:0.95rem;color:inherit;line-height:1.8'>" + "".join(items) + "</div>"
+    return "<div class='ge-key' style='font-size:0.95rem;color:inherit;line-height:1.8'>" + "".join(items) + "</div>"

@@ -18,17 +18,16 @@ from .inputs import user_input
 from .state import error_boundary
 
 
-def read_input():
+def read_input(collapsed: bool = False):
     """The input every tab reads (drawn above the tabs, so it lives whichever tab is open):
-    st.session_state["input"] is a UserInput, or None when there is none yet."""
+    st.session_state["input"] is a UserInput, or None when there is none yet. collapsed: folded away
+    (presentation mode draws it under the tabs: there, but off the projector's first screen)."""
     p = state.picked() if "picked" in st.session_state else None
     if p is None:
         st.session_state["input"] = None
         return
-    prev = st.session_state.get("input")
-    if hidden("input") and prev is not None and (prev.text is not None) == p.is_char:
-        return                                   # presentation mode: keep reading what was read before
-    with st.expander("What the model reads", expanded=True):
+    with st.expander("What the model reads" + (" (hidden up top while presenting)" if collapsed else ""),
+                     expanded=not collapsed):
         with error_boundary("reading the input"):
             st.session_state["input"] = None
             st.session_state["input"] = user_input(p)

@@ -15,7 +15,7 @@ def main():
                        initial_sidebar_state="collapsed" if present else "auto")
     from . import state
     from .cell import cell_tab
-    from .classroom import CSS, classroom_sidebar, lesson_panel, presenting
+    from .classroom import CSS, classroom_sidebar, hidden, lesson_panel, presenting
     from .explore import explore_tab, read_input
     from .gradflow import gradflow_tab
     from .sidebar import sidebar
@@ -31,9 +31,18 @@ def main():
     sidebar()
     classroom_sidebar()
     lesson_panel()
+    tabs = dict(zip(TABS, (explore_tab, cell_tab, gradflow_tab, train_tab, units_tab)))
+    if hidden("input"):
+        # Presentation mode: the tabs first, the input under them, folded (there to change, off the first screen).
+        # The input is read before the tabs run (they read it), so the tabs go into a container made above it.
+        above = st.container()
+        read_input(collapsed=True)
+        with above:
+            state.lazy_tabs(tabs, "tab")
+        return
     read_input()
     # The active tab is part of the URL (?tab=Units), like every bound widget, so a link reopens the same view.
     # Only the open tab runs and is drawn (tab.open); the widgets of the others keep their values through
     # state.keep_widget_state().
     # "go there" from the Units tab sets pending_tab.
-    state.lazy_tabs(dict(zip(TABS, (explore_tab, cell_tab, gradflow_tab, train_tab, units_tab))), "tab")
+    state.lazy_tabs(tabs, "tab")

@@ -13,8 +13,8 @@ def frame_trace(spec, t: int, name: str) -> dict:
 
 
 def frame_numbers(spec, t: int) -> list[float]:
-    """The numbers drawn on the diagram's boxes at frame t (each box reads "name<br><b>value</b>")."""
-    return [float(x.split("<b>")[1].split("</b>")[0]) for x in frame_trace(spec, t, "boxes")["text"]]
+    """The numbers drawn on the diagram's boxes at frame t (each box reads "name<br><b>[letter ]value</b>")."""
+    return [float(x.split("<b>")[1].split("</b>")[0].split()[-1]) for x in frame_trace(spec, t, "boxes")["text"]]
 
 
 @pytest.mark.parametrize("model", ["shakespeare-lstm", "shakespeare-gru", "shakespeare-rnn"])

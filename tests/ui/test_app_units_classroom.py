@@ -1,7 +1,7 @@
 """AppTest for the Units tab, shareable URLs (query parameters), presentation mode and every lesson."""
 
 import pytest
-from apptools import APP, gates, ok, open_tab, plain, run_app, titles
+from apptools import APP, gates, ok, open_tab, plain, run_app, specs, titles
 from streamlit.testing.v1 import AppTest
 
 LONG = ("KING: What say you, lords? (Shall we) to the field tonight,\nOr wait the morning and the better light?\n" * 8)
@@ -77,9 +77,25 @@ def test_presentation_mode_hides_chosen_sections():
     ok(at)
     heads = [h.value for h in at.subheader]
     assert "Step inspector" not in heads and "Export this window" not in heads
-    assert not [t for t in at.text_area if t.key == "text_area"]
+    # the input is under the tabs, folded away (still there to change), and the page has no title
+    folded = [e for e in at.expander if "hidden up top" in e.label]
+    assert len(folded) == 1 and not folded[0].proto.expanded
+    assert at.text_area(key="text_area").value and not at.title
     assert "f" in gates(at)                                               # the gates are still shown
-    assert any("font-size" in m.value for m in at.markdown)             # larger fonts
+    assert any("font-size" in h.proto.body for h in at.get("html"))      # larger fonts
+
+
+def test_a_presentation_link_presents_from_its_first_run():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update({"present": "true", "tab": "Cell"})
+    at.run()
+    ok(at)
+    assert not at.title and not [c for c in at.caption if "What happens inside" in c.value]
+    folded = [e for e in at.expander if "What the model reads" in e.label]
+    assert len(folded) == 1 and not folded[0].proto.expanded
+    assert at.selectbox(key="cell_unit").value is not None                 # the unit is still there to pick
+    spec = next(s for s in specs(at) if s.get("frames"))
+    assert spec["layout"]["height"] <= 620 and spec["layout"]["font"]["size"] >= 16     # projector-sized
 
 
 @pytest.mark.parametrize("lesson", ["vanishing gradients", "forget gate", "GRU parameters", "interpretable unit",
