@@ -1,4 +1,4 @@
-"""python -m explorer.bench.screens [OUT] [--only NAME ...]: the page as people see it, as screenshots
+"""python -m explorer.bench.screens [OUT] [--full] [--only NAME ...]: the page as people see it, as screenshots
 (PNG files in OUT, default ./shots/screens): every tab and every view of the Explore tab, in the light
 and the dark theme (the browser's colour scheme, which Streamlit follows), at a laptop's size (1440×900)
 and on a projector (1280×720), plus the presentation links a teacher opens. Needs Chromium (see
@@ -31,14 +31,16 @@ VIEWS = [
 ]
 
 
-def take(out: str, only: list[str] | None = None, url: str | None = None) -> list[str]:
-    """Every (view, theme, size) in VIEWS × light/dark × SIZES as OUT/<view>-<theme>-<size>.png; returns the paths."""
+def take(out: str, only: list[str] | None = None, url: str | None = None, full: bool = False) -> list[str]:
+    """Every (view, theme, size) in VIEWS × light/dark × SIZES as OUT/<view>-<theme>-<size>.png; returns the paths.
+    full: the whole page, not only its first screen."""
     os.makedirs(out, exist_ok=True)
     paths = []
     with (streamlit_server() if url is None else _given(url)) as url, browser() as b:
         for theme in ("light", "dark"):
             for size, (w, h) in SIZES.items():
-                page = b.new_page(viewport={"width": w, "height": h}, color_scheme=theme)
+                # Streamlit scrolls an inner element, not the document: a whole page needs a tall window
+                page = b.new_page(viewport={"width": w, "height": 3000 if full else h}, color_scheme=theme)
                 for name, query in VIEWS:
                     if only and name not in only:
                         continue
@@ -62,7 +64,9 @@ class _given(str):
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    full = "--full" in args
+    args = [a for a in args if a != "--full"]
     only = args[args.index("--only") + 1:] if "--only" in args else None
     args = args[:args.index("--only")] if "--only" in args else args
-    for p in take(args[0] if args else os.path.join("shots", "screens"), only):
+    for p in take(args[0] if args else os.path.join("shots", "screens"), only, full=full):
         print(p)
