@@ -3,10 +3,12 @@ numbers, animated over a window in the browser (plotly frames: no server round t
 
     fig = cell_figure(story, labels, steps, path, explained)    # story: diagram.cell_story(...)
 
-One figure, three panels that move together: the diagram (top left: every gate a box coloured by
-its value, every wire labelled with what flows on it, and the step in one sentence), the path of
-the state in its first principal components (top right, the current step marked), and the text
-with the current token highlighted above the unit's c and h traced up to the step (bottom).
+One figure whose panels move together: the diagram across the top (drawn as the textbooks draw it,
+see LAYOUTS: every gate a box coloured by its value with its name and value inside, every wire
+labelled with what flows on it, and the step in one sentence), the text with the current token
+highlighted, then the path of the state in its first principal components (the current step marked)
+beside the unit's c and h traced up to the step. On a projector (large=True) the diagram and the path
+share the top, over the text, in larger type, within a 1280×720 screen.
 """
 from __future__ import annotations
 
@@ -187,7 +189,8 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
                               textposition=["top center" if w[4] == "center" else "middle right" for w in wires],
                               textfont=dict(size=size[2], color=ink.text), hoverinfo="skip", showlegend=False,
                               xaxis="x", yaxis="y"))
-        out.append(go.Scatter(x=[X0 + 0.1], y=[top - (0.85 if large else 0.55)], mode="text", cliponaxis=False, text=[_sentence(kind, v, t, story.convention)],
+        out.append(go.Scatter(x=[X0 + 0.1], y=[top - (0.85 if large else 0.55)], mode="text", cliponaxis=False,
+                              text=[_sentence(kind, v, t, story.convention)],
                               name="sentence", textposition="middle right", textfont=dict(size=size[1], color=ink.text),
                               hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y"))
         out.append(go.Scatter(x=[path[t, 0]], y=[path[t, 1] if path.shape[1] > 1 else 0.0], mode="markers",
@@ -205,7 +208,10 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
     for tr in dynamic(0, True):
         fig.add_trace(tr)
     n_dyn = len(fig.data) - first_dyn
-    # the path (static, coloured by position) and the text strip (static)
+    # the path (static, coloured by position) and the text strip (static): one character per step, in type
+    # small enough that neighbours do not touch on the strip (~850 px on a laptop with the sidebar open,
+    # ~1100 px on a projector; a monospace glyph is ~0.6 em wide)
+    strip_px = int(np.clip((1100 if large else 850) / max(T, 1) / 0.65, 6, 15 if large else 13))
     y2 = path[:, 1] if path.shape[1] > 1 else np.zeros(T)
     fig.add_trace(go.Scatter(x=path[:, 0], y=y2, mode="lines+markers", line=dict(color="rgba(128,128,128,.35)", width=1),
                              marker=dict(size=7, color=np.asarray(steps), colorscale=SEQ,
@@ -214,7 +220,7 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
                              text=shown, hovertemplate="%{text} · step %{marker.color}<extra></extra>", showlegend=False),
                   *at["path"])
     fig.add_trace(go.Scatter(x=np.asarray(steps), y=np.ones(T), mode="text", text=shown,
-                             textfont=dict(family="monospace", size=(15 if large else 13) if T <= 120 else 9), hoverinfo="skip",
+                             textfont=dict(family="monospace", size=strip_px), hoverinfo="skip",
                              showlegend=False), *at["strip"])
     fig.frames = [go.Frame(data=dynamic(t, False), traces=list(range(first_dyn, first_dyn + n_dyn)), name=str(t))
                   for t in range(T)]
@@ -235,15 +241,17 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
             fig.update_yaxes(range=list(span("c")), title="c", row=3, col=2, secondary_y=True, showgrid=False)
     play = dict(frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0), fromcurrent=True, mode="immediate")
     fig.update_layout(
-        title=title, font=dict(FONT, size=size[0], color=ink.text), height=600 if large else 920, **STYLE,
+        title=title, font=dict(FONT, size=size[0], color=ink.text), height=580 if large else 920, **STYLE,
         margin=dict(l=50, r=20, t=40 if large else 50, b=80 if large else 90),
         legend=dict(orientation="h", y=0.375, x=0.56, yanchor="top", bgcolor=ink.legend),
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.04 if large else -0.07, xanchor="left", yanchor="top", showactive=False,
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.04 if large else -0.07, xanchor="left", yanchor="top",
+                          showactive=False,
                           font=dict(size=size[1]),
                           buttons=[dict(label="▶ play", method="animate", args=[None, play]),
                                    dict(label="❚❚ pause", method="animate",
                                         args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(active=0, x=0.14, y=-0.04 if large else -0.07, len=0.86, yanchor="top", currentvalue=dict(prefix="step ", xanchor="right"),
+        sliders=[dict(active=0, x=0.14, y=-0.04 if large else -0.07, len=0.86, yanchor="top",
+                      currentvalue=dict(prefix="step ", xanchor="right"),
                       font=dict(size=size[2]),
                       steps=[dict(label=str(int(steps[t])), method="animate",
                                   args=[[str(t)], dict(frame=dict(duration=0, redraw=True), mode="immediate")])

@@ -38,9 +38,10 @@ def cell_tab():
         return
     present = presenting()
     if not present:
-        st.caption("The diagram from the textbooks, filled in with this model's own numbers for one unit: each box is a "
-                   "gate coloured by its value, each wire says what flows along it. Press play, or drag the step slider "
-                   "under the figure; the animation runs in your browser.")
+        st.caption("The cell as the textbooks draw it, filled in with this model's own numbers for one unit: the memory "
+                   "runs along the top, h(t−1) comes in from the left and x(t) from below into every gate; each box is "
+                   "a gate coloured by its value, each wire says what flows along it. Press play, or drag the step "
+                   "slider under the figure; the animation runs in your browser.")
     key = f"{p.key}|{ui.key}"
     N = len(ui.payload)
     a, b = window_of(N)

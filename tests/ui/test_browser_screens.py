@@ -25,7 +25,8 @@ JS_COLOURS = """
   const page = parse(getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor);
   const behind = el => { for (let e = el; e && e.nodeType === 1; e = e.parentElement) {
       const c = parse(getComputedStyle(e).backgroundColor); if (c && c[3] > 0.5) return c; } return page; };
-  const alpha = el => { let a = 1; for (let e = el; e && e.nodeType === 1; e = e.parentElement) a *= Number(getComputedStyle(e).opacity); return a; };
+  const alpha = el => { let a = 1;
+    for (let e = el; e && e.nodeType === 1; e = e.parentElement) a *= Number(getComputedStyle(e).opacity); return a; };
   const out = {page, figures: [], keys: [], labels: []};
   for (const plot of document.querySelectorAll('.js-plotly-plot')) {
     const svg = plot.querySelector('svg.main-svg'), bg = plot.querySelector('rect.bg');
@@ -121,9 +122,9 @@ def test_a_presentation_link_fills_a_projector_with_the_figure(server, theme):
         assert play and play["y"] + play["height"] <= 720, play            # play and the slider on that screen
         rail = page.locator(".slider-rail-rect").first.bounding_box()
         assert rail["y"] + rail["height"] <= 720, rail
-        sizes = page.locator(".js-plotly-plot .textpoint text").evaluate_all(
+        sizes = page.locator(".js-plotly-plot .subplot.xy .textpoint text").evaluate_all(
             "ts => ts.map(t => parseFloat(getComputedStyle(t).fontSize))")
-        assert min(sizes) >= 15, sizes                                      # type for the back of the room
+        assert len(sizes) > 10 and min(sizes) >= 15, sizes                  # the diagram's type, for the back of the room
         assert page.get_by_text("What the model reads").count() == 1      # the input: folded under the tabs
         page.screenshot(path=os.path.join(SHOTS, f"present-cell-{theme}-1280x720.png"))
 
@@ -141,7 +142,8 @@ JS_DIAGRAM = """
     tr.querySelectorAll('path.js-line').forEach(p => {
       const w = parseFloat(getComputedStyle(p).strokeWidth), m = p.getScreenCTM(), n = p.getTotalLength();
       const pts = [];
-      for (let s = 0; s <= n; s += 2) { const q = p.getPointAtLength(s); pts.push([m.a * q.x + m.c * q.y + m.e, m.b * q.x + m.d * q.y + m.f]); }
+      for (let s = 0; s <= n; s += 2) {
+        const q = p.getPointAtLength(s); pts.push([m.a * q.x + m.c * q.y + m.e, m.b * q.x + m.d * q.y + m.f]); }
       if (w >= 20) boxes.push({trace: k, x0: Math.min(...pts.map(q => q[0])), x1: Math.max(...pts.map(q => q[0])),
                                y0: pts[0][1] - w / 2, y1: pts[0][1] + w / 2});
       else wires.push(pts);
@@ -159,12 +161,16 @@ def overlap(a, b, pad=1.0) -> bool:
 SIZES = [("1280x720", 1280, 720, False), ("1440x900", 1440, 900, False), ("present", 1280, 720, True)]
 
 
-@pytest.mark.parametrize("model", ["shakespeare-lstm", "shakespeare-gru", "shakespeare-rnn"])
+@pytest.mark.parametrize("model", ["shakespeare-lstm", "shakespeare-gru", "shakespeare-gru textbook", "shakespeare-rnn"])
 def test_the_cell_diagrams_labels_are_clear_of_each_other_and_the_wires(server, model):
+    model, _, textbook = model.partition(" ")
+    more = {"cell_textbook": "true"} if textbook else {}
     with browser() as b:
         for name, w, h, present in SIZES:
             page = b.new_page(viewport={"width": w, "height": h})
-            opened(page, url_for(server, "Cell", model_choice=model, **({"present": "true"} if present else {})))
+            opened(page, url_for(server, "Cell", model_choice=model, **more, **({"present": "true"} if present else {})))
+            if textbook:
+                assert page.get_by_text("Textbook form (Cho et al. 2014)").count() == 1
             page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
             for step in (0.0, 0.5):                     # the first frame and one further on (other numbers)
                 if step:
@@ -193,5 +199,6 @@ def test_the_cell_diagrams_labels_are_clear_of_each_other_and_the_wires(server, 
                     for bx in in_box:                     # a box's words stay inside the box
                         assert bx["x0"] - 1 <= a["x0"] and a["x1"] <= bx["x1"] + 1 and bx["y0"] - 1 <= a["y0"] \
                             and a["y1"] <= bx["y1"] + 1, (where, a["text"], bx)
-            page.locator(".js-plotly-plot").first.screenshot(path=os.path.join(SHOTS, f"cell-{model}-{name}.png"))
+            shot = f"cell-{model}{'-cho' if textbook else ''}-{name}.png"
+            page.locator(".js-plotly-plot").first.screenshot(path=os.path.join(SHOTS, shot))
             page.close()
