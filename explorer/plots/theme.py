@@ -44,9 +44,10 @@ def theme_of(name: str | None) -> Theme:
     return THEMES.get(name or "light", THEMES["light"])
 
 
-def themed(fig: go.Figure, theme: str | None = "light") -> go.Figure:
+def themed(fig: go.Figure, theme: str | None = "light", large: bool = False) -> go.Figure:
     """The same figure (changed in place and returned) for a page in `theme` ("light" or "dark"):
     transparent backgrounds, text, axes, grid, spikes and legend boxes in the theme's colours.
+    large: for a projector (presentation mode): the figure's own text at 16 px at least, lines 3 px.
     Colours a builder set for its data (scales, lines, the cell diagram's ink) stay as they are:
     builders whose ink depends on the theme take it themselves (cell_figure, forecast_figure)."""
     t = theme_of(theme)
@@ -58,4 +59,9 @@ def themed(fig: go.Figure, theme: str | None = "light") -> go.Figure:
     fig.update_xaxes(spikecolor=t.text, selector=dict(showspikes=True))
     # a figure's own footnotes and hover boxes: the page's colours (plotly's default hover box is the trace's)
     fig.update_annotations(selector=lambda a: a.font.color is None, font_color=t.text)
+    if large:
+        fig.update_layout(font_size=max(16, fig.layout.font.size or 12))
+        # a data line (plotly's default 2 px) gets thicker; a faint guide a builder drew thinner stays as it is
+        fig.update_traces(line_width=3, selector=lambda tr: tr.type == "scatter" and "lines" in (tr.mode or "lines")
+                          and tr.line.width in (None, 2))
     return fig

@@ -12,7 +12,7 @@ from explorer.io.data import describe_chars
 from explorer.plots import cell as plots_cell
 
 from . import state
-from .classroom import hidden, presenting
+from .classroom import hidden
 from .explore import window_of
 from .state import error_boundary
 
@@ -36,7 +36,7 @@ def cell_tab():
     if p is None or ui is None:
         st.info("Pick a model in the sidebar and give it an input above; this tab shows its cell reading it.")
         return
-    present = presenting()
+    present = state.presenting()
     if not present:
         st.caption("The cell as the textbooks draw it, filled in with this model's own numbers for one unit: the memory "
                    "runs along the top, h(t−1) comes in from the left and x(t) from below into every gate; each box is "

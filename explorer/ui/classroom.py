@@ -14,6 +14,7 @@ from explorer.core.trace import Intervention
 from explorer.io.models import core_parameters
 
 from . import state
+from .state import presenting
 
 HIDEABLE = ["input", "display controls", "overview", "step inspector", "saturation", "what-if", "export"]
 # Option names double as the URL's value (?lesson=vanishing+gradients), so they are short and readable.
@@ -33,14 +34,6 @@ html, body, [class*="css"], .stMarkdown p, .stCaption, label, .stSelectbox, .stS
 h1 { font-size: 3rem !important; } h2, h3 { font-size: 2.1rem !important; }
 [data-testid="stMainBlockContainer"] { padding-top: 3.2rem !important; padding-bottom: 1rem !important; }
 </style>"""
-
-
-def presenting() -> bool:
-    """Presentation mode, from the first run of a presentation link (?present=true): the toggle's value once
-    it exists, the address bar's before (the page's top is drawn before the sidebar's toggle)."""
-    if "present" in st.session_state:
-        return bool(st.session_state["present"])
-    return st.query_params.get("present", "").lower() in ("true", "1")
 
 
 def hidden(section: str) -> bool:

@@ -38,7 +38,8 @@ def explore_tab():
     if p is None:
         st.info("Pick a model in the sidebar (or finish uploading a checkpoint) to explore it.")
         return
-    st.caption(kinds.get(p.kind).reading)
+    if not state.presenting():                 # a projector shows the figure first; the teacher says this
+        st.caption(kinds.get(p.kind).reading)
     ui = st.session_state.get("input")
     if ui is None:
         return

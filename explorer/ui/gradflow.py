@@ -42,10 +42,14 @@ def _input_text(T: int, source: str, seed: int) -> str:
 
 
 def gradflow_tab():
-    st.caption("The vanishing-gradient problem (Bengio et al. 1994; Pascanu et al. 2013), measured: backpropagate a loss "
-               "at the end of the text and watch how much "
-               "gradient reaches each earlier step. A vanilla RNN multiplies by W_hh and tanh' at every step, so its "
-               "gradient shrinks geometrically; the LSTM's cell state passes it back multiplied only by the forget gate.")
+    # On a projector the figures come first and the controls under them; otherwise the controls lead.
+    present = state.presenting()
+    figures = st.container() if present else None
+    if not present:
+        st.caption("The vanishing-gradient problem (Bengio et al. 1994; Pascanu et al. 2013), measured: backpropagate a loss "
+                   "at the end of the text and watch how much gradient reaches each earlier step. A vanilla RNN multiplies "
+                   "by W_hh and tanh' at every step, so its gradient shrinks geometrically; the LSTM's cell state passes "
+                   "it back multiplied only by the forget gate.")
     c1, c2, c3 = st.columns(3)
     state.keep_valid("gf_source", SOURCES, SOURCES[0])
     source = c1.selectbox("models", SOURCES, key="gf_source", bind="query-params")
@@ -72,7 +76,8 @@ def gradflow_tab():
         text = _input_text(T, text_src, 0)
         out = _flows((source, hidden, init, T), text, objective, fval if clamp else None, _models=trio)
         out = dict(out, picked=_picked(T))
-        _draw(out, T)
+        with figures or st.container():
+            _draw(out, T)
 
 
 def _picked(T: int):

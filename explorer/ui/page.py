@@ -15,14 +15,14 @@ def main():
                        initial_sidebar_state="collapsed" if present else "auto")
     from . import state
     from .cell import cell_tab
-    from .classroom import CSS, classroom_sidebar, hidden, lesson_panel, presenting
+    from .classroom import CSS, classroom_sidebar, hidden, lesson_panel
     from .explore import explore_tab, read_input
     from .gradflow import gradflow_tab
     from .sidebar import sidebar
     from .train import train_tab
     from .units import units_tab
 
-    if presenting():                           # from the link's first run: no title, no intro, larger type
+    if state.presenting():                     # from the link's first run: no title, no intro, larger type
         st.html(CSS)                           # our own constant stylesheet; never user text
     else:
         st.title("Gate Explorer")

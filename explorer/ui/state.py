@@ -97,6 +97,14 @@ def page_theme() -> str:
     return "dark" if st.context.theme.type == "dark" else "light"
 
 
+def presenting() -> bool:
+    """Presentation mode (ui/classroom.py), from the first run of a presentation link (?present=true): the
+    sidebar toggle's value once it exists, the address bar's before (the page's top is drawn before it)."""
+    if "present" in st.session_state:
+        return bool(st.session_state["present"])
+    return st.query_params.get("present", "").lower() in ("true", "1")
+
+
 def chart(fig_or_where, fig=None, **kw):
     """st.plotly_chart for one of our figures, finished for the page's theme (plots.themed), drawn as it is
     (theme=None: Streamlit's own chart theme would rewrite the figure's JSON in the browser on every redraw).
@@ -104,7 +112,7 @@ def chart(fig_or_where, fig=None, **kw):
     (shared_figure) was finished for its theme when it was built."""
     where, fig = (st, fig_or_where) if fig is None else (fig_or_where, fig)
     if not isinstance(fig, plots.FrozenFigure):
-        plots.themed(fig, page_theme())
+        plots.themed(fig, page_theme(), large=presenting())
     return where.plotly_chart(fig, theme=None, **kw)
 
 
@@ -112,14 +120,14 @@ def shared_figure(key: str, build):
     """A finished figure built once per key and theme for every session of the process (a class opening one
     link gets one build, not sixty: the Cell tab's animated figure is about 1.8 s of plotly validation). The
     figure is never changed after it is built: st.plotly_chart copies it (to_dict) before serialising."""
-    theme = page_theme()
-    key = f"{key}|{theme}"
+    theme, large = page_theme(), presenting()
+    key = f"{key}|{theme}|{large}"
     with _FIGURES_LOCK:
         fig = _FIGURES.get(key)
         if fig is not None:
             _FIGURES.move_to_end(key)
             return fig
-    fig = plots.frozen(plots.themed(build(), theme))
+    fig = plots.frozen(plots.themed(build(), theme, large))
     with _FIGURES_LOCK:
         _FIGURES[key] = fig
         while len(_FIGURES) > MAX_FIGURES:

@@ -118,3 +118,12 @@ def test_every_builder_draws_on_a_transparent_background():
         lay = fig.to_dict()["layout"]
         assert lay["paper_bgcolor"] == lay["plot_bgcolor"] == theme.TRANSPARENT
     assert figs[3].data[0].line.color == theme.THEMES["dark"].ink
+
+
+def test_a_projectors_figure_has_larger_type_and_thicker_data_lines():
+    fig = plots.state_lines({"c u0": np.zeros(5), "h u0": np.ones(5)}, np.arange(5))
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(width=1))          # a faint guide
+    plots.themed(fig, "dark", large=True)
+    assert fig.layout.font.size >= 16
+    assert [tr.line.width for tr in fig.data] == [3, 3, 1]
+    assert plots.themed(plots.state_lines({"c": np.zeros(3)}, np.arange(3)), "dark").layout.font.size == 13

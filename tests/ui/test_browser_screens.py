@@ -127,6 +127,11 @@ def test_a_presentation_link_fills_a_projector_with_the_figure(server, theme):
         assert len(sizes) > 10 and min(sizes) >= 15, sizes                  # the diagram's type, for the back of the room
         assert page.get_by_text("What the model reads").count() == 1      # the input: folded under the tabs
         page.screenshot(path=os.path.join(SHOTS, f"present-cell-{theme}-1280x720.png"))
+        for tab in ("Explore", "Gradient flow"):                          # the other tabs with figures lead with them
+            opened(page, url_for(server, tab, present="true"))
+            top = page.locator(".js-plotly-plot").first.bounding_box()
+            assert top["y"] < 360, (tab, top)
+            page.screenshot(path=os.path.join(SHOTS, f"present-{tab.replace(' ', '_')}-{theme}-1280x720.png"))
 
 
 # Every text box of the diagram (its panel: the first subplot), every wire and node, as screen rectangles.
