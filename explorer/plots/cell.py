@@ -121,10 +121,10 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
     lay = LAYOUTS["gru_cho" if kind == "gru" and story.convention == "cho" else kind]
     ink = theme_of(theme)
     size = (17, 16, 15) if large else (13, 12, 12)           # the figure's text, the boxes', the wires'
-    # a projector's figure keeps the diagram, the path and the text (the boxes already show the unit's c and
-    # h at each step): two rows, so that the diagram gets the height its type needs within 720 px
-    # Otherwise the diagram spans the figure's width (its words need it on a laptop with the sidebar open),
-    # the text under it, then the path and the unit's c and h side by side.
+    # On a laptop the diagram spans the figure's width (its words need it with the sidebar open), the text
+    # under it, then the path and the unit's c and h side by side. A projector's figure keeps the diagram with
+    # the path beside it over the text (the boxes already show c and h at each step): two rows, so that the
+    # diagram gets the height its larger type needs within 720 px.
     title_path = (f"path of h: PC1 (→) {explained[0]:.0%}" + (f", PC2 (↑) {explained[1]:.0%}" if len(explained) > 1 else "")
                   + " of its variance")
     if large:
@@ -137,8 +137,7 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
                             horizontal_spacing=0.1, specs=[[{"colspan": 2}, None], [{"colspan": 2}, None],
                                                            [{}, {"secondary_y": True}]],
                             subplot_titles=("", "", title_path, f"c and h of unit {story.unit} up to the step"))
-        at = dict(path=(3, 1), strip=(2, 1), lines=(3, 2),
-                  axes=dict(path=("x3", "y3"), strip=("x2", "y2"), lines=("x4", "y4", "y5")))
+        at = dict(path=(3, 1), strip=(2, 1), axes=dict(path=("x3", "y3"), strip=("x2", "y2")))    # c, h: x4, y4/y5
     top = Y1 + (1.0 if large else 0.0)                            # room for the sentence in larger type
     for line in lay["wires"]:                                      # static: wires, operator nodes, inputs
         fig.add_trace(go.Scatter(x=[p[0] for p in line], y=[p[1] for p in line], mode="lines",
