@@ -34,6 +34,9 @@ SIG_KEYS = ("f", "i", "o", "r", "z")                # [0, 1] on viridis; the res
 T_1, T = "<sub>t−1</sub>", "<sub>t</sub>"
 LINE = {"c": "#d62728", "h": "#1f77b4", "m": "#1f77b4"}   # the unit's c and h over time (bottom panel)
 
+GRU_BOXES = [("h_prev", 0.9, 6.8, f"h{T_1}", 1.5), ("h", 13.1, 6.8, f"h{T}", 1.5),
+             ("z", 3.4, 3.6, "update", 1.5), ("r", 5.6, 3.6, "reset", 1.5), ("n", 8.2, 3.6, "new", 1.5)]
+
 # Per kind: boxes (key, x, y, name, width), operator nodes (symbol, x, y), wires (polylines), values on
 # wires (key, x, y, prefix, "center" above a wire | "right" beside it), inputs drawn as words (text, x, y).
 LAYOUTS = {
@@ -50,8 +53,7 @@ LAYOUTS = {
                 ("tanh_c", 11.6, 5.2, "tanh c = ", "right")],
         inputs=[(f"x{T}", 2.0, 0.3)]),
     "gru": dict(
-        boxes=[("h_prev", 0.9, 6.8, f"h{T_1}", 1.5), ("h", 13.1, 6.8, f"h{T}", 1.5),
-               ("z", 3.4, 3.6, "update", 1.5), ("r", 5.6, 3.6, "reset", 1.5), ("n", 8.2, 3.6, "new", 1.5)],
+        boxes=GRU_BOXES,
         ops=[("×", 3.4, 6.8), ("+", 8.2, 6.8), ("×", 8.2, 5.2), ("1−", 5.8, 5.2)],
         wires=[[(0.9, 6.8), (13.1, 6.8)], [(2.0, 6.8), (2.0, 1.8), (8.2, 1.8)], [(2.6, 0.72), (2.6, 1.8)],
                [(3.4, 1.8), (3.4, 6.8)], [(3.4, 5.2), (8.2, 5.2)], [(5.6, 1.8), (5.6, 3.6), (8.2, 3.6)],
@@ -60,8 +62,7 @@ LAYOUTS = {
         inputs=[(f"x{T}", 2.6, 0.3)]),
     # the textbook GRU weights the old state by 1 − z and the new one by z: the "1−" moves up to the top
     "gru_cho": dict(
-        boxes=[("h_prev", 0.9, 6.8, f"h{T_1}", 1.5), ("h", 13.1, 6.8, f"h{T}", 1.5),
-               ("z", 3.4, 3.6, "update", 1.5), ("r", 5.6, 3.6, "reset", 1.5), ("n", 8.2, 3.6, "new", 1.5)],
+        boxes=GRU_BOXES,
         ops=[("×", 3.4, 6.8), ("+", 8.2, 6.8), ("×", 8.2, 5.2), ("1−", 3.4, 5.7)],
         wires=[[(0.9, 6.8), (13.1, 6.8)], [(2.0, 6.8), (2.0, 1.8), (8.2, 1.8)], [(2.6, 0.72), (2.6, 1.8)],
                [(3.4, 1.8), (3.4, 6.8)], [(3.4, 4.65), (7.4, 4.65), (7.4, 5.2), (8.2, 5.2)],
