@@ -38,7 +38,7 @@ JS_COLOURS = """
     for (const t of plot.querySelectorAll(sel)) {
       if (!t.textContent.trim() || t.getBoundingClientRect().width === 0) continue;
       const c = parse(getComputedStyle(t).fill); if (!c) continue;
-      const b = behind(plot);
+      const paper = parse(getComputedStyle(svg).backgroundColor), b = paper && paper[3] > 0.5 ? paper : behind(plot);
       out.labels.push({text: t.textContent.slice(0, 40), ratio: ratio(mix(c, b, c[3] * Number(getComputedStyle(t).fillOpacity || 1)), b)});
     }
   }
