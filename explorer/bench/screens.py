@@ -31,12 +31,12 @@ VIEWS = [
 ]
 
 
-def take(out: str, only: list[str] | None = None, url: str | None = None, full: bool = False) -> list[str]:
+def take(out: str, only: list[str] | None = None, full: bool = False) -> list[str]:
     """Every (view, theme, size) in VIEWS × light/dark × SIZES as OUT/<view>-<theme>-<size>.png; returns the paths.
     full: the whole page, not only its first screen."""
     os.makedirs(out, exist_ok=True)
     paths = []
-    with (streamlit_server() if url is None else _given(url)) as url, browser() as b:
+    with streamlit_server() as url, browser() as b:
         for theme in ("light", "dark"):
             for size, (w, h) in SIZES.items():
                 # Streamlit scrolls an inner element, not the document: a whole page needs a tall window
@@ -52,14 +52,6 @@ def take(out: str, only: list[str] | None = None, url: str | None = None, full: 
                     paths.append(path)
                 page.close()
     return paths
-
-
-class _given(str):
-    def __enter__(self):
-        return str(self)
-
-    def __exit__(self, *exc):
-        return False
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
     figures.py  heatmaps, lines, the stacked gates figure, gradient curves, saturation, the overview
     scales.py   the colour scales (readable with colour-vision deficiency) and the names keys give them
     key.py      the colour key (HTML) shown above figures drawn without colour bars
-    theme.py    light and dark: the colours of text, axes and neutral ink, and themed() for a page's theme
+    theme.py    light and dark: the colours of text, axes and neutral ink
+    finish.py   a figure finished for the page: frozen() (its dict once) and themed() (for a light or dark page)
     connectivity.py  which inputs each output depends on: the triangle, how far back, attribution
     readout.py  what the model says: a forecast against the series, class probabilities, a verdict
     cell.py     the textbook cell diagram filled with a model's numbers, animated in the browser
@@ -22,8 +23,6 @@ from .figures import (
     PALETTE,
     SEQ,
     STYLE,
-    FrozenFigure,
-    frozen,
     gate_heatmap,
     gate_scale,
     gates_figure,
@@ -37,10 +36,11 @@ from .figures import (
     state_lines,
     text_heatmap,
 )
+from .finish import FrozenFigure, frozen, themed
 from .key import css_gradient, scale_key
 from .readout import class_figure, forecast_figure, next_token_figure, verdict_figure
 from .scales import SCALE_NAMES, scale_name
-from .theme import THEMES, Theme, theme_of, themed
+from .theme import THEMES, Theme, theme_of
 
 __all__ = [
     "DIV",

@@ -42,23 +42,6 @@ def safe_label(ch: str, space: str = "␣") -> str:
     return html.escape(ch, quote=False)
 
 
-class FrozenFigure(go.Figure):
-    """A finished figure whose dict is computed once (see frozen())."""
-
-    def to_dict(self):
-        return self._frozen_dict
-
-
-def frozen(fig: go.Figure) -> go.Figure:
-    """The same figure, finished: its dict (arrays already in plotly's typed form) is computed once and handed
-    out by to_dict() from then on, so a figure shared by many sessions costs each of them no copy (Streamlit's
-    st.plotly_chart serialises fig.to_dict()). Nothing may change it afterwards."""
-    d = fig.to_dict()
-    fig.__class__ = FrozenFigure
-    fig._frozen_dict = d
-    return fig
-
-
 def label_every(labels: Sequence[str], max_labels: int, width_px: int = 1000) -> int:
     """Label every k-th step so the labels fit side by side: characters one per step, dates ("1949-01")
     or words every few steps (about 7 px per character of the time axis' monospace font)."""

@@ -67,7 +67,7 @@ def cell_tab():
         title = (f"{KINDS[p.kind].label} unit {unit}, layer {l}" + (", reverse direction" if d else "")
                  + f": steps {a:,}–{b - 1:,}")
         theme = state.page_theme()
-        fig = state.shared_figure(f"cell|{key}|{a}|{b}|{l}|{d}|{unit}|{convention}|{present}", lambda: plots_cell.cell_figure(
+        fig = state.shared_figure(f"cell|{key}|{a}|{b}|{l}|{d}|{unit}|{convention}", lambda: plots_cell.cell_figure(
             story, labels, np.arange(a, b), path, explained, title=title, large=present, theme=theme))
         c2.caption(f"Window: steps {a:,}–{b - 1:,} (move it in the Explore tab; at most {MAX_STEPS} steps play here).")
         with figure_slot or st.container():

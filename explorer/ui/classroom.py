@@ -14,7 +14,6 @@ from explorer.core.trace import Intervention
 from explorer.io.models import core_parameters
 
 from . import state
-from .state import presenting
 
 HIDEABLE = ["input", "display controls", "overview", "step inspector", "saturation", "what-if", "export"]
 # Option names double as the URL's value (?lesson=vanishing+gradients), so they are short and readable.
@@ -39,7 +38,7 @@ h1 { font-size: 3rem !important; } h2, h3 { font-size: 2.1rem !important; }
 def hidden(section: str) -> bool:
     """True when presentation mode hides this section (the link's ?hide=..., else DEFAULT_HIDDEN, until the
     sidebar's multiselect holds the choice)."""
-    if not presenting():
+    if not state.presenting():
         return False
     chosen = st.session_state.get("hide")
     if chosen is None:

@@ -112,12 +112,12 @@ def chart(fig_or_where, fig=None, **kw):
     (shared_figure) was finished for its theme when it was built."""
     where, fig = (st, fig_or_where) if fig is None else (fig_or_where, fig)
     if not isinstance(fig, plots.FrozenFigure):
-        plots.themed(fig, page_theme(), large=presenting())
+        fig = plots.themed(fig, page_theme(), large=presenting())     # its one dict, patched: no second copy
     return where.plotly_chart(fig, theme=None, **kw)
 
 
 def shared_figure(key: str, build):
-    """A finished figure built once per key and theme for every session of the process (a class opening one
+    """A finished figure built once per key, theme and presentation mode for every session of the process (a class opening one
     link gets one build, not sixty: the Cell tab's animated figure is about 1.8 s of plotly validation). The
     figure is never changed after it is built: st.plotly_chart copies it (to_dict) before serialising."""
     theme, large = page_theme(), presenting()
@@ -127,7 +127,7 @@ def shared_figure(key: str, build):
         if fig is not None:
             _FIGURES.move_to_end(key)
             return fig
-    fig = plots.frozen(plots.themed(build(), theme, large))
+    fig = plots.themed(build(), theme, large)
     with _FIGURES_LOCK:
         _FIGURES[key] = fig
         while len(_FIGURES) > MAX_FIGURES:

@@ -88,22 +88,33 @@ def contrast(a: str, b: str) -> float:
 @pytest.mark.parametrize("name", ["light", "dark"])
 def test_each_themes_text_reads_on_its_background(name):
     t = theme.THEMES[name]
-    assert contrast(t.text, t.background) >= 7 and contrast(t.muted, t.background) >= 4.5
+    assert contrast(t.text, t.background) >= 7
     assert contrast(t.ink, t.background) >= 4.5                     # "the actual series", wires, outlines
 
 
 def test_themed_figures_are_transparent_and_written_in_the_themes_colours():
     fig = plots.gradient_curves({"LSTM ‖dJ/dh_t‖": (np.arange(5), np.ones(5))},
                                 {"LSTM ratio": (np.arange(4), np.ones(4))}, "t", "ratio")
-    plots.themed(fig, "dark")
+    fig.add_annotation(text="a note in red", font=dict(color="red"))
+    assert plots.themed(fig, "dark") is fig and isinstance(fig, plots.FrozenFigure)
     d = fig.to_dict()["layout"]
     t = theme.THEMES["dark"]
     assert d["paper_bgcolor"] == d["plot_bgcolor"] == theme.TRANSPARENT
     assert d["font"]["color"] == t.text and d["xaxis"]["gridcolor"] == t.grid and d["yaxis2"]["linecolor"] == t.axis
     assert d["annotations"][0]["font"]["color"] == t.text                  # the panel's title
-    plots.themed(fig, "light")
-    assert fig.layout.font.color == theme.THEMES["light"].text
+    assert d["annotations"][-1]["font"]["color"] == "red"                 # a colour the builder chose stays
+    plots.themed(fig, "light")                                            # themed again: the other theme's colours
+    d = fig.to_dict()["layout"]
+    light = theme.THEMES["light"]
+    assert d["font"]["color"] == light.text and d["annotations"][0]["font"]["color"] == light.text
+    assert d["annotations"][-1]["font"]["color"] == "red" and d["yaxis"]["gridcolor"] == light.grid
     assert plots.theme_of("no such theme") is theme.THEMES["light"]
+
+
+def test_a_stacked_figures_spikes_take_the_themes_text():
+    fig = plots.gates_figure({"f": np.random.rand(3, 6)}, {"f": [0, 1, 2]}, np.arange(6), list("abcdef"))
+    d = plots.themed(fig, "dark").to_dict()["layout"]
+    assert d["xaxis"]["showspikes"] and d["xaxis"]["spikecolor"] == theme.THEMES["dark"].text
 
 
 def test_every_builder_draws_on_a_transparent_background():
@@ -123,7 +134,8 @@ def test_every_builder_draws_on_a_transparent_background():
 def test_a_projectors_figure_has_larger_type_and_thicker_data_lines():
     fig = plots.state_lines({"c u0": np.zeros(5), "h u0": np.ones(5)}, np.arange(5))
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(width=1))          # a faint guide
-    plots.themed(fig, "dark", large=True)
-    assert fig.layout.font.size >= 16
-    assert [tr.line.width for tr in fig.data] == [3, 3, 1]
-    assert plots.themed(plots.state_lines({"c": np.zeros(3)}, np.arange(3)), "dark").layout.font.size == 13
+    d = plots.themed(fig, "dark", large=True).to_dict()
+    assert d["layout"]["font"]["size"] >= 16
+    assert [tr["line"]["width"] for tr in d["data"]] == [3, 3, 1]
+    plain = plots.themed(plots.state_lines({"c": np.zeros(3)}, np.arange(3)), "dark").to_dict()
+    assert plain["layout"]["font"]["size"] == 13 and plain["data"][0]["line"].get("width", 2) == 2
