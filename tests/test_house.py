@@ -69,9 +69,9 @@ FLOORS = {
     "ui": {"core", "io", "analysis", "training", "plots", "explorer"},
 }
 GROUND = {"explorer.errors", "explorer._version"}
-# The one way up: Trace.plot() and GradientFlow.plot(), notebook conveniences, import the figures when
+# The one way up: Trace.plot(), GradientFlow.plot() and History.plot(), notebook conveniences, import the figures when
 # called (inside the method, so the library never needs plotly until a figure is asked for).
-LAZY_UP = {("explorer.core.trace", "plots"), ("explorer.core.gradients", "plots")}
+LAZY_UP = {("explorer.core.trace", "plots"), ("explorer.core.gradients", "plots"), ("explorer.training.history", "plots")}
 TOP_LEVEL = {"__init__.py", "__main__.py", "_version.py", "errors.py", "cli.py", "serve.py"}
 
 

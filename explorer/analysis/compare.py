@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from explorer.core import kinds
-from explorer.core.gradients import GradientFlow, char_objective, gradient_flow
+from explorer.core.gradients import GradientFlow, char_objective, gradient_flow, last_reached, vanishing_point
 from explorer.core.trace import Intervention
 from explorer.errors import InputError
 from explorer.io.data import Vocab
@@ -58,24 +58,6 @@ def compare_flow(models: dict[str, torch.nn.Module], inp: Tensor, objective: str
     return flows
 
 
-def _last_reached(norm: Tensor) -> int:
-    """The last step the objective reaches (next-character loss at the last step does not use
-    the final output, so dJ/dh there is zero)."""
-    nz = (norm > 0).nonzero()
-    return int(nz.max()) if nz.numel() else norm.numel() - 1
-
-
-def vanishing_point(norm: Tensor, threshold: float = 1e-6) -> Optional[int]:
-    """Steps back from the last step the objective reaches at which ‖dJ/dh_t‖ first drops below
-    threshold × its value there; None if it never does. norm (T,)."""
-    last = _last_reached(norm)
-    ref = float(norm[last])
-    if ref == 0:
-        return None
-    below = (norm[:last + 1] < threshold * ref).nonzero()
-    return None if below.numel() == 0 else int(last - below.max())
-
-
 def reading(flows: dict[str, GradientFlow], layer: int = 0, direction: int = 0, threshold: float = 1e-6) -> str:
     """A plain-language sentence computed from the curves."""
     parts = []
@@ -86,12 +68,12 @@ def reading(flows: dict[str, GradientFlow], layer: int = 0, direction: int = 0, 
             n = n.flip(0)
         k = vanishing_point(n, threshold)
         if k is None:
-            last = _last_reached(n)
+            last = last_reached(n)
             lo = float((n[:last + 1] / n[last].clamp_min(1e-300)).min())
             parts.append(f"{name(kind)} stays above {threshold:g} of its final value over all {last + 1} steps "
                          f"(lowest ratio {lo:.1e})")
         else:
-            last = _last_reached(n)
+            last = last_reached(n)
             zero = (n[:last + 1] == 0).nonzero()
             under = f" (and is exactly 0, below float range, from {last - int(zero.max())} steps back)" if zero.numel() else ""
             parts.append(f"{name(kind)} falls below {threshold:g} of its final value {k} steps back{under}")

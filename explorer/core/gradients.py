@@ -88,6 +88,24 @@ def char_objective(model, ids: Tensor, mode: str = "last") -> Callable[[Tensor],
     return J
 
 
+def last_reached(norm: Tensor) -> int:
+    """The last step the objective reaches (next-character loss at the last step does not use
+    the final output, so dJ/dh there is zero)."""
+    nz = (norm > 0).nonzero()
+    return int(nz.max()) if nz.numel() else norm.numel() - 1
+
+
+def vanishing_point(norm: Tensor, threshold: float = 1e-6) -> Optional[int]:
+    """Steps back from the last step the objective reaches at which ‖dJ/dh_t‖ first drops below
+    threshold × its value there; None if it never does. norm (T,)."""
+    last = last_reached(norm)
+    ref = float(norm[last])
+    if ref == 0:
+        return None
+    below = (norm[:last + 1] < threshold * ref).nonzero()
+    return None if below.numel() == 0 else int(last - below.max())
+
+
 def gradient_flow(rnn, x: Tensor, hx=None, *, objective: Optional[Callable] = None,
                   intervene=None) -> GradientFlow:
     """Total derivatives of J with respect to every h_t (and c_t), see the module docstring."""

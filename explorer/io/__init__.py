@@ -2,6 +2,7 @@
 around a stock core, and the pretrained registry.
 
     data.py         text and the synthetic tasks, validated into tensors; Vocab
+    corpus.py       Tiny Shakespeare, shipped gzipped inside the package (the Train tab's default text)
     series.py       CSV tables (numeric and label columns), scalers (fitted, or a checkpoint's own)
     tokens.py       a foreign model's own vocabulary (JSON, text, pickled dictionaries)
     files.py        bytes from a path, safetensors metadata and tensors, one sentence per failure

@@ -7,6 +7,7 @@
     finish.py   a figure finished for the page: frozen() (its dict once) and themed() (for a light or dark page)
     connectivity.py  which inputs each output depends on: the triangle, how far back, attribution
     readout.py  what the model says: a forecast against the series, class probabilities, a verdict
+    learning.py a model learning: its gates at every snapshot (animated), the gradient's reach over training
     cell.py     the textbook cell diagram filled with a model's numbers, animated in the browser
 
 Every builder is bounded in size whatever the input length. Imports: plotly, numpy and explorer.core's
@@ -37,6 +38,7 @@ from .figures import (
     text_heatmap,
 )
 from .finish import FrozenFigure, frozen, themed
+from .learning import flow_at_figure, history_figure, horizon_figure, prediction_figure, storage_figure
 from .key import css_gradient, scale_key
 from .readout import class_figure, forecast_figure, next_token_figure, verdict_figure
 from .scales import SCALE_NAMES, scale_name
@@ -65,6 +67,11 @@ __all__ = [
     "state_lines",
     "text_heatmap",
     "scale_key",
+    "history_figure",
+    "horizon_figure",
+    "flow_at_figure",
+    "storage_figure",
+    "prediction_figure",
     "css_gradient",
     "class_figure",
     "forecast_figure",

@@ -1,4 +1,6 @@
-"""CLI: python -m explorer.training --task char --text PATH --kind lstm --out model.safetensors
+"""CLI: python -m explorer.training --task char [--text PATH] --kind lstm --out model.safetensors
+
+Without --text, a char model trains on Tiny Shakespeare, shipped with the package.
 
 Trains with explorer.training.trainer.Trainer, shows a tqdm progress bar, writes a checkpoint in the
 project's format (weights + config + vocab + model card with the exact command) and prints
@@ -15,6 +17,8 @@ import time
 import torch
 from tqdm import tqdm
 
+from explorer.io import corpus
+from explorer.io.corpus import tiny_shakespeare
 from explorer.io.data import TASK_SHAPES, Vocab, read_text
 from explorer.io.models import ModelConfig, build, count_parameters
 
@@ -25,7 +29,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(prog="python -m explorer.training", description=__doc__.split("\n\n")[0])
     p.add_argument("--task", default="char", choices=["char", "adding", "copy", "sine", "series"])
-    p.add_argument("--text", help="text file for --task char")
+    p.add_argument("--text", help="text file for --task char (default: Tiny Shakespeare, shipped with the package)")
     p.add_argument("--kind", default="lstm", choices=["lstm", "gru", "rnn"])
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=1)
@@ -49,8 +53,12 @@ def main(argv=None):
     torch.manual_seed(a.seed)
     source, vocab = None, None
     if a.task == "char":
-        with open(a.text, "rb") as f:
-            source = read_text(f.read(), max_chars=50_000_000)
+        if a.text:
+            with open(a.text, "rb") as f:
+                source = read_text(f.read(), max_chars=50_000_000)
+        else:
+            source = tiny_shakespeare()
+            a.corpus = a.corpus or corpus.ABOUT
         vocab = Vocab.from_text(source)
         cfg = ModelConfig(a.kind, vocab_size=len(vocab), embedding_size=a.embedding, hidden_size=a.hidden,
                           num_layers=a.layers)

@@ -1,9 +1,11 @@
 """A training job: one or several models (e.g. LSTM, GRU and RNN) trained in a background thread
-on the same batches, in lockstep, so their curves compare fairly. No streamlit: the app polls
-job.snapshot(); a notebook can call job.run() directly.
+on the same batches, in lockstep, so their curves compare fairly, each watched by a History on the
+same probe. No streamlit: the app polls job.snapshot() and reads job.histories; a notebook can call
+job.run() directly.
 
     job = TrainingJob({"lstm": m1, "gru": m2}, TrainConfig("adding", steps=500))
     job.start(); ...; job.stop(); job.join()
+    job.histories["lstm"].frame(-1)
 """
 from __future__ import annotations
 
@@ -14,16 +16,27 @@ from typing import Optional
 
 from torch import nn
 
+from .history import History
 from .trainer import TrainConfig, Trainer
 
 
 class TrainingJob:
     CHUNK = 5            # steps per model before switching: lockstep, and a Stop lands within a chunk
 
-    def __init__(self, models: dict[str, nn.Module], tcfg: TrainConfig, source=None):
+    def __init__(self, models: dict[str, nn.Module], tcfg: TrainConfig, source=None, *, probe=None,
+                 watch: bool = True, max_snapshots: int = 64, max_bytes: int = 256 * 2**20):
+        """probe: the text a char model's History reads (default: the start of the held-out text; other
+        tasks: Trainer.probe()); watch=False keeps no history; max_bytes is shared by the models."""
         # Every model gets the same config and seed, hence the same batches (Trainer.batch is a
         # function of seed and step).
         self.trainers = {name: Trainer(m, copy.deepcopy(tcfg), source) for name, m in models.items()}
+        self.histories: dict[str, History] = {}
+        if watch:
+            first = next(iter(self.trainers.values()))
+            shared = first.probe(probe)                    # one probe for every model
+            for name, tr in self.trainers.items():
+                self.histories[name] = History(shared, max_snapshots=max_snapshots, max_bytes=max_bytes // len(models))
+                tr.callbacks.append(self.histories[name])
         self.cfg = tcfg
         self.thread: Optional[threading.Thread] = None
         self.started = self.finished = None

@@ -1,7 +1,8 @@
 """Trainer: char models on text, sequence models on synthetic tasks and CSV series, any device.
 
 Reports through callbacks, minGPT-style: Trainer(..., callbacks=[fn]) calls fn(trainer) after
-every step; trainer.step, .loss, .val_loss, .grad_norm, .lr, .steps_per_s, .tokens_per_s,
+every step, and a callback's on_start(trainer) / on_end(trainer), where it has them, when run() begins
+(before the first update) and ends (History uses both); trainer.step, .loss, .val_loss, .grad_norm, .lr, .steps_per_s, .tokens_per_s,
 .device tell where it is. trainer.stop() (any thread) ends the run between steps, keeping the
 weights trained so far. A NaN/inf loss or gradient restores the weights that produced the last
 finite loss, stops, and leaves a one-sentence message in trainer.error.
@@ -159,6 +160,7 @@ class Trainer:
         model.train()
         tokens = c.batch_size * c.seq_len
         t_last, s_last = time.perf_counter(), self.step
+        self._notify("on_start")
         while self.step < until and not self._stop:
             if c.lr_decay:
                 self.lr = c.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * self.step / max(c.steps, 1))))
@@ -208,7 +210,27 @@ class Trainer:
             for cb in self.callbacks:
                 cb(self)
         model.eval()
+        self._notify("on_end")
         return self
+
+    def _notify(self, event: str):
+        for cb in self.callbacks:
+            fn = getattr(cb, event, None)
+            if fn is not None:
+                fn(self)
+
+    def probe(self, text: Optional[str] = None, length: int = 200):
+        """What a History of this run reads (explorer.training.history.Probe): a char model's `text` (default:
+        the first `length` characters of the held-out part); a series task's first `length` held-out values
+        (normalised as the training data is); one fixed sample of a synthetic task (T = seq_len)."""
+        from .history import Probe, as_probe
+        c = self.cfg
+        if c.task == "char":
+            return Probe(text if text else self.model.vocab.decode(self.val_ids[:length]))
+        if c.task == "series":
+            v = self.val_series[:length + 1]
+            return Probe(v[:-1, None], v[1:], "mse_seq")
+        return as_probe(self._synthetic(1, torch.Generator().manual_seed(12345)))
 
     # ---- checkpoints -----------------------------------------------------------------------
     def card(self, **extra) -> dict:

@@ -24,6 +24,7 @@ LESSONS = {
     "interpretable unit": "Lesson 4 · An interpretable unit in the char model",
     "padding and packing": "Lesson 5 · Padded batches are handled like packed sequences",
     "how far back": "Lesson 6 · How far back does each cell look?",
+    "watch it learn": "Lesson 7 · Watch an LSTM learn",
 }
 DEFAULT_HIDDEN = ["input", "display controls", "export"]
 # Larger type for the back of the room, and the page's own top padding (6rem) down to what the header needs,
@@ -69,6 +70,8 @@ def _lesson_setup():
         st.session_state.update(tab="Explore", model_choice="shakespeare-lstm")
     elif k == "padding and packing":
         st.session_state.update(tab="Explore")
+    elif k == "watch it learn":
+        st.session_state.update(tab="Train")
     elif k == "how far back":
         st.session_state.update(tab="Explore", xtab="What it depends on", model_choice="shakespeare-lstm")
 
@@ -85,7 +88,8 @@ def lesson_panel():
             st.rerun()
         with state.error_boundary("preparing the lesson"):
             {"vanishing gradients": _vanishing, "forget gate": _forget, "GRU parameters": _params,
-             "interpretable unit": _unit, "padding and packing": _packing, "how far back": _far_back}[k]()
+             "interpretable unit": _unit, "padding and packing": _packing, "how far back": _far_back,
+             "watch it learn": _watch}[k]()
 
 
 def _text() -> str:
@@ -193,3 +197,41 @@ def _far_back():
     st.info(CN.far_back({KINDS[name.split("-")[1]].label: h for name, (_, h) in got.items()}, len(text)))
     st.caption("Explore's 'What it depends on' view (open now) lights up the characters one step depends on; type "
                "a sentence above and pick a step.")
+
+
+def _watch():
+    """Lesson 7: an LSTM and an RNN train live on Tiny Shakespeare; the history is narrated as it comes in, and
+    the lesson ends on the trained LSTM opened in the Explore tab."""
+    from .train import start_job
+    st.markdown("An LSTM and a vanilla RNN, side by side on the same batches of Tiny Shakespeare, learn to predict the "
+                "next character (about half a minute here). The Train tab below shows every snapshot: the gates on "
+                "the Explore tab's text going from noise to structure, how far back the gradient reaches, and samples "
+                "going from gibberish to words. This panel reads the history aloud as it comes in.")
+    job = st.session_state.get("job")
+    mine = job is not None and getattr(job, "lesson", False)
+    if not mine and st.button("start the lesson's training run", type="primary", key="lesson_train",
+                              disabled=job is not None and job.running):
+        job = start_job("char: Tiny Shakespeare (ships with Gate Explorer)", "LSTM and RNN", hidden=128, layers=1,
+                        lr=3e-3, steps=400, batch=32, seq_len=64, clip=1.0)
+        job.lesson = True
+        st.rerun()
+    if not mine:
+        return
+
+    @st.fragment(run_every=1.0 if job.running else None)
+    def narrate():
+        from explorer.analysis import learning as AL
+
+        from . import watch
+        by = watch.frames_of(job)
+        if not by or not by.get("lstm"):
+            st.caption("Waiting for the first snapshots…")
+            return
+        for line in AL.lesson_lines(by, job.baseline):
+            st.markdown("- " + state.md_escape(line))
+        if not job.running and st.button("explore the trained LSTM", type="primary", key="lesson_explore"):
+            h = job.histories["lstm"]
+            key = state.add_session_model("LSTM from lesson 7", h.model_at(-1), job.trainers["lstm"].card(name="LSTM from lesson 7"))
+            st.session_state.update(pending_choice=key, pending_tab="Explore", lesson="")
+            st.rerun(scope="app")
+    narrate()

@@ -256,7 +256,7 @@ KEEP = [
     "gtab", "gf_top", "gf_source", "gf_obj", "gf_T", "gf_hidden", "gf_init", "gf_clamp", "gf_fval",
     "gf_text",                                                                                           # Gradient flow
     "train_task", "train_arch", "train_hidden", "train_layers", "train_steps", "train_batch", "train_lr",
-    "train_clip", "train_corpus", "train_csv_col",                                                       # Train
+    "train_clip", "train_T", "watch_step", "train_csv_col",                                                     # Train
     "uf_regex", "uf_top", "uf_row", "pt_name", "pt_range", "pt_thr", "cl_k", "cl_name",                  # Units
     "sample", "text_area", "series_src", "series_T", "series_seed", "csv_col",                            # input
 ]

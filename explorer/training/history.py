@@ -1,0 +1,297 @@
+"""History: watch a model learn. A Trainer callback that keeps snapshots of the weights while it
+trains, and reads a fixed probe through any of them afterwards (or while the run goes on).
+
+    hist = History("To be, or not to be, that is the question:")       # a text for a char model
+    Trainer(model, cfg, text, callbacks=[hist]).run()
+    hist.steps, hist.metrics["loss"]     # the training step and the batch loss of every snapshot
+    hist.trace(i)                        # the probe's Trace through the weights of snapshot i
+    hist.gradient_flow(i)                # its GradientFlow, with the task's objective
+    hist.model_at(i)                     # a copy of the model as it was then
+    hist.frame(i)                        # what the figures draw, as numpy (cached): see frame()
+    hist.plot()                          # the history in a notebook (needs plotly)
+
+What a snapshot holds: a CPU copy of every parameter (float32 for the app's models) and the loss, the
+held-out loss (NaN unless the trainer evaluated at that step) and the gradient norm. Everything the
+figures draw is computed from those weights on demand and cached per snapshot (frame()), so the
+callback itself costs one copy of the weights per snapshot and nothing at the other steps.
+
+When: step 0 (before the first update; the trainer calls on_start) and the last step (on_end, also
+after Stop or a NaN stop, which restores the last good weights) are always kept. Between them,
+`every` steps apart, or with every=None about max_snapshots spaced quadratically (denser early,
+where most change happens). Memory is bounded twice: at most max_snapshots snapshots, and at most
+max_bytes for the weights plus the cached frames (the count is lowered to fit, never below 2). Past
+the bound, the snapshot closest to its neighbour makes room (never step 0 or the newest).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from explorer.core import kinds
+from explorer.core.gradients import GradientFlow, gradient_flow, vanishing_point
+from explorer.core.trace import Trace, trace
+from explorer.io.data import Task
+from explorer.io.models import CharModel
+
+HORIZON_FRACTION = 1e-4        # the horizon: steps back until ‖dJ/dh_t‖ < 1/10,000 of its value at the last step
+SAMPLE_CHARS = 120
+
+
+@dataclass
+class Snapshot:
+    step: int
+    state: dict[str, Tensor]              # parameter name -> CPU copy
+    loss: float
+    val_loss: float
+    grad_norm: float
+    ready: Optional[object] = None        # a CUDA event the copies wait on (non-blocking copies)
+
+
+@dataclass
+class Probe:
+    """What History reads at every snapshot: `data` as model.embed takes it (a text, or a (T, I) series),
+    with the target when it is one sample of a synthetic task (adding: a scalar; per-step tasks: (T,))."""
+    data: object
+    target: Optional[Tensor] = None
+    loss: str = ""                        # the task's loss kind: "ce", "mse", "mse_seq" ("" = a char model's)
+    marks: list = field(default_factory=list)   # the adding problem's two marked steps
+
+
+def as_probe(probe) -> Probe:
+    """A text, a (T, F) series, a Task (its first sample) or a Probe, as a Probe."""
+    if isinstance(probe, Probe):
+        return probe
+    if isinstance(probe, str):
+        return Probe(probe)
+    if isinstance(probe, Task):
+        x = probe.x[0]
+        marks = (x[:, 1] > 0).nonzero().flatten().tolist() if probe.loss == "mse" and x.shape[-1] == 2 else []
+        return Probe(x, probe.y[0], probe.loss, marks)
+    x = torch.as_tensor(probe, dtype=torch.float32)
+    return Probe(x[:, None] if x.dim() == 1 else x)
+
+
+class History:
+    """A Trainer callback keeping snapshots of a probe's model (see the module docstring)."""
+
+    def __init__(self, probe, *, every: Optional[int] = None, max_snapshots: int = 64,
+                 max_bytes: int = 128 * 2**20, prompt: str = "\n", sample_seed: int = 0):
+        if every is not None and every < 1:
+            raise ValueError("every must be a positive number of steps, or None.")
+        self.probe = as_probe(probe)
+        self.every, self.max_snapshots, self.max_bytes = every, max(2, int(max_snapshots)), int(max_bytes)
+        self.prompt, self.sample_seed = prompt, sample_seed
+        self.cap = self.max_snapshots             # lowered in on_start to fit max_bytes
+        self.plan: set[int] = set()
+        self.snaps: list[Snapshot] = []
+        self.total_steps = 0
+        self._template: Optional[nn.Module] = None
+        self._frames: dict[int, dict] = {}         # step -> frame (cached)
+        self._lock = threading.Lock()
+
+    # ---- the callback ----------------------------------------------------------------------
+    def on_start(self, trainer) -> None:
+        """Before the first update: the plan, and the snapshot of step 0 (once per run)."""
+        if self._template is not None:
+            return
+        model = trainer.model
+        self._template = copy.deepcopy(model).to("cpu").eval()
+        self.total_steps = S = int(trainer.cfg.steps)
+        self.cap = max(2, min(self.max_snapshots, self.max_bytes // max(self.bytes_per_snapshot(), 1)))
+        if self.every:
+            self.plan = set(range(0, S + 1, self.every)) | {S}
+        else:                                      # quadratic: denser early
+            n = self.cap
+            self.plan = {round(S * (k / (n - 1)) ** 2) for k in range(n)}
+        if trainer.step == 0:
+            self._take(trainer)
+
+    def __call__(self, trainer) -> None:
+        """After every step: a snapshot when the plan says so."""
+        if trainer.step in self.plan:
+            self._take(trainer)
+
+    def on_end(self, trainer) -> None:
+        """When a run ends (its last step, Stop, a NaN stop): the weights it ends with."""
+        if (trainer.step >= trainer.cfg.steps or trainer.stopped) and (not self.snaps or self.snaps[-1].step != trainer.step):
+            self._take(trainer)
+
+    def _take(self, trainer) -> None:
+        params = dict(trainer.model.named_parameters())
+        ready = None
+        if trainer.device.startswith("cuda"):
+            # pinned buffers and asynchronous copies: the step goes on while they land (frame() waits)
+            state = {k: torch.empty(p.shape, dtype=p.dtype, pin_memory=True).copy_(p.detach(), non_blocking=True)
+                     for k, p in params.items()}
+            ready = torch.cuda.Event()
+            ready.record()
+        else:
+            state = {k: p.detach().to("cpu", copy=True) for k, p in params.items()}
+        val = trainer.val_loss if trainer.history["val_step"][-1:] == [trainer.step] else math.nan
+        snap = Snapshot(trainer.step, state, float(trainer.loss), float(val), float(trainer.grad_norm), ready)
+        with self._lock:
+            self.snaps = [s for s in self.snaps if s.step != snap.step] + [snap]
+            while len(self.snaps) > self.cap:       # make room: drop the snapshot nearest its neighbour
+                gaps = [self.snaps[k + 1].step - self.snaps[k - 1].step for k in range(1, len(self.snaps) - 1)]
+                dropped = self.snaps.pop(1 + int(np.argmin(gaps)))
+                self._frames.pop(dropped.step, None)
+
+    # ---- what it holds -----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.snaps)
+
+    def snapshots(self) -> list[Snapshot]:
+        """A consistent copy of the list (the trainer may add to it meanwhile)."""
+        with self._lock:
+            return list(self.snaps)
+
+    @property
+    def steps(self) -> list[int]:
+        return [s.step for s in self.snapshots()]
+
+    @property
+    def metrics(self) -> dict[str, list[float]]:
+        snaps = self.snapshots()
+        return {"loss": [s.loss for s in snaps], "val_loss": [s.val_loss for s in snaps],
+                "grad_norm": [s.grad_norm for s in snaps]}
+
+    def bytes_per_snapshot(self) -> int:
+        """Weights (as the model holds them) plus a cached frame (float16 gates of layer 0 over the probe)."""
+        m = self._template
+        if m is None:
+            return 0
+        weights = sum(p.numel() * p.element_size() for p in m.parameters())
+        T = len(self._inputs(m))
+        names = len(kinds.get(kinds.of(m.core).name).names())
+        return weights + 2 * names * T * m.core.hidden_size + 16 * T + 8 * SAMPLE_CHARS
+
+    @property
+    def nbytes(self) -> int:
+        """The memory held now: the snapshots' weights and the cached frames."""
+        snaps = self.snapshots()
+        w = sum(t.numel() * t.element_size() for s in snaps for t in s.state.values())
+        f = sum(a.nbytes for fr in list(self._frames.values()) for a in _arrays(fr))
+        return w + f
+
+    # ---- reading a snapshot ------------------------------------------------------------------
+    def _snap(self, i: int) -> Snapshot:
+        snaps = self.snapshots()
+        if not snaps:
+            raise IndexError("the history holds no snapshot yet; train first.")
+        s = snaps[i]
+        if s.ready is not None:
+            s.ready.synchronize()
+        return s
+
+    def model_at(self, i: int) -> nn.Module:
+        """A copy of the model (on the CPU, in eval mode) with its weights at snapshot i."""
+        s = self._snap(i)
+        m = copy.deepcopy(self._template)
+        with torch.no_grad():
+            for k, p in m.named_parameters():
+                p.copy_(s.state[k])
+        return m.eval()
+
+    def _inputs(self, model) -> Tensor:
+        """What the model feeds its core for the probe, (T, I)."""
+        data = self.probe.data
+        if isinstance(data, Tensor) and isinstance(model, nn.Module) and hasattr(model, "proj"):
+            data = data.to(model.proj.weight.dtype)
+        return model.embed(data)
+
+    def trace(self, i: int, model: Optional[nn.Module] = None) -> Trace:
+        """The probe's Trace through the weights of snapshot i (unbatched: B = 1)."""
+        m = model if model is not None else self.model_at(i)
+        return trace(m.core, self._inputs(m).detach())
+
+    def objective(self, model):
+        """J(output (T, D*H)) -> scalar, the task's loss at the last step the probe defines: the next
+        character's cross-entropy for a char model, else the task's loss of the last prediction (the
+        output itself when the probe has no target)."""
+        head, p = model.head, self.probe
+        if isinstance(model, CharModel):
+            ids = model.vocab.encode(p.data)
+            return lambda out: F.cross_entropy(head(out[-2:-1]), ids[-1:].to(out.device))
+        if p.target is None:
+            return lambda out: head(out[-1]).sum()
+        y = p.target.reshape(-1)[-1:]
+        if p.loss == "ce":
+            return lambda out: F.cross_entropy(head(out[-1:]), y.long().to(out.device))
+        return lambda out: F.mse_loss(head(out[-1]).reshape(-1), y.to(out.dtype).to(out.device))
+
+    def gradient_flow(self, i: int, model: Optional[nn.Module] = None) -> GradientFlow:
+        """The probe's GradientFlow through snapshot i's weights, with the task's objective (objective())."""
+        m = model if model is not None else self.model_at(i)
+        return gradient_flow(m.core, self._inputs(m).detach(), objective=self.objective(m))
+
+    def frame(self, i: int) -> dict:
+        """What the figures draw for snapshot i, as numpy (cached by step):
+        step, loss, val_loss; gates {name: (T, H) float16} of layer 0 (gates and states, Explore's names);
+        h_norm (T,) of the last layer, horizon (steps back until ‖dJ/dh_t‖ < HORIZON_FRACTION of its value
+        at the last step the objective reaches; the probe's length when it never falls that low);
+        sample (a char model: SAMPLE_CHARS characters after `prompt`, same seed at every snapshot);
+        prediction (a sequence model: its output on the probe, (T,) or (1,)) and probe_loss."""
+        s = self._snap(i)
+        cached = self._frames.get(s.step)
+        if cached is not None:
+            return cached
+        m = self.model_at(i)
+        with torch.no_grad():
+            tr = self.trace(i, m)
+        gf = self.gradient_flow(i, m)
+        L = m.core.num_layers - 1
+        norm = gf.h_norm[L, 0]
+        k = vanishing_point(norm, HORIZON_FRACTION)
+        fr = {"step": s.step, "loss": s.loss, "val_loss": s.val_loss, "grad_norm": s.grad_norm,
+              "gates": {n: tr.values(n)[0, 0, :, 0].float().numpy().astype(np.float16) for n in tr.names()},
+              "h_norm": norm.double().numpy(), "horizon": int(k if k is not None else norm.numel()),
+              "reaches_start": k is None, "probe_loss": float(gf.J)}
+        if isinstance(m, CharModel):
+            fr["sample"] = m.generate(self.prompt, SAMPLE_CHARS, 0.8, self.sample_seed)
+        else:
+            with torch.no_grad():
+                out = m(self._inputs_raw(m)[None])[0]
+                # one value per step (or one at the end); a class per step where the task reads classes (copy)
+                fr["prediction"] = (out.argmax(-1) if self.probe.loss == "ce" else out.reshape(-1)).double().numpy()
+        with self._lock:
+            if any(x.step == s.step for x in self.snaps):      # not dropped meanwhile
+                self._frames[s.step] = fr
+        return fr
+
+    def _inputs_raw(self, model) -> Tensor:
+        return self.probe.data.to(model.proj.weight.dtype)
+
+    def frames(self) -> list[dict]:
+        """frame(i) of every snapshot, in order (computes the ones not cached yet)."""
+        return [self.frame(i) for i in range(len(self.snapshots()))]
+
+    def plot(self, names=None, top: int = 16):
+        """The history in a notebook (needs plotly): the probe's gates at every snapshot, with play and a
+        slider over the training steps (explorer.plots.history_figure)."""
+        from explorer import plots
+        frames = self.frames()
+        return plots.history_figure({self.kind.upper(): frames}, self.labels(), top=top,
+                                    names={self.kind.upper(): names} if names else None)
+
+    @property
+    def kind(self) -> str:
+        return kinds.of(self._template.core).name if self._template is not None else ""
+
+    def labels(self) -> Optional[list[str]]:
+        """What each probe step reads (its characters), or None for a series."""
+        return list(self.probe.data) if isinstance(self.probe.data, str) else None
+
+
+def _arrays(fr: dict):
+    yield from fr["gates"].values()
+    yield fr["h_norm"]
+    if "prediction" in fr:
+        yield fr["prediction"]
