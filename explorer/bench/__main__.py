@@ -49,6 +49,15 @@ def bench_workers():
 SECTIONS["workers"] = bench_workers
 SLOW.add("workers")
 
+def bench_train():
+    """A training History's cost: the same run with and without it (and read live), app defaults and largest."""
+    from .train import bench_train as run
+    run()
+
+
+SECTIONS["train"] = bench_train
+SLOW.add("train")
+
 USAGE = """usage: python -m explorer.bench [SECTION ...]
 
 Prints each section's cost as a ratio against a baseline measured in the same run.

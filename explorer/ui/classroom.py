@@ -229,9 +229,14 @@ def _watch():
             return
         for line in AL.lesson_lines(by, job.baseline):
             st.markdown("- " + state.md_escape(line))
-        if not job.running and st.button("explore the trained LSTM", type="primary", key="lesson_explore"):
-            h = job.histories["lstm"]
-            key = state.add_session_model("LSTM from lesson 7", h.model_at(-1), job.trainers["lstm"].card(name="LSTM from lesson 7"))
-            st.session_state.update(pending_choice=key, pending_tab="Explore", lesson="")
-            st.rerun(scope="app")
     narrate()
+    if not job.running:              # the Train tab reruns the whole page when the run ends: this appears then
+        st.button("explore the trained LSTM", type="primary", key="lesson_explore", on_click=_explore_lesson_model,
+                  args=(job,))
+
+
+def _explore_lesson_model(job):
+    """The lesson's end: its trained LSTM, picked in the sidebar, open in the Explore tab; the lesson closed."""
+    h = job.histories["lstm"]
+    key = state.add_session_model("LSTM from lesson 7", h.model_at(-1), job.trainers["lstm"].card(name="LSTM from lesson 7"))
+    st.session_state.update(pending_choice=key, pending_tab="Explore", lesson="")

@@ -21,6 +21,8 @@ def start(at, **values):
     defaults = dict(train_task="adding problem", train_arch="LSTM", train_steps=30, train_hidden=16, train_T=20,
                     train_batch=8)
     defaults.update(values)
+    # the task first: picking one fills the form with that task's defaults, then the test's values go in
+    at.selectbox(key="train_task").set_value(defaults.pop("train_task")).run()
     for k, v in defaults.items():
         w = next((w for w in at.get("selectbox") + at.get("select_slider") + at.get("number_input") if w.key == k), None)
         assert w is not None, k

@@ -1,0 +1,99 @@
+"""python -m explorer.bench train: what watching a model learn costs the trainer.
+
+The same TrainingJob (same models, seed and batches) three ways, in rounds so that a slow spell of the
+machine hits all alike: without a History, with one History per model (the app's), and with the History
+read while it trains the way the Train tab's live view reads it (in this process's main thread, once a
+second: every new frame computed and the live figures built) while the job trains in its own thread, as
+in the app. Prints seconds and ratios against the run without a History, the snapshots kept and the MB
+they hold. Two settings: the Train tab's defaults (LSTM, GRU and RNN on Tiny Shakespeare, 600 steps) and
+its largest model (hidden 512, 3 layers, batch 128; T = 100 and 6 steps, a snapshot at every step).
+"""
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+from explorer.io.corpus import tiny_shakespeare
+from explorer.io.data import Vocab
+from explorer.io.models import ModelConfig, build
+from explorer.training.jobs import TrainingJob
+from explorer.training.trainer import TrainConfig
+
+
+def _job(archs, hidden, layers, steps, batch, T, watch, text, max_snapshots=64):
+    vocab = Vocab.from_text(text)
+    models = {a: build(ModelConfig(a, vocab_size=len(vocab), embedding_size=64, hidden_size=hidden, num_layers=layers),
+                       vocab, seed=0) for a in archs}
+    cfg = TrainConfig("char", steps=steps, batch_size=batch, seq_len=T, lr=3e-3, eval_every=max(10, steps // 20),
+                      device="cpu")
+    return TrainingJob(models, cfg, text, watch=watch, max_snapshots=max_snapshots,
+                       probe="KING:\nWhat say you, lords? Shall we to the field tonight,\nOr wait the morning and the "
+                             "better light?\n\nQUEEN:\nMy lord, 'the night is kind to those who wait,' they say;\n")
+
+
+def _viewer(job, stop: threading.Event):
+    """What the Train tab's live fragment does about once a second while the job trains."""
+    from explorer import plots
+    from explorer.analysis import learning as AL
+    while not stop.is_set():
+        by = {n: h.frames() for n, h in job.histories.items()}
+        if all(by.values()):
+            n = min(len(f) for f in by.values())
+            by = {k: f[:n] for k, f in by.items()}
+            plots.history_figure({k.upper(): f for k, f in by.items()}, list(job.histories["lstm"].probe.data),
+                                 top=8, animate=False).to_dict()
+            plots.horizon_figure({k.upper(): AL.horizons(f) for k, f in by.items()}, 150).to_dict()
+        stop.wait(1.0)
+
+
+def _run(job, view: bool) -> float:
+    stop = threading.Event()
+    t = time.perf_counter()
+    job.start()
+    if view:
+        _viewer_thread_free_loop(job, stop)
+    job.join()
+    return time.perf_counter() - t
+
+
+def _viewer_thread_free_loop(job, stop):
+    """The viewer runs here, in the main thread (as the page's script thread does), until the job ends."""
+    done = threading.Thread(target=lambda: (job.join(), stop.set()), daemon=True)
+    done.start()
+    _viewer(job, stop)
+
+
+def _setting(name, rounds, **kw):
+    text = tiny_shakespeare()
+    times = {"without": [], "with History": [], "with History, viewed live": []}
+    kept = {}
+    for _ in range(rounds):
+        for label, watch, view in (("without", False, False), ("with History", True, False),
+                                   ("with History, viewed live", True, True)):
+            job = _job(watch=watch, text=text, **kw)
+            times[label].append(_run(job, view))
+            if watch:
+                for h in job.histories.values():
+                    h.frames()
+                kept = {n: (len(h), h.nbytes / 2**20) for n, h in job.histories.items()}
+    base = statistics.median(times["without"])
+    print(f"\n{name}: medians of {rounds} round(s)")
+    for label, ts in times.items():
+        print(f"  {label:28} {statistics.median(ts):7.1f} s   ratio {statistics.median(ts) / base:5.3f}   "
+              f"(runs: {', '.join(f'{t:.1f}' for t in ts)})")
+    total = sum(mb for _, mb in kept.values())
+    print("  kept: " + ", ".join(f"{n.upper()} {k} snapshots {mb:.1f} MB" for n, (k, mb) in kept.items()) +
+          f"; {total:.1f} MB in all (weights and cached frames)")
+
+
+def bench_train(rounds: int = 2):
+    """A History's cost: the same training run with and without it (and viewed live), app defaults and largest."""
+    _setting("the Train tab's defaults (LSTM, GRU, RNN; H=128, T=64, batch 32, 600 steps)", rounds,
+             archs=("lstm", "gru", "rnn"), hidden=128, layers=1, steps=600, batch=32, T=64)
+    for archs in (("lstm",), ("lstm", "gru", "rnn")):
+        _setting(f"the largest model ({', '.join(a.upper() for a in archs)}; H=512, 3 layers, batch 128, T=100, 6 steps, "
+                 "a snapshot at every step)", 1, archs=archs, hidden=512, layers=3, steps=6, batch=128, T=100)
+
+
+
