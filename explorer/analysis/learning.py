@@ -124,9 +124,10 @@ def lesson_lines(by_model: dict[str, list[dict]], baseline: float) -> list[str]:
                      f"(noise around a half: the untrained cell keeps half and forgets half); at step {b['step']:,} its "
                      f"spread is {f1.std():.2f}, and {keep:.0%} of the units keep more than 90% of their cell state "
                      "at every step on average.")
-    if "sample" in a:
-        lines.append(f"What it says: at step 0 '{a['sample'][:50].strip()}…'; at step {b['step']:,} "
-                     f"'{b['sample'][:50].strip()}…'.")
+    said = [x for x in fr if "sample" in x]
+    if len(said) >= 2:
+        lines.append(f"What it says: at step {said[0]['step']:,} '{said[0]['sample'][:50].strip()}…'; at step "
+                     f"{said[-1]['step']:,} '{said[-1]['sample'][:50].strip()}…'.")
     if np.isfinite(b["loss"]):
         lines.append(f"Training loss: {a['loss'] if np.isfinite(a['loss']) else baseline:.2f} → {b['loss']:.2f} nats per "
                      f"character (a uniform guess scores {baseline:.2f}).")

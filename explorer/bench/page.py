@@ -183,6 +183,33 @@ def _nudge(page, label: str, key: str = "ArrowRight") -> float:
     return time.perf_counter() - t
 
 
+def _history(b, app) -> dict[str, list[float]]:
+    """The Train tab's history on the page: a short run of all three models (60 steps) started as a teacher
+    would, then the tab drawn again with every history figure (from the Explore tab back to Train; the gates
+    through training are the largest figure the page draws), and the snapshot slider moved."""
+    page, out = _load(b, f"{app}/?tab=Train")[1], {"open Train with a history (all three)": [],
+                                                     "move the history's snapshot slider": []}
+    box = page.locator("[data-testid='stNumberInput']").filter(has_text="steps").locator("input").first
+    box.fill("60")
+    box.press("Enter")
+    page.get_by_role("button", name="start training").click()
+    page.get_by_text("Training finished after").wait_for(timeout=600_000)
+    _settled(page, 600_000)
+    for _ in range(3):
+        page.get_by_role("tab", name="Explore").click()
+        _settled(page)
+        _arm(page)
+        t0 = time.perf_counter()
+        page.get_by_role("tab", name="Train").click()
+        page.get_by_text("The probe's gates through training").wait_for(timeout=300_000)
+        _settled(page)
+        out["open Train with a history (all three)"].append(time.perf_counter() - t0)
+    for key in ("ArrowLeft", "ArrowLeft", "ArrowRight"):
+        out["move the history's snapshot slider"].append(_nudge(page, "look closely at the snapshot", key))
+    page.close()
+    return out
+
+
 def _median(xs):
     xs = sorted(xs)
     return xs[len(xs) // 2]
@@ -234,6 +261,7 @@ def bench_page(repeat: int = 3, students: int = 8):
             _settled(page)
             acts["switch to Gradient flow"].append(time.perf_counter() - t0)
             page.close()
+        acts.update(_history(b, app))
         crowd = {}
         for name, url in (("app", app), ("bare", bare)):
             t = time.perf_counter()

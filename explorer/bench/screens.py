@@ -28,7 +28,22 @@ VIEWS = [
     ("units", "tab=Units"),
     ("present-cell", "tab=Cell&present=true"),
     ("present-explore", "tab=Explore&present=true"),
+    ("train-history", "tab=Train"),              # after a short run of all three (ACTIONS), at "Watch it learn"
 ]
+
+
+def _train_short(page):
+    """The Train tab's defaults with 60 steps: start, wait for the end, scroll to the history."""
+    box = page.locator("[data-testid='stNumberInput']").filter(has_text="steps").locator("input").first
+    box.fill("60")
+    box.press("Enter")
+    page.get_by_role("button", name="start training").click()
+    page.get_by_text("Training finished after").wait_for(timeout=600_000)
+    wait_idle(page)
+    page.get_by_text("The probe's gates through training").first.scroll_into_view_if_needed()
+
+
+ACTIONS = {"train-history": _train_short}
 
 
 def take(out: str, only: list[str] | None = None, full: bool = False) -> list[str]:
@@ -46,6 +61,8 @@ def take(out: str, only: list[str] | None = None, full: bool = False) -> list[st
                         continue
                     page.goto(f"{url}/?{quote(query, safe='=&+')}")
                     wait_idle(page)
+                    if name in ACTIONS:
+                        ACTIONS[name](page)
                     page.wait_for_timeout(1500)                  # figures drawn after the run ends
                     path = os.path.join(out, f"{name}-{theme}-{size}.png")
                     page.screenshot(path=path)

@@ -1,10 +1,10 @@
 """python -m explorer.bench train: what watching a model learn costs the trainer.
 
 The same TrainingJob (same models, seed and batches) three ways, in rounds so that a slow spell of the
-machine hits all alike: without a History, with one History per model (the app's), and with the History
-read while it trains the way the Train tab's live view reads it (in this process's main thread, once a
-second: every new frame computed and the live figures built) while the job trains in its own thread, as
-in the app. Prints seconds and ratios against the run without a History, the snapshots kept and the MB
+machine hits all alike: without a History, with one History per model (the app's: on the CPU it computes
+each snapshot's frame as it takes it), and with the History read while it trains the way the Train tab's
+live view reads it (in this process's main thread, once a second: the frames so far, the newest sample,
+the live figures built) while the job trains in its own thread, as in the app. Prints seconds and ratios against the run without a History, the snapshots kept and the MB
 they hold. Two settings: the Train tab's defaults (LSTM, GRU and RNN on Tiny Shakespeare, 600 steps) and
 its largest model (hidden 512, 3 layers, batch 128; T = 100 and 6 steps, a snapshot at every step).
 """
@@ -33,11 +33,13 @@ def _job(archs, hidden, layers, steps, batch, T, watch, text, max_snapshots=64):
 
 
 def _viewer(job, stop: threading.Event):
-    """What the Train tab's live fragment does about once a second while the job trains."""
+    """What the Train tab's live fragment does about once a second while the job trains (ui/watch.live): read the
+    frames the trainer computed, the newest sample, and build the live figures."""
     from explorer import plots
     from explorer.analysis import learning as AL
     while not stop.is_set():
-        by = {n: h.frames() for n, h in job.histories.items()}
+        by = {n: h.cached_frames() for n, h in job.histories.items()}
+        [h.latest_sample() for h in job.histories.values()]
         if all(by.values()):
             n = min(len(f) for f in by.values())
             by = {k: f[:n] for k, f in by.items()}
@@ -77,11 +79,20 @@ def _setting(name, rounds, **kw):
                 for h in job.histories.values():
                     h.frames()
                 kept = {n: (len(h), h.nbytes / 2**20) for n, h in job.histories.items()}
+                watched = job
     base = statistics.median(times["without"])
     print(f"\n{name}: medians of {rounds} round(s)")
     for label, ts in times.items():
         print(f"  {label:28} {statistics.median(ts):7.1f} s   ratio {statistics.median(ts) / base:5.3f}   "
               f"(runs: {', '.join(f'{t:.1f}' for t in ts)})")
+    import plotly.io as pio
+
+    from explorer import plots
+    by = {n.upper(): h.frames() for n, h in watched.histories.items()}
+    n = min(len(f) for f in by.values())
+    fig = plots.history_figure({k: f[:n] for k, f in by.items()}, watched.histories[next(iter(watched.histories))].labels(),
+                               top=16 if len(by) == 1 else 8)
+    print(f"  the gates-through-training figure: {len(fig.frames)} frames, {len(pio.to_json(fig)) / 2**20:.2f} MB of JSON")
     total = sum(mb for _, mb in kept.values())
     print("  kept: " + ", ".join(f"{n.upper()} {k} snapshots {mb:.1f} MB" for n, (k, mb) in kept.items()) +
           f"; {total:.1f} MB in all (weights and cached frames)")

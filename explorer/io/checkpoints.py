@@ -21,7 +21,7 @@ from explorer.errors import InputError
 
 from . import budget
 from .data import Vocab
-from .files import load_safetensors, read_bytes, safetensors_metadata
+from .files import load_safetensors, read_bytes, safetensors_metadata, short
 from .models import ModelConfig, build
 
 FORMAT_VERSION = 1
@@ -49,7 +49,11 @@ def load_model(source, device="cpu") -> tuple[nn.Module, dict]:
     if "config" not in meta:
         raise InputError("this file is not a Gate Explorer model (no config in it); "
                          "to explore a foreign model's recurrent layers, load it as a state_dict.")
-    version = int(meta.get("format", "1"))
+    try:
+        version = int(meta.get("format", "1"))
+    except (TypeError, ValueError):
+        raise InputError(f"this checkpoint's format field reads {short(str(meta.get('format')), 20)!r}, not a version "
+                         "number; re-save the model with save_model.") from None
     if version > FORMAT_VERSION:
         raise InputError(f"this checkpoint uses format {version}, newer than this Gate Explorer "
                          f"({FORMAT_VERSION}); update Gate Explorer.")

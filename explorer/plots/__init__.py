@@ -38,8 +38,8 @@ from .figures import (
     text_heatmap,
 )
 from .finish import FrozenFigure, frozen, themed
-from .learning import flow_at_figure, history_figure, horizon_figure, prediction_figure, storage_figure
 from .key import css_gradient, scale_key
+from .learning import flow_at_figure, history_figure, horizon_figure, prediction_figure, storage_figure
 from .readout import class_figure, forecast_figure, next_token_figure, verdict_figure
 from .scales import SCALE_NAMES, scale_name
 from .theme import THEMES, Theme, theme_of

@@ -84,13 +84,14 @@ def history_figure(by_model: dict[str, list[dict]], labels: Optional[Sequence[st
     d["frames"] = [dict(name=str(first[k]["step"]), data=[dict(type="heatmap", z=p["z"]) for p in panels(k)],
                         traces=list(range(len(d["data"]))), layout=dict(title=dict(text=title(k))))
                    for k in keep]
-    play = dict(frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0), fromcurrent=True, mode="immediate")
+    # play runs from step 0 (the figure opens on the last snapshot, so "from the current frame" would be nothing)
+    play = dict(frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0), mode="immediate")
     d["layout"].update(
         margin=dict(d["layout"]["margin"], b=110),
         height=d["layout"]["height"] + 70,
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.02, xanchor="left", yanchor="top", showactive=False,
                           pad=dict(t=30),
-                          buttons=[dict(label="▶ play", method="animate", args=[None, play]),
+                          buttons=[dict(label="▶ play", method="animate", args=[[str(first[k]["step"]) for k in keep], play]),
                                    dict(label="❚❚ pause", method="animate",
                                         args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
         sliders=[dict(active=len(keep) - 1, x=0.14, y=-0.02, len=0.86, yanchor="top", pad=dict(t=30),

@@ -11,9 +11,11 @@ trains, and reads a fixed probe through any of them afterwards (or while the run
     hist.plot()                          # the history in a notebook (needs plotly)
 
 What a snapshot holds: a CPU copy of every parameter (float32 for the app's models) and the loss, the
-held-out loss (NaN unless the trainer evaluated at that step) and the gradient norm. Everything the
-figures draw is computed from those weights on demand and cached per snapshot (frame()), so the
-callback itself costs one copy of the weights per snapshot and nothing at the other steps.
+held-out loss (NaN unless the trainer evaluated at that step) and the gradient norm. What the figures
+draw is computed from those weights and cached per snapshot (frame()): on the CPU, by the callback
+itself as the snapshot is taken (precompute=True; a char model's sample at about SAMPLED of them), so a
+page reading the history while it trains runs no torch work of its own; elsewhere (CUDA, MPS), on
+demand. The callback costs nothing at the steps between snapshots.
 
 When: step 0 (before the first update; the trainer calls on_start) and the last step (on_end, also
 after Stop or a NaN stop, which restores the last good weights) are always kept. Between them,
@@ -43,6 +45,7 @@ from explorer.io.models import CharModel
 
 HORIZON_FRACTION = 1e-4        # the horizon: steps back until ‖dJ/dh_t‖ < 1/10,000 of its value at the last step
 SAMPLE_CHARS = 120
+SAMPLED = 16                   # samples taken while training (a char model's): about this many, step 0 and the last
 
 
 @dataclass
@@ -83,12 +86,13 @@ class History:
     """A Trainer callback keeping snapshots of a probe's model (see the module docstring)."""
 
     def __init__(self, probe, *, every: Optional[int] = None, max_snapshots: int = 64,
-                 max_bytes: int = 128 * 2**20, prompt: str = "\n", sample_seed: int = 0):
+                 max_bytes: int = 128 * 2**20, prompt: str = "\n", sample_seed: int = 0, precompute: bool = True):
         if every is not None and every < 1:
             raise ValueError("every must be a positive number of steps, or None.")
         self.probe = as_probe(probe)
         self.every, self.max_snapshots, self.max_bytes = every, max(2, int(max_snapshots)), int(max_bytes)
-        self.prompt, self.sample_seed = prompt, sample_seed
+        self.prompt, self.sample_seed, self.precompute = prompt, sample_seed, precompute
+        self.sample_steps: set[int] = set()
         self.cap = self.max_snapshots             # lowered in on_start to fit max_bytes
         self.plan: set[int] = set()
         self.snaps: list[Snapshot] = []
@@ -111,6 +115,9 @@ class History:
         else:                                      # quadratic: denser early
             n = self.cap
             self.plan = {round(S * (k / (n - 1)) ** 2) for k in range(n)}
+        plan = sorted(self.plan)
+        every_k = max(1, math.ceil(len(plan) / SAMPLED))
+        self.sample_steps = set(plan[::every_k]) | {S}
         if trainer.step == 0:
             self._take(trainer)
 
@@ -143,6 +150,13 @@ class History:
                 gaps = [self.snaps[k + 1].step - self.snaps[k - 1].step for k in range(1, len(self.snaps) - 1)]
                 dropped = self.snaps.pop(1 + int(np.argmin(gaps)))
                 self._frames.pop(dropped.step, None)
+        if self.precompute and ready is None and trainer.device == "cpu":
+            # The frame now, in the trainer's thread (about 10 ms for the app's default models): the page then
+            # only reads numpy while it trains, and no second thread runs torch work beside the trainer's.
+            m = self.model_at(-1)
+            fr = self._compute(snap, m)
+            if isinstance(m, CharModel) and (snap.step in self.sample_steps or trainer.stopped):
+                fr["sample"] = m.generate(self.prompt, SAMPLE_CHARS, 0.8, self.sample_seed)
 
     # ---- what it holds -----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -237,16 +251,15 @@ class History:
         step, loss, val_loss; gates {name: (T, H) float16} of layer 0 (gates and states, Explore's names);
         h_norm (T,) of the last layer, horizon (steps back until ‖dJ/dh_t‖ < HORIZON_FRACTION of its value
         at the last step the objective reaches; the probe's length when it never falls that low);
-        sample (a char model: SAMPLE_CHARS characters after `prompt`, same seed at every snapshot);
-        prediction (a sequence model: its output on the probe, (T,) or (1,)) and probe_loss."""
+        prediction (a sequence model: its output on the probe, (T,) or (1,)) and probe_loss; "sample" where
+        sample(i) has been taken (a char model's: precomputed at about SAMPLED snapshots, else on demand)."""
         s = self._snap(i)
         cached = self._frames.get(s.step)
-        if cached is not None:
-            return cached
-        m = self.model_at(i)
-        with torch.no_grad():
-            tr = self.trace(i, m)
-        gf = self.gradient_flow(i, m)
+        return cached if cached is not None else self._compute(s, self.model_at(i))
+
+    def _compute(self, s: Snapshot, m: nn.Module) -> dict:
+        gf = self.gradient_flow(0, m)                  # its trace is the probe's trace through m
+        tr = gf.trace
         L = m.core.num_layers - 1
         norm = gf.h_norm[L, 0]
         k = vanishing_point(norm, HORIZON_FRACTION)
@@ -254,9 +267,7 @@ class History:
               "gates": {n: tr.values(n)[0, 0, :, 0].float().numpy().astype(np.float16) for n in tr.names()},
               "h_norm": norm.double().numpy(), "horizon": int(k if k is not None else norm.numel()),
               "reaches_start": k is None, "probe_loss": float(gf.J)}
-        if isinstance(m, CharModel):
-            fr["sample"] = m.generate(self.prompt, SAMPLE_CHARS, 0.8, self.sample_seed)
-        else:
+        if not isinstance(m, CharModel):
             with torch.no_grad():
                 out = m(self._inputs_raw(m)[None])[0]
                 # one value per step (or one at the end); a class per step where the task reads classes (copy)
@@ -266,12 +277,34 @@ class History:
                 self._frames[s.step] = fr
         return fr
 
+    def sample(self, i: int) -> str:
+        """A char model's SAMPLE_CHARS characters after `prompt` at snapshot i (temperature 0.8, the same seed at
+        every snapshot), cached in its frame; "" for a sequence model."""
+        fr = self.frame(i)
+        if "sample" not in fr:
+            m = self.model_at(i)
+            fr["sample"] = m.generate(self.prompt, SAMPLE_CHARS, 0.8, self.sample_seed) if isinstance(m, CharModel) else ""
+        return fr["sample"]
+
+    def latest_sample(self) -> tuple[int, str]:
+        """(step, sample) of the newest snapshot whose sample has been taken, without computing one: what the
+        Train tab shows while the run goes (the trainer takes them at about SAMPLED snapshots)."""
+        for s in reversed(self.snapshots()):
+            fr = self._frames.get(s.step)
+            if fr is not None and "sample" in fr:
+                return s.step, fr["sample"]
+        return -1, ""
+
     def _inputs_raw(self, model) -> Tensor:
         return self.probe.data.to(model.proj.weight.dtype)
 
     def frames(self) -> list[dict]:
         """frame(i) of every snapshot, in order (computes the ones not cached yet)."""
         return [self.frame(i) for i in range(len(self.snapshots()))]
+
+    def cached_frames(self) -> list[dict]:
+        """The frames computed so far, in order, computing none (what a page reads while the run goes)."""
+        return [fr for s in self.snapshots() if (fr := self._frames.get(s.step)) is not None]
 
     def plot(self, names=None, top: int = 16):
         """The history in a notebook (needs plotly): the probe's gates at every snapshot, with play and a

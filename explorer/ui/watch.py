@@ -32,8 +32,9 @@ def probe_text() -> str | None:
 
 
 def frames_of(job: TrainingJob) -> dict[str, list[dict]]:
-    """{model: frames} at the snapshots every model has (lockstep: one may be a few steps ahead)."""
-    by = {name: h.frames() for name, h in job.histories.items()}
+    """{model: frames} at the snapshots every model has (lockstep: one may be a few steps ahead). While the run
+    goes, only the frames the trainer has computed (the page runs no torch work beside it); afterwards, all."""
+    by = {name: (h.cached_frames() if job.running else h.frames()) for name, h in job.histories.items()}
     common = set.intersection(*({f["step"] for f in fr} for fr in by.values())) if by else set()
     return {name: [f for f in fr if f["step"] in common] for name, fr in by.items() if fr}
 
@@ -97,7 +98,7 @@ def afterwards(job: TrainingJob):
     for col, name in zip(cols, by):
         if col.button(f"explore the {name.upper()} at step {step:,}", key=f"watch_explore_{name}_{id(job)}"):
             h = job.histories[name]
-            i = [f["step"] for f in h.frames()].index(step)
+            i = _index(h, step)
             label = f"{name.upper()} on {job.label}, step {step:,}"
             tr = job.trainers[name]
             key = state.add_session_model(label, h.model_at(i), tr.card(name=label, snapshot_step=step))
@@ -122,12 +123,20 @@ def _says(where, job: TrainingJob, by: dict, k: int):
     hist = next(iter(job.histories.values()))
     first = next(iter(by.values()))
     step = first[k]["step"]
-    if "sample" in first[k]:
+    if hist.labels() is not None:                          # a char model: what it writes
+        if job.running:                                    # the newest sample the trainer took
+            said = {name: job.histories[name].latest_sample() for name in by}
+            step = min(s for s, _ in said.values())
+            said = {name: text for name, (_, text) in said.items()}
+        else:
+            said = {name: job.histories[name].sample(_index(job.histories[name], step)) for name in by}
+        if step < 0:
+            return
         where.markdown(f"**What it says at step {step:,}** (120 characters sampled after a newline, temperature 0.8, "
                        "the same seed at every snapshot):")
-        for name, fr in by.items():
+        for name, text in said.items():
             where.caption(name.upper())
-            where.code(fr[k]["sample"], language=None, wrap_lines=True)
+            where.code(text, language=None, wrap_lines=True)
         return
     if hist.probe.target is None or "prediction" not in first[k]:
         return
@@ -140,11 +149,6 @@ def _says(where, job: TrainingJob, by: dict, k: int):
     state.chart(where, plots.prediction_figure(target, preds, step), key="watch_pred")
 
 
-def gibberish_to_words(by: dict) -> list[tuple[int, str]]:
-    """(step, sample) of the first model at four snapshots: step 0, a tenth, a third, the last."""
-    fr = next(iter(by.values()))
-    if not fr or "sample" not in fr[0]:
-        return []
-    picks = sorted({0, len(fr) // 10, len(fr) // 3, len(fr) - 1})
-    return [(fr[k]["step"], fr[k]["sample"]) for k in picks]
+def _index(hist, step: int) -> int:
+    return hist.steps.index(step)
 

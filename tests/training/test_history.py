@@ -45,8 +45,8 @@ def test_trace_at_a_snapshot_equals_the_reference_on_the_weights_of_that_step(ki
     Trainer(model, TrainConfig("char", steps=30, batch_size=4, seq_len=16, lr=1e-2, eval_every=10, device="cpu"),
             TEXT, callbacks=[rec, hist]).run()
     assert hist.steps[0] == 0 and hist.steps[-1] == 30 and len(hist) <= 12
-    for k in (0, 5):                                         # step 0 holds the untrained weights
-        assert all(torch.equal(hist.snaps[0].state[n], untrained[n]) for n in untrained if n in hist.snaps[0].state)
+    step0 = hist.snaps[0].state                               # step 0 holds the untrained weights, every one
+    assert set(step0) == set(untrained) and all(torch.equal(step0[n], untrained[n]) for n in untrained)
     ref_model = copy.deepcopy(model)
     for i, step in enumerate(hist.steps):
         ref_model.load_state_dict(rec.at[step])
@@ -88,7 +88,26 @@ def test_gradient_flow_at_a_snapshot_is_the_next_character_loss_through_those_we
     got = hist.gradient_flow(i)
     torch.testing.assert_close(got.h_grad[0, 0, :, 0], want, rtol=0, atol=1e-12 * float(want.abs().max()))
     fr = hist.frame(i)
-    assert fr["horizon"] >= 0 and fr["h_norm"].shape == (30,) and len(fr["sample"]) == 120
+    assert fr["horizon"] >= 0 and fr["h_norm"].shape == (30,) and len(hist.sample(i)) == 120
+
+
+def test_frames_taken_by_the_trainer_equal_frames_computed_later():
+    """On the CPU the callback computes each frame as it snapshots (and samples at about SAMPLED of them), so
+    a page reading it while it trains runs no torch work; those frames equal the ones computed afterwards."""
+    from explorer.training.history import SAMPLED
+    eager, lazy = History(TEXT[:30], max_snapshots=40), History(TEXT[:30], max_snapshots=40, precompute=False)
+    Trainer(char_model("lstm", dtype=torch.float32), TrainConfig("char", steps=60, batch_size=2, seq_len=8, eval_every=0,
+                                                                  device="cpu"), TEXT, callbacks=[eager, lazy]).run()
+    assert len(eager.cached_frames()) == len(eager) and lazy.cached_frames() == []
+    sampled = [f["step"] for f in eager.cached_frames() if "sample" in f]
+    assert sampled[0] == 0 and sampled[-1] == 60 and len(sampled) <= SAMPLED + 1
+    for i in range(len(eager)):
+        a, b = eager.frame(i), lazy.frame(i)
+        assert a["step"] == b["step"] and a["horizon"] == b["horizon"]
+        assert all((a["gates"][n] == b["gates"][n]).all() for n in a["gates"])
+        assert eager.sample(i) == lazy.sample(i)
+    step, text = eager.latest_sample()
+    assert step == 60 and text == eager.sample(-1)
 
 
 def test_snapshots_are_bounded_in_count_and_bytes_and_denser_early():

@@ -100,6 +100,8 @@ def test_stop_keeps_weights():
     job = at.session_state["job"]
     assert not job.running                              # stopped by the time the click's run ends
     assert 0 < job.trainers["lstm"].step < 100000
+    hist = job.histories["lstm"]                         # Stop keeps the history, up to the weights it stopped with
+    assert hist.steps[0] == 0 and hist.steps[-1] == job.trainers["lstm"].step
     at.run()
     assert any("stopped after" in s.value for s in at.success)
 
@@ -112,6 +114,8 @@ def test_absurd_learning_rate_says_so_and_keeps_weights():
     assert any("last good weights" in plain(e.value) for e in at.error), [e.value for e in at.error]
     m = at.session_state["job"].trainers["lstm"].model
     assert all(torch.isfinite(p).all() for p in m.parameters())
+    hist = at.session_state["job"].histories["lstm"]     # every snapshot before the NaN is kept, all finite
+    assert hist.steps[0] == 0 and all(torch.isfinite(t).all() for s in hist.snapshots() for t in s.state.values())
 
 
 def test_two_sessions_are_isolated():
