@@ -5,8 +5,9 @@ machine hits all alike: without a History, with one History per model (the app's
 each snapshot's frame as it takes it), and with the History read while it trains the way the Train tab's
 live view reads it (in this process's main thread, once a second: the frames so far, the newest sample,
 the live figures built) while the job trains in its own thread, as in the app. Prints seconds and ratios
-against the run without a History, the snapshots kept and the MB they hold. Two settings: the Train tab's defaults (LSTM, GRU and RNN on Tiny Shakespeare, 600 steps) and
-its largest model (hidden 512, 3 layers, batch 128; T = 100 and 6 steps, a snapshot at every step).
+against the run without a History, the snapshots kept and the MB they hold. Two settings: the Train
+tab's defaults (LSTM, GRU and RNN on Tiny Shakespeare, 600 steps) and its largest model (hidden 512,
+3 layers, batch 128; T = 100 and 6 steps, a snapshot at every step).
 """
 from __future__ import annotations
 
