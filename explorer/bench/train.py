@@ -3,7 +3,7 @@
 The same TrainingJob (same models, seed and batches) three ways, in rounds so that a slow spell of the
 machine hits all alike: without a History, with one History per model (the app's: on the CPU it computes
 each snapshot's frame as it takes it), and with the History read while it trains the way the Train tab's
-live view reads it (in this process's main thread, once a second: the frames so far, the newest sample,
+live view reads it (in this process's main thread, every 2 s: the frames so far, the newest sample,
 the live figures built) while the job trains in its own thread, as in the app. Prints seconds and ratios
 against the run without a History, the snapshots kept and the MB they hold. Two settings: the Train
 tab's defaults (LSTM, GRU and RNN on Tiny Shakespeare, 600 steps) and its largest model (hidden 512,
@@ -34,20 +34,28 @@ def _job(archs, hidden, layers, steps, batch, T, watch, text, max_snapshots=64):
 
 
 def _viewer(job, stop: threading.Event):
-    """What the Train tab's live fragment does about once a second while the job trains (ui/watch.live): read the
-    frames the trainer computed, the newest sample, and build the live figures."""
+    """What the Train tab's live view does every 2 s while the job trains (ui/watch.live): read the frames the
+    trainer computed and the newest sample; build the live figures when a snapshot has arrived; the loss curves."""
+    import numpy as np
+
     from explorer import plots
     from explorer.analysis import learning as AL
+    seen = -1
     while not stop.is_set():
         by = {n: h.cached_frames() for n, h in job.histories.items()}
         [h.latest_sample() for h in job.histories.values()]
-        if all(by.values()):
-            n = min(len(f) for f in by.values())
+        snap = job.snapshot()
+        curves = {n: (m["history"]["step"], np.asarray(m["history"]["loss"])) for n, m in snap["models"].items()}
+        if all(len(c[0]) for c in curves.values()):
+            plots.themed(plots.log_curves(curves, "loss", "loss", log_y=False)).to_dict()
+        n = min(len(f) for f in by.values())
+        if n and n != seen:
+            seen = n
             by = {k: f[:n] for k, f in by.items()}
-            plots.history_figure({k.upper(): f for k, f in by.items()}, list(job.histories["lstm"].probe.data),
-                                 top=8, animate=False).to_dict()
-            plots.horizon_figure({k.upper(): AL.horizons(f) for k, f in by.items()}, 150).to_dict()
-        stop.wait(1.0)
+            plots.themed(plots.history_figure({k.upper(): f for k, f in by.items()}, list(job.histories["lstm"].probe.data),
+                                              top=8, animate=False)).to_dict()
+            plots.themed(plots.horizon_figure({k.upper(): AL.horizons(f) for k, f in by.items()}, 150)).to_dict()
+        stop.wait(2.0)
 
 
 def _run(job, view: bool) -> float:

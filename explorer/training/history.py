@@ -13,9 +13,10 @@ trains, and reads a fixed probe through any of them afterwards (or while the run
 What a snapshot holds: a CPU copy of every parameter (float32 for the app's models) and the loss, the
 held-out loss (NaN unless the trainer evaluated at that step) and the gradient norm. What the figures
 draw is computed from those weights and cached per snapshot (frame()): on the CPU, by the callback
-itself as the snapshot is taken (precompute=True; a char model's sample at about SAMPLED of them), so a
-page reading the history while it trains runs no torch work of its own; elsewhere (CUDA, MPS), on
-demand. The callback costs nothing at the steps between snapshots.
+itself as the snapshot is taken (precompute=True; a char model's sample at about SAMPLED of them) while
+that costs at most PRECOMPUTE_SHARE of the training time, so a page reading the history while it trains
+runs no torch work of its own; otherwise (CUDA, MPS, or past that share) when first asked for. The
+callback costs nothing at the steps between snapshots.
 
 When: step 0 (before the first update; the trainer calls on_start) and the last step (on_end, also
 after Stop or a NaN stop, which restores the last good weights) are always kept. Between them,
@@ -29,6 +30,7 @@ from __future__ import annotations
 import copy
 import math
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -45,6 +47,7 @@ from explorer.io.models import CharModel
 
 HORIZON_FRACTION = 1e-4        # the horizon: steps back until ‖dJ/dh_t‖ < 1/10,000 of its value at the last step
 SAMPLE_CHARS = 120
+PRECOMPUTE_SHARE = 0.08       # frames computed while training: at most this share of the training time so far
 SAMPLED = 16                   # samples taken while training (a char model's): about this many, step 0 and the last
 
 
@@ -100,12 +103,14 @@ class History:
         self._template: Optional[nn.Module] = None
         self._frames: dict[int, dict] = {}         # step -> frame (cached)
         self._lock = threading.Lock()
+        self._t0, self._spent = time.perf_counter(), 0.0       # the training time so far, the frames' share of it
 
     # ---- the callback ----------------------------------------------------------------------
     def on_start(self, trainer) -> None:
         """Before the first update: the plan, and the snapshot of step 0 (once per run)."""
         if self._template is not None:
             return
+        self._t0 = time.perf_counter()
         model = trainer.model
         self._template = copy.deepcopy(model).to("cpu").eval()
         self.total_steps = S = int(trainer.cfg.steps)
@@ -150,13 +155,18 @@ class History:
                 gaps = [self.snaps[k + 1].step - self.snaps[k - 1].step for k in range(1, len(self.snaps) - 1)]
                 dropped = self.snaps.pop(1 + int(np.argmin(gaps)))
                 self._frames.pop(dropped.step, None)
-        if self.precompute and ready is None and trainer.device == "cpu":
+        elapsed = time.perf_counter() - self._t0
+        if self.precompute and ready is None and trainer.device == "cpu" and self._spent <= PRECOMPUTE_SHARE * elapsed:
             # The frame now, in the trainer's thread (about 10 ms for the app's default models): the page then
-            # only reads numpy while it trains, and no second thread runs torch work beside the trainer's.
+            # only reads numpy while it trains, and no second thread runs torch work beside the trainer's. Only
+            # while these frames cost at most PRECOMPUTE_SHARE of the time trained so far: past that (a large
+            # model snapshotted every few steps) a frame waits until it is asked for.
+            t = time.perf_counter()
             m = self.model_at(-1)
             fr = self._compute(snap, m)
             if isinstance(m, CharModel) and (snap.step in self.sample_steps or trainer.stopped):
                 fr["sample"] = m.generate(self.prompt, SAMPLE_CHARS, 0.8, self.sample_seed)
+            self._spent += time.perf_counter() - t
 
     # ---- what it holds -----------------------------------------------------------------------
     def __len__(self) -> int:

@@ -149,7 +149,9 @@ def train_tab():
 
 
 def _live(job: TrainingJob):
-    @st.fragment(run_every=1.0 if job.running else None)
+    # Every 2 s while it trains: the page's Python shares the interpreter lock with the trainer's (small models
+    # spend most of a step in Python), so each redraw costs the trainer steps (python -m explorer.bench train).
+    @st.fragment(run_every=2.0 if job.running else None)
     def live():
         snap = job.snapshot()
         c1, c2 = st.columns([5, 1])

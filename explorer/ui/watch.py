@@ -1,6 +1,6 @@
 """The Train tab's history: the models learning, drawn from their Histories (explorer.training.history).
 
-While the run goes (inside the Train tab's live fragment, redrawn about once a second): the probe's gates at
+While the run goes (inside the Train tab's live fragment, redrawn every 2 s): the probe's gates at
 the newest snapshot, how far back the gradient reaches so far, and what the model says now. Afterwards:
 the gates at every snapshot with play and a training-step slider (animated in the browser), a snapshot to
 look at closely (the gradient over the probe, samples or predictions), the adding problem's story, and
@@ -48,18 +48,25 @@ def _top(by: dict) -> int:
 
 
 def live(job: TrainingJob):
-    """While training: the newest snapshot's gates, the horizon so far, what the model says now."""
+    """While training: the newest snapshot's gates, the horizon so far, what the model says now. The figures are
+    built again only when a snapshot has arrived (kept on the job between redraws)."""
     by = frames_of(job)
     if not by or not next(iter(by.values())):
         return
     hist = next(iter(job.histories.values()))
+    n = len(next(iter(by.values())))
+    built = getattr(job, "_live_figures", None)
+    if built is None or built[0] != (n, state.page_theme()):
+        gates = plots.history_figure(_names(by), hist.labels(), top=_top(by), animate=False)
+        horizon = plots.horizon_figure({k.upper(): AL.horizons(f) for k, f in by.items()}, _probe_len(hist), HORIZON_FRACTION)
+        built = job._live_figures = ((n, state.page_theme()), plots.themed(gates, state.page_theme()),
+                                     plots.themed(horizon, state.page_theme()))
     st.subheader("Watch it learn")
     st.caption("The probe's gates at the newest snapshot (the same units throughout); when training ends, play them "
                "through every snapshot.")
-    state.chart(plots.history_figure(_names(by), hist.labels(), top=_top(by), animate=False), key="watch_live_gates")
+    state.chart(built[1], key="watch_live_gates")
     c1, c2 = st.columns(2)
-    state.chart(c1, plots.horizon_figure({n.upper(): AL.horizons(f) for n, f in by.items()}, _probe_len(hist),
-                                         HORIZON_FRACTION), key="watch_live_horizon")
+    state.chart(c1, built[2], key="watch_live_horizon")
     _says(c2, job, by, -1)
 
 

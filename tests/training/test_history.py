@@ -91,10 +91,14 @@ def test_gradient_flow_at_a_snapshot_is_the_next_character_loss_through_those_we
     assert fr["horizon"] >= 0 and fr["h_norm"].shape == (30,) and len(hist.sample(i)) == 120
 
 
-def test_frames_taken_by_the_trainer_equal_frames_computed_later():
+def test_frames_taken_by_the_trainer_equal_frames_computed_later(monkeypatch):
     """On the CPU the callback computes each frame as it snapshots (and samples at about SAMPLED of them), so
-    a page reading it while it trains runs no torch work; those frames equal the ones computed afterwards."""
+    a page reading it while it trains runs no torch work; those frames equal the ones computed afterwards.
+    Past PRECOMPUTE_SHARE of the training time it leaves them for later (a tiny model trains in microseconds
+    a step, so here the share is lifted first, then kept)."""
+    from explorer.training import history as H
     from explorer.training.history import SAMPLED
+    monkeypatch.setattr(H, "PRECOMPUTE_SHARE", 1e9)
     eager, lazy = History(TEXT[:30], max_snapshots=40), History(TEXT[:30], max_snapshots=40, precompute=False)
     Trainer(char_model("lstm", dtype=torch.float32), TrainConfig("char", steps=60, batch_size=2, seq_len=8, eval_every=0,
                                                                   device="cpu"), TEXT, callbacks=[eager, lazy]).run()
@@ -108,6 +112,12 @@ def test_frames_taken_by_the_trainer_equal_frames_computed_later():
         assert eager.sample(i) == lazy.sample(i)
     step, text = eager.latest_sample()
     assert step == 60 and text == eager.sample(-1)
+    monkeypatch.setattr(H, "PRECOMPUTE_SHARE", 0.08)
+    kept = History(TEXT[:30], max_snapshots=40)
+    Trainer(char_model("lstm", dtype=torch.float32), TrainConfig("char", steps=60, batch_size=2, seq_len=8, eval_every=0,
+                                                                  device="cpu"), TEXT, callbacks=[kept]).run()
+    assert 1 <= len(kept.cached_frames()) < len(kept)          # step 0's, then only while within the share
+    assert [f["step"] for f in kept.frames()] == kept.steps    # the rest computed when asked for
 
 
 def test_snapshots_are_bounded_in_count_and_bytes_and_denser_early():
