@@ -66,9 +66,10 @@ class Decoder(nn.Module):
         self.out = nn.Linear(7, 12)
 
 
-def saved(obj) -> bytes:
+def saved(obj, protocol: int = 2) -> bytes:
     """torch.save(obj) as the user's script would, its classes living in a module "model" (like
-    word_language_model's model.py) that exists only while saving: loading must not import it."""
+    word_language_model's model.py) that exists only while saving: loading must not import it.
+    protocol: the pickle protocol (torch.save's pickle_protocol; Flair saves with 4)."""
     import types
     fake = types.ModuleType("model")
     for cls in (RNNModel, WeightDrop, AWDModel, Criterion, Decoder, Scripted, Forecaster, Sentiment, Classifier,
@@ -78,7 +79,7 @@ def saved(obj) -> bytes:
     sys.modules["model"] = fake
     try:
         buf = io.BytesIO()
-        torch.save(obj, buf)
+        torch.save(obj, buf, pickle_protocol=protocol)
         return buf.getvalue()
     finally:
         del sys.modules["model"]

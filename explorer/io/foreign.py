@@ -32,7 +32,7 @@ from explorer.core import kinds
 from explorer.core.kinds import KINDS
 from explorer.errors import InputError
 
-from . import budget, formats, frameworks, opcodes, pickles, quantized
+from . import budget, formats, frameworks, opcodes, pickles, protocols, quantized
 from .files import load_safetensors, read_bytes, short
 from .found import Foreign, FoundModule
 
@@ -155,6 +155,7 @@ def _read(source: Source) -> _Read:
     other = formats.other_format(data)
     if other:
         raise InputError(other)
+    data = protocols.downgrade(data)              # pickle protocols 4 and 5 as the weights-only reader's opcodes
     try:
         if data[:2] == b"PK":
             return _read_zip(data)
