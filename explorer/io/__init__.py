@@ -11,6 +11,7 @@ around a stock core, and the pretrained registry.
     pickles.py      whole pickled models read without importing or running anything
     opcodes.py      a pickle's opcodes read without running it: the globals it names and calls
     protocols.py    pickle protocols 4 and 5 rewritten as protocol 2's opcodes (nothing runs)
+    fastai.py       fastai's layout: the AWD-LSTM's WeightDropout halves put back together
     frameworks.py   Keras (.keras, .h5) and ONNX recurrent layers as stock modules, exactly
     quantized.py    dynamically quantized LSTMs/GRUs as their dequantized float models
     formats.py      what a file is when it is nothing we read (torch.export, SavedModel …)

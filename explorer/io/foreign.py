@@ -32,7 +32,7 @@ from explorer.core import kinds
 from explorer.core.kinds import KINDS
 from explorer.errors import InputError
 
-from . import budget, formats, frameworks, opcodes, pickles, protocols, quantized
+from . import budget, fastai, formats, frameworks, opcodes, pickles, protocols, quantized
 from .files import load_safetensors, read_bytes, short
 from .found import Foreign, FoundModule
 
@@ -58,6 +58,8 @@ def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None, *,
         source = data
     found = _read(source)
     groups, cells = _groups(found.tensors)
+    groups, merged = fastai.merge_weight_dropout(groups)
+    found.notes.extend(merged)
     qgroups = quantized.quantized_groups(found.tensors, found.values) if not groups and not cells else {}
     if qgroups:
         for prefix, entries in sorted(qgroups.items()):
@@ -276,8 +278,8 @@ def _rebuild(prefix: str, g: dict, pickled: Optional[pickles.PickledModule], ove
                          "stacked layers are read (is a key name damaged?).")
     missing = sorted({l for l in range(layers) if ("weight_ih", l, False) not in g})
     if missing:
-        raise InputError(f"the weights under {short(name)!r} have no weight_ih for layer {missing[0]} of {layers}; "
-                         "is the file cut short?")
+        raise InputError(f"the weights under {short(name)!r} have no weight_ih for layer {missing[0]} of {layers}, so "
+                         "that layer cannot be rebuilt; check that the file holds the whole model.")
     bidirectional = any(r for _, _, r in g)
     bias = ("bias_ih", 0, False) in g
     w_hh, w_ih = g.get(("weight_hh", 0, False)), g.get(("weight_ih", 0, False))
