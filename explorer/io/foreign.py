@@ -76,6 +76,9 @@ def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None, *,
                              "for the quantized kernels), which is not read; upload the float model's state_dict from "
                              "before quantization.")
         pickled = found.classes or sorted({m.cls for m in found.pickled.values()})
+        other = formats.not_recurrent(list(found.tensors), pickled)
+        if other:
+            raise InputError(other)
         what = f" (it pickles {', '.join(pickled[:3])})" if pickled else ""
         raise InputError("no LSTM, GRU or RNN weights found in this checkpoint" + what + " (looked for keys like "
                          "'rnn.weight_ih_l0' or an LSTMCell's 'cell.weight_ih'); is it the right file?")

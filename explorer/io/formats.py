@@ -30,3 +30,24 @@ def other_format(data: bytes) -> Optional[str]:
                     f"{', '.join(sorted(base)[:4])[:80]}); it is not a torch.save checkpoint.")
     return None
 
+
+
+# What a file holds when it has no LSTM, GRU or RNN weights: a key fragment (or a pickled class) -> its name.
+ARCHITECTURES = [
+    (("slstm_cell", "mlstm_layer", "xlstm_block_stack", "slstm_layer", "mlstm_cell"), "an xLSTM (sLSTM/mLSTM blocks)"),
+    (("mixer.A_log", "mixer.dt_proj", "mixer.conv1d"), "a Mamba state-space model"),
+    (("attention.self.query", "bert.", "BertModel", "BertFor"), "a Transformer (BERT)"),
+    (("attn.c_attn", "GPT2"), "a Transformer (GPT-2)"),
+    (("self_attn", "attention.", ".attn.", "Transformer"), "a Transformer"),
+    ((".conv.weight", "conv1.weight", "Conv2d", "Conv1d"), "a convolutional network"),
+]
+
+
+def not_recurrent(keys: list[str], classes: list[str]) -> Optional[str]:
+    """A sentence for a file whose weights are some other architecture's (named by its keys or classes), or None."""
+    text = " ".join(keys[:20_000]) + " " + " ".join(classes)
+    for fragments, what in ARCHITECTURES:
+        if any(f in text for f in fragments):
+            return (f"this file holds {what}: it has no LSTM, GRU or RNN layer for Gate Explorer to show; upload a "
+                    "model with nn.LSTM, nn.GRU or nn.RNN weights.")
+    return None

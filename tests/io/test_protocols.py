@@ -3,6 +3,7 @@ is, with nothing imported or run; out-of-band buffers refused in one sentence; a
 import io
 import pickle
 import pickletools
+import re
 import sys
 
 import pytest
@@ -94,3 +95,20 @@ def test_a_payload_in_protocol_4_or_5_is_still_refused_and_never_runs(tmp_path):
                 read_foreign(pickle.dumps(payload, protocol=protocol))
     assert not target.exists()
     assert downgrade(b"not a pickle at all") == b"not a pickle at all"
+
+
+def test_files_of_other_architectures_say_what_they_are():
+    """Key names as Hugging Face's BERT, the mamba_ssm package and the xlstm package write them."""
+    def sd(keys):
+        buf = io.BytesIO()
+        torch.save({k: torch.zeros(2, 2) for k in keys}, buf)
+        return buf.getvalue()
+    cases = {
+        "a Transformer (BERT)": ["bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.attention.self.query.weight"],
+        "a Mamba state-space model": ["backbone.layers.0.mixer.A_log", "backbone.layers.0.mixer.in_proj.weight"],
+        "an xLSTM": ["xlstm_block_stack.blocks.0.xlstm.slstm_cell._recurrent_kernel_"],
+    }
+    for what, keys in cases.items():
+        with pytest.raises(InputError, match=re.escape(f"this file holds {what}") + ".*no LSTM, GRU or RNN layer") as e:
+            load_recurrent(sd(keys))
+        assert "\n" not in str(e.value) and "right file" not in str(e.value)
