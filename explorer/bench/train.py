@@ -11,6 +11,7 @@ tab's defaults (LSTM, GRU and RNN on Tiny Shakespeare, 600 steps) and its larges
 """
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -78,22 +79,25 @@ def _viewer_thread_free_loop(job, stop):
 def _setting(name, rounds, **kw):
     text = tiny_shakespeare()
     times = {"without": [], "with History": [], "with History, viewed live": []}
+    cpu = {k: [] for k in times}
     kept = {}
     for _ in range(rounds):
         for label, watch, view in (("without", False, False), ("with History", True, False),
                                    ("with History, viewed live", True, True)):
             job = _job(watch=watch, text=text, **kw)
             times[label].append(_run(job, view))
+            cpu[label].append(job.cpu_s)
             if watch:
                 for h in job.histories.values():
                     h.frames()
                 kept = {n: (len(h), h.nbytes / 2**20) for n, h in job.histories.items()}
                 watched = job
-    base = statistics.median(times["without"])
-    print(f"\n{name}: medians of {rounds} round(s)")
+    base, cbase = statistics.median(times["without"]), statistics.median(cpu["without"])
+    print(f"\n{name}: medians of {rounds} round(s); wall clock, and the training thread's own CPU time")
     for label, ts in times.items():
         print(f"  {label:28} {statistics.median(ts):7.1f} s   ratio {statistics.median(ts) / base:5.3f}   "
-              f"(runs: {', '.join(f'{t:.1f}' for t in ts)})")
+              f"(runs: {', '.join(f'{t:.1f}' for t in ts)})   trainer CPU {statistics.median(cpu[label]):6.1f} s   "
+              f"ratio {statistics.median(cpu[label]) / cbase:5.3f}")
     import plotly.io as pio
 
     from explorer import plots
@@ -107,7 +111,7 @@ def _setting(name, rounds, **kw):
           f"; {total:.1f} MB in all (weights and cached frames)")
 
 
-def bench_train(rounds: int = 2):
+def bench_train(rounds: int = int(os.environ.get("GATE_EXPLORER_BENCH_ROUNDS", "2"))):
     """A History's cost: the same training run with and without it (and viewed live), app defaults and largest."""
     _setting("the Train tab's defaults (LSTM, GRU, RNN; H=128, T=64, batch 32, 600 steps)", rounds,
              archs=("lstm", "gru", "rnn"), hidden=128, layers=1, steps=600, batch=32, T=64)

@@ -89,12 +89,14 @@ class History:
     """A Trainer callback keeping snapshots of a probe's model (see the module docstring)."""
 
     def __init__(self, probe, *, every: Optional[int] = None, max_snapshots: int = 64,
-                 max_bytes: int = 128 * 2**20, prompt: str = "\n", sample_seed: int = 0, precompute: bool = True):
+                 max_bytes: int = 128 * 2**20, prompt: str = "\n", sample_seed: int = 0, precompute: bool = True,
+                 precompute_share: Optional[float] = None):
         if every is not None and every < 1:
             raise ValueError("every must be a positive number of steps, or None.")
         self.probe = as_probe(probe)
         self.every, self.max_snapshots, self.max_bytes = every, max(2, int(max_snapshots)), int(max_bytes)
         self.prompt, self.sample_seed, self.precompute = prompt, sample_seed, precompute
+        self.precompute_share = PRECOMPUTE_SHARE if precompute_share is None else precompute_share
         self.sample_steps: set[int] = set()
         self.cap = self.max_snapshots             # lowered in on_start to fit max_bytes
         self.plan: set[int] = set()
@@ -103,7 +105,7 @@ class History:
         self._template: Optional[nn.Module] = None
         self._frames: dict[int, dict] = {}         # step -> frame (cached)
         self._lock = threading.Lock()
-        self._t0, self._spent = time.perf_counter(), 0.0       # the training time so far, the frames' share of it
+        self._t0, self._spent = time.perf_counter(), 0.0       # when training began, the frames' time since
 
     # ---- the callback ----------------------------------------------------------------------
     def on_start(self, trainer) -> None:
@@ -156,7 +158,7 @@ class History:
                 dropped = self.snaps.pop(1 + int(np.argmin(gaps)))
                 self._frames.pop(dropped.step, None)
         elapsed = time.perf_counter() - self._t0
-        if self.precompute and ready is None and trainer.device == "cpu" and self._spent <= PRECOMPUTE_SHARE * elapsed:
+        if self.precompute and ready is None and trainer.device == "cpu" and self._spent <= self.precompute_share * elapsed:
             # The frame now, in the trainer's thread (about 10 ms for the app's default models): the page then
             # only reads numpy while it trains, and no second thread runs torch work beside the trainer's. Only
             # while these frames cost at most PRECOMPUTE_SHARE of the time trained so far: past that (a large
