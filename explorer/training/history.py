@@ -106,6 +106,9 @@ class History:
         self._frames: dict[int, dict] = {}         # step -> frame (cached)
         self._lock = threading.Lock()
         self._t0, self._spent = time.perf_counter(), 0.0       # when training began, the frames' time since
+        self._frame_cost = 0.0             # what the last precomputed frame took (the next is expected to take as long)
+        self.overhead_s = 0.0              # seconds this callback has taken from the trainer (snapshots and frames)
+        self.trained_s = 0.0               # seconds from on_start to the last on_end (the run, this callback included)
 
     # ---- the callback ----------------------------------------------------------------------
     def on_start(self, trainer) -> None:
@@ -137,8 +140,14 @@ class History:
         """When a run ends (its last step, Stop, a NaN stop): the weights it ends with."""
         if (trainer.step >= trainer.cfg.steps or trainer.stopped) and (not self.snaps or self.snaps[-1].step != trainer.step):
             self._take(trainer)
+        self.trained_s = time.perf_counter() - self._t0
 
     def _take(self, trainer) -> None:
+        t_in = time.perf_counter()
+        self._take_now(trainer)
+        self.overhead_s += time.perf_counter() - t_in
+
+    def _take_now(self, trainer) -> None:
         params = dict(trainer.model.named_parameters())
         ready = None
         if trainer.device.startswith("cuda"):
@@ -158,7 +167,8 @@ class History:
                 dropped = self.snaps.pop(1 + int(np.argmin(gaps)))
                 self._frames.pop(dropped.step, None)
         elapsed = time.perf_counter() - self._t0
-        if self.precompute and ready is None and trainer.device == "cpu" and self._spent <= self.precompute_share * elapsed:
+        if self.precompute and ready is None and trainer.device == "cpu" and \
+                self._spent + self._frame_cost <= self.precompute_share * elapsed:
             # The frame now, in the trainer's thread (about 10 ms for the app's default models): the page then
             # only reads numpy while it trains, and no second thread runs torch work beside the trainer's. Only
             # while these frames cost at most PRECOMPUTE_SHARE of the time trained so far: past that (a large
@@ -168,7 +178,8 @@ class History:
             fr = self._compute(snap, m)
             if isinstance(m, CharModel) and (snap.step in self.sample_steps or trainer.stopped):
                 fr["sample"] = m.generate(self.prompt, SAMPLE_CHARS, 0.8, self.sample_seed)
-            self._spent += time.perf_counter() - t
+            self._frame_cost = time.perf_counter() - t
+            self._spent += self._frame_cost
 
     # ---- what it holds -----------------------------------------------------------------------
     def __len__(self) -> int:

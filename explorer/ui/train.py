@@ -26,7 +26,7 @@ TASKS = {"char: Tiny Shakespeare (ships with Gate Explorer)": "char", "char: the
 # Defaults that learn within about a minute on 2 CPU cores, per task (python -m explorer.bench train measures
 # them): LSTM, GRU and RNN side by side; on Tiny Shakespeare the held-out loss ends far below the uniform
 # baseline; on the adding problem (T = 50) the LSTM and GRU solve it (MSE well below 1/6) and the RNN does not.
-DEFAULTS = dict(train_arch="all three", train_T=64, train_hidden=128, train_layers=1, train_lr=3e-3, train_steps=600,
+DEFAULTS = dict(train_arch="all three", train_T=64, train_hidden=128, train_layers=1, train_lr=3e-3, train_steps=500,
                 train_batch=32, train_clip=1.0)
 TASK_DEFAULTS = {"char": DEFAULTS,
                  "adding": dict(DEFAULTS, train_T=50, train_hidden=64, train_lr=1e-2, train_steps=1000, train_batch=64),

@@ -84,7 +84,7 @@ def test_the_default_task_is_the_shipped_corpus_and_each_task_has_its_defaults()
     at = open_tab(run_app(), "Train")
     assert at.selectbox(key="train_task").value.startswith("char: Tiny Shakespeare")
     assert not [w for w in at.text_input if w.key == "train_corpus"]          # no path to give
-    assert (at.select_slider(key="train_hidden").value, at.number_input(key="train_steps").value) == (128, 600)
+    assert (at.select_slider(key="train_hidden").value, at.number_input(key="train_steps").value) == (128, 500)
     assert at.selectbox(key="train_arch").value == "all three"
     at.selectbox(key="train_task").set_value("adding problem").run()
     assert (at.select_slider(key="train_T").value, at.number_input(key="train_steps").value,

@@ -228,7 +228,7 @@ def test_the_default_training_run_learns_and_its_history_plays(server):
         fig.scroll_into_view_if_needed()
         title = lambda: fig.locator(".gtitle").first.text_content()
         before = title()
-        assert before.startswith("training step 600")
+        assert before.startswith("training step 500")
         fig.screenshot(path=os.path.join(SHOTS, "train-history-last.png"))
         fig.get_by_text("▶ play").click()
         page.wait_for_timeout(1500)
