@@ -53,13 +53,17 @@ class TrainingJob:
     def run(self):
         self.started = time.time()
         cpu0 = time.thread_time()
+        restore = None
         if threading.current_thread() is not threading.main_thread() and self._one_thread():
             # In a thread of its own beside the page's, a CPU kernel's two-thread OpenMP team has to share the
             # cores with the team the page's thread keeps: every parallel region then sleeps and wakes (see
-            # CONTRIBUTING). One thread (a per-thread setting; the page's own keeps its two) avoids that. Measured
+            # CONTRIBUTING). One thread here avoids that (a thread already running, like the page's, keeps its own count). Measured
             # on 2 cores, LSTM+GRU+RNN, hidden 128, 100 steps: 26.2 s with two threads here, 7.3 s with one,
             # 7.9 s in the main thread alone; hidden 256: 4.3 s vs 2.9 s; at hidden 512 one thread is slower
             # (7.3 s vs 6.7 s), so larger models keep the default.
+            # PyTorch hands the last value set to every thread started afterwards (the page's next runs), so the
+            # process's own is put back when the job ends.
+            restore = torch.get_num_threads()
             torch.set_num_threads(1)
         try:
             step = 0
@@ -75,6 +79,8 @@ class TrainingJob:
         finally:
             self.finished = time.time()
             self.cpu_s = time.thread_time() - cpu0       # this thread's CPU seconds (what the benchmark compares)
+            if restore is not None:
+                torch.set_num_threads(restore)
 
     def _one_thread(self) -> bool:
         return all(tr.device == "cpu" for tr in self.trainers.values()) and \

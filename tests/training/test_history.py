@@ -228,3 +228,25 @@ def test_cuda_snapshots_are_copied_off_the_device_and_exact():
     assert all(t.device.type == "cpu" for t in hist.snaps[-1].state.values())
     own = {k: p.detach().cpu() for k, p in model.named_parameters()}
     assert all(torch.equal(hist.model_at(-1).state_dict()[k], own[k]) for k in own)
+
+
+def test_a_job_in_its_own_thread_puts_the_thread_count_back():
+    """The job trains on one thread in its own thread (small models), and PyTorch hands the last count set to
+    threads started later (the page's next runs): when the job ends, those get the process's count again."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        vocab = Vocab.from_text(TEXT)
+        job = TrainingJob({"lstm": build(ModelConfig("lstm", vocab_size=len(vocab), embedding_size=6, hidden_size=8), vocab)},
+                          TrainConfig("char", steps=3, batch_size=2, seq_len=8, eval_every=0, device="cpu"), TEXT)
+        seen = []
+        job.trainers["lstm"].callbacks.append(lambda tr: seen.append(torch.get_num_threads()))
+        job.start().join()
+        assert seen and set(seen) == {1}
+        after = []
+        t = threading.Thread(target=lambda: after.append(torch.get_num_threads()))
+        t.start()
+        t.join()
+        assert after == [2]
+    finally:
+        torch.set_num_threads(before)
