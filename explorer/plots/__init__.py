@@ -39,7 +39,7 @@ from .figures import (
 )
 from .finish import FrozenFigure, frozen, themed
 from .key import css_gradient, scale_key
-from .learning import flow_at_figure, history_figure, horizon_figure, prediction_figure, storage_figure
+from .learning import flow_at_figure, history_figure, history_scales, horizon_figure, prediction_figure, storage_figure
 from .readout import class_figure, forecast_figure, next_token_figure, verdict_figure
 from .scales import SCALE_NAMES, scale_name
 from .theme import THEMES, Theme, theme_of
@@ -68,6 +68,7 @@ __all__ = [
     "text_heatmap",
     "scale_key",
     "history_figure",
+    "history_scales",
     "horizon_figure",
     "flow_at_figure",
     "storage_figure",

@@ -54,10 +54,7 @@ def history_figure(by_model: dict[str, list[dict]], labels: Optional[Sequence[st
     names = names or {m: list(fr[-1]["gates"]) for m, fr in by_model.items()}
     rows = sum(len(units[m]) * len(names[m]) for m in by_model)
     keep = _pick(first, rows * T) if animate else [len(first) - 1]
-    bound = {}                 # c's colours span its range over every snapshot shown, so frames compare
-    for m, fr in by_model.items():
-        if "c" in names[m]:
-            bound[m] = max(float(np.nanmax(np.abs(np.asarray(fr[k]["gates"]["c"], np.float32)[:, units[m]]))) for k in keep)
+    bound = _c_bounds(by_model, units, names, keep)
 
     def panels(k: int) -> list[dict]:
         out = []
@@ -100,6 +97,31 @@ def history_figure(by_model: dict[str, list[dict]], labels: Optional[Sequence[st
                                   args=[[str(first[k]["step"])], dict(frame=dict(duration=0, redraw=True), mode="immediate")])
                              for k in keep])])
     return go.Figure(d)
+
+
+def _c_bounds(by_model, units, names, keep) -> dict[str, float]:
+    """c's colours span its range over every snapshot shown (per model), so frames compare."""
+    return {m: max(float(np.nanmax(np.abs(np.asarray(fr[k]["gates"]["c"], np.float32)[:, units[m]]))) for k in keep)
+            for m, fr in by_model.items() if "c" in names[m]}
+
+
+def history_scales(by_model: dict[str, list[dict]], top: int = 16, animate: bool = True) -> dict[str, tuple]:
+    """The colour scales history_figure uses, by gate name ({name: (colorscale, lo, hi)}), for plots.scale_key:
+    the gates' fixed ranges and c's largest |c| over the snapshots drawn (of any model)."""
+    first = next(iter(by_model.values()))
+    T = len(next(iter(first[-1]["gates"].values())))
+    units = {m: units_to_show(fr, top) for m, fr in by_model.items()}
+    names = {m: list(fr[-1]["gates"]) for m, fr in by_model.items()}
+    keep = _pick(first, sum(len(units[m]) * len(names[m]) for m in by_model) * T) if animate else [len(first) - 1]
+    out = {}
+    for m in by_model:
+        for n in names[m]:
+            if n != "c":
+                out[n] = gate_scale(n)
+    bounds = _c_bounds(by_model, units, names, keep)
+    if bounds:
+        out["c"] = gate_scale("c", bound=max(bounds.values()))
+    return out
 
 
 def horizon_figure(by_model: dict[str, tuple[np.ndarray, np.ndarray]], probe_steps: int, fraction: float = 1e-4) -> go.Figure:

@@ -157,7 +157,8 @@ def _live(job: TrainingJob):
         c1, c2 = st.columns([5, 1])
         done = min(m["step"] for m in snap["models"].values())
         rate = sum(m["steps_per_s"] for m in snap["models"].values()) / max(len(snap["models"]), 1)
-        remaining = (snap["steps"] - done) / rate * len(snap["models"]) if rate > 0 and snap["running"] else 0
+        # each model's rate is measured in wall time while the others take their turns: it is the job's rate
+        remaining = (snap["steps"] - done) / rate if rate > 0 and snap["running"] else 0
         c1.progress(done / snap["steps"], text=f"step {done:,} / {snap['steps']:,} · {rate:.1f} steps/s per model · "
                     f"elapsed {snap['elapsed']:.0f} s" + (f" · about {remaining:.0f} s left" if snap["running"] else ""))
         if c2.button("stop", key="train_stop", disabled=not snap["running"]):

@@ -88,6 +88,8 @@ def afterwards(job: TrainingJob):
         st.markdown("**The probe's gates through training.** Press play, or drag the slider: the same units at every "
                     "training step, read down a column as in Explore.")
         fig = plots.history_figure(_names(by), hist.labels(), top=_top(by))
+        # one key for every band (c: each model's own range, the largest shown here; each band names its range)
+        st.html(plots.scale_key(plots.history_scales(_names(by), top=_top(by))))
         state.chart(fig, key=f"watch_gates_{id(job)}", config={"toImageButtonOptions": {"filename": "gates-through-training"}})
     state.keep_valid("watch_step", steps, steps[-1])
     step = st.select_slider("look closely at the snapshot of training step", steps, key="watch_step")
