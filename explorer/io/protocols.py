@@ -128,7 +128,9 @@ def downgrade(data: bytes) -> bytes:
                     for n in names:
                         w.writestr(z.getinfo(n), new if n == pkl else z.read(n))
                 return buf.getvalue()
-        except (zipfile.BadZipFile, KeyError, OSError):
+        except InputError:
+            raise
+        except Exception:        # a damaged zip (any of zipfile's errors): the reader says what it is in its own words
             return data
     if protocol(data) >= 4:
         return downgrade_pickle(data)
