@@ -11,12 +11,17 @@ def history_spec(at):
     return next(s for s in specs(at) if s.get("frames") and s["layout"].get("sliders"))
 
 
-def test_lstm_alone_every_view_then_a_snapshot_opens_in_explore():
+def trained_on_explore_text(arch: str, steps: int):
+    """The app after a short char run on the Explore tab's text: (AppTest, the history figure's JSON)."""
     at = run_app()
     open_tab(at, "Train")
-    start(at, train_task="char: the text from the Explore tab", train_arch="LSTM", train_steps=12, train_hidden=16)
+    start(at, train_task="char: the text from the Explore tab", train_arch=arch, train_steps=steps, train_hidden=16)
     train_until_done(at)
-    h = history_spec(at)
+    return at, history_spec(at)
+
+
+def test_lstm_alone_every_view_then_a_snapshot_opens_in_explore():
+    at, h = trained_on_explore_text("LSTM", 12)
     job = at.session_state["job"]
     steps = job.histories["lstm"].steps
     assert [s["label"] for s in h["layout"]["sliders"][0]["steps"]] == [f"{s:,}" for s in steps]
@@ -45,11 +50,7 @@ def test_lstm_alone_every_view_then_a_snapshot_opens_in_explore():
 
 
 def test_all_three_on_one_probe():
-    at = run_app()
-    open_tab(at, "Train")
-    start(at, train_task="char: the text from the Explore tab", train_arch="all three", train_steps=8, train_hidden=16)
-    train_until_done(at)
-    h = history_spec(at)
+    at, h = trained_on_explore_text("all three", 8)
     bands = [h["layout"][k]["title"]["text"] for k in sorted(h["layout"]) if k.startswith("yaxis")]
     names = {b.split("</b>")[0].replace("<b>", "") for b in bands}
     assert names == {"LSTM i", "LSTM f", "LSTM g", "LSTM o", "LSTM c", "LSTM h", "GRU r", "GRU z", "GRU n", "GRU h", "RNN h"}
