@@ -78,6 +78,8 @@ def history_figure(by_model: dict[str, list[dict]], labels: Optional[Sequence[st
     if not animate or len(keep) < 2:
         return fig
     d = fig.to_dict()
+    # the title (step and losses) at the left: the figure's tool bar appears at its right on hover
+    d["layout"]["title"] = dict(text=title(last), x=0.0, xanchor="left", xref="paper")
     d["frames"] = [dict(name=str(first[k]["step"]), data=[dict(type="heatmap", z=p["z"]) for p in panels(k)],
                         traces=list(range(len(d["data"]))), layout=dict(title=dict(text=title(k))))
                    for k in keep]
