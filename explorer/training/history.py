@@ -101,7 +101,6 @@ class History:
         self.cap = self.max_snapshots             # lowered in on_start to fit max_bytes
         self.plan: set[int] = set()
         self.snaps: list[Snapshot] = []
-        self.total_steps = 0
         self._template: Optional[nn.Module] = None
         self._frames: dict[int, dict] = {}         # step -> frame (cached)
         self._lock = threading.Lock()
@@ -118,7 +117,7 @@ class History:
         self._t0 = time.perf_counter()
         model = trainer.model
         self._template = copy.deepcopy(model).to("cpu").eval()
-        self.total_steps = S = int(trainer.cfg.steps)
+        S = int(trainer.cfg.steps)
         self.cap = max(2, min(self.max_snapshots, self.max_bytes // max(self.bytes_per_snapshot(), 1)))
         if self.every:
             self.plan = set(range(0, S + 1, self.every)) | {S}
@@ -281,7 +280,7 @@ class History:
         return cached if cached is not None else self._compute(s, self.model_at(i))
 
     def _compute(self, s: Snapshot, m: nn.Module) -> dict:
-        gf = self.gradient_flow(0, m)                  # its trace is the probe's trace through m
+        gf = gradient_flow(m.core, self._inputs(m).detach(), objective=self.objective(m))   # its trace is the probe's
         tr = gf.trace
         L = m.core.num_layers - 1
         norm = gf.h_norm[L, 0]
@@ -292,7 +291,7 @@ class History:
               "reaches_start": k is None, "probe_loss": float(gf.J)}
         if not isinstance(m, CharModel):
             with torch.no_grad():
-                out = m(self._inputs_raw(m)[None])[0]
+                out = m(self.probe.data.to(m.proj.weight.dtype)[None])[0]
                 # one value per step (or one at the end); a class per step where the task reads classes (copy)
                 fr["prediction"] = (out.argmax(-1) if self.probe.loss == "ce" else out.reshape(-1)).double().numpy()
         with self._lock:
@@ -317,9 +316,6 @@ class History:
             if fr is not None and "sample" in fr:
                 return s.step, fr["sample"]
         return -1, ""
-
-    def _inputs_raw(self, model) -> Tensor:
-        return self.probe.data.to(model.proj.weight.dtype)
 
     def frames(self) -> list[dict]:
         """frame(i) of every snapshot, in order (computes the ones not cached yet)."""

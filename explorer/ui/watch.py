@@ -87,9 +87,16 @@ def afterwards(job: TrainingJob):
     with state.error_boundary("drawing the history"):
         st.markdown("**The probe's gates through training.** Press play, or drag the slider: the same units at every "
                     "training step, read down a column as in Explore.")
-        fig = plots.history_figure(_names(by), hist.labels(), top=_top(by))
-        # one key for every band (c: each model's own range, the largest shown here; each band names its range)
-        st.html(plots.scale_key(plots.history_scales(_names(by), top=_top(by))))
+        # Built once per finished job and theme (kept on the job): moving the snapshot slider below reruns this
+        # tab, and rebuilding a figure of a few MB each time is what made that slow.
+        built = getattr(job, "_history_figure", None)
+        look = (state.page_theme(), state.presenting())
+        if built is None or built[0] != look:
+            fig = plots.themed(plots.history_figure(_names(by), hist.labels(), top=_top(by)), *look)
+            # one key for every band (c: each model's own range, the largest shown here; each band names its range)
+            built = job._history_figure = (look, fig, plots.scale_key(plots.history_scales(_names(by), top=_top(by))))
+        fig = built[1]
+        st.html(built[2])
         state.chart(fig, key=f"watch_gates_{id(job)}", config={"toImageButtonOptions": {"filename": "gates-through-training"}})
     state.keep_valid("watch_step", steps, steps[-1])
     step = st.select_slider("look closely at the snapshot of training step", steps, key="watch_step")
