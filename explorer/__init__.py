@@ -22,15 +22,15 @@ from explorer.core.trace import Intervention, Trace, trace
 from explorer.core.windows import LongTrace, scan_long
 from explorer.errors import InputError
 from explorer.io.checkpoints import load_model, load_recurrent, save_model
-from explorer.io.data import Vocab
+from explorer.io.inputs.data import Vocab
 from explorer.io.models import CharModel, ModelConfig, SeqModel
 from explorer.io.opened import OpenedModel, open_model
 from explorer.io.pretrained import list_pretrained, load_pretrained
 
 # Every floor's modules, so a notebook reaches explorer.analysis.units (say) after `import explorer`.
 # Imported by name, not bound here: the old flat names (explorer.kinds …) are not kept.
-for _name in ("core.cells", "core.kinds", "core.windows", "io.cards", "io.foreign", "io.series", "io.tasks",
-              "io.tokens", "analysis.compare", "analysis.diagram", "analysis.export", "analysis.lessons",
+for _name in ("core.cells", "core.kinds", "core.windows", "io.cards", "io.foreign", "io.inputs.series", "io.tasks",
+              "io.inputs.tokens", "analysis.compare", "analysis.diagram", "analysis.export", "analysis.lessons",
               "analysis.patterns", "analysis.stepview", "analysis.units", "training.jobs", "training.trainer"):
     _importlib.import_module(f"{__name__}.{_name}")
 del _name

@@ -128,7 +128,7 @@ def test_the_top_holds_the_entry_points_and_every_folder_says_what_it_holds():
 
 def test_floors_pass_on_a_planted_violation(tmp_path):
     """The floor rule must see an upward import: core importing io, written the two ways."""
-    for line in ["from explorer.io import data", "from ..io.data import Vocab"]:
+    for line in ["from explorer.io.inputs import data", "from ..io.inputs.data import Vocab"]:
         f = tmp_path / "x.py"
         f.write_text(line + "\n")
         stmts = [n for n in ast.walk(ast.parse(line)) if isinstance(n, ast.ImportFrom)]

@@ -146,7 +146,7 @@ def test_pip_install_then_import_anywhere_and_serve(tmp_path):
         assert "site-packages" in explorer.__file__, explorer.__file__
         m = explorer.load_pretrained("shakespeare-lstm")
         tr = explorer.trace(m.core, m.embed("To be, or not to be"))
-        from explorer.io.corpus import tiny_shakespeare
+        from explorer.io.inputs.corpus import tiny_shakespeare
         assert len(tiny_shakespeare()) == 1_115_394          # the corpus travels inside the package
         print(sorted(explorer.list_pretrained())[0], tr.kind, tr.steps, explorer.__version__)
     """)

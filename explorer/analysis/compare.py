@@ -15,7 +15,7 @@ from explorer.core import kinds
 from explorer.core.gradients import GradientFlow, char_objective, gradient_flow, last_reached, vanishing_point
 from explorer.core.trace import Intervention
 from explorer.errors import InputError
-from explorer.io.data import Vocab
+from explorer.io.inputs.data import Vocab
 from explorer.io.models import ModelConfig, build, comparable_configs, count_parameters
 
 from .units import init_core, spectral_radius

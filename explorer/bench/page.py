@@ -223,7 +223,7 @@ def bench_page(repeat: int = 3, students: int = 8):
         return
     import urllib.parse
 
-    from explorer.io.data import SAMPLES
+    from explorer.io.inputs.data import SAMPLES
 
     from .browser import browser
     text = (SAMPLES["prose"] * 8)[:1000]             # long enough for a window slider (over 150 steps)

@@ -16,8 +16,8 @@ import statistics
 import threading
 import time
 
-from explorer.io.corpus import tiny_shakespeare
-from explorer.io.data import Vocab
+from explorer.io.inputs.corpus import tiny_shakespeare
+from explorer.io.inputs.data import Vocab
 from explorer.io.models import ModelConfig, build
 from explorer.training.jobs import TrainingJob
 from explorer.training.trainer import TrainConfig

@@ -12,7 +12,7 @@ HEAD = """# Pretrained models
 Every model here was trained by the project's own CLI (`python -m explorer.training`); the exact
 command is in each card and `pretrained/train_all.sh` rebuilds them all. The Tiny Shakespeare
 corpus (1,115,394 characters, public domain) ships with the package, gzipped
-(`explorer.io.corpus.tiny_shakespeare()`); the char recipes read it from there. Split: the first
+(`explorer.io.inputs.corpus.tiny_shakespeare()`); the char recipes read it from there. Split: the first
 90% of the characters train, the last 10% are held out (by position). Losses are next-character
 cross-entropy in nats (bits per character = nats / ln 2),
 over the whole held-out part in consecutive 256-character windows; "train" is the same measure on

@@ -20,8 +20,8 @@ from torch import nn
 from explorer.errors import InputError
 
 from . import budget
-from .data import Vocab
 from .files import load_safetensors, read_bytes, safetensors_metadata, short
+from .inputs.data import Vocab
 from .models import ModelConfig, build
 
 FORMAT_VERSION = 1

@@ -14,7 +14,7 @@ from explorer.core.kinds import KINDS
 from explorer.errors import InputError
 
 from . import budget
-from .data import Vocab
+from .inputs.data import Vocab
 
 
 @dataclass

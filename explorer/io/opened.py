@@ -30,12 +30,12 @@ from explorer.errors import InputError
 
 from . import tasks
 from .checkpoints import load_model
-from .data import Vocab
 from .files import read_bytes
 from .foreign import FoundModule, read_foreign, with_settings
+from .inputs.data import Vocab
+from .inputs.series import Scaler, Table, finite, read_table
+from .inputs.tokens import TokenVocab, read_vocabulary
 from .models import CharModel, SeqModel
-from .series import Scaler, Table, finite, read_table
-from .tokens import TokenVocab, read_vocabulary
 
 
 @dataclass

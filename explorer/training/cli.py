@@ -17,9 +17,9 @@ import time
 import torch
 from tqdm import tqdm
 
-from explorer.io import corpus
-from explorer.io.corpus import tiny_shakespeare
-from explorer.io.data import TASK_SHAPES, Vocab, read_text
+from explorer.io.inputs import corpus
+from explorer.io.inputs.corpus import tiny_shakespeare
+from explorer.io.inputs.data import TASK_SHAPES, Vocab, read_text
 from explorer.io.models import ModelConfig, build, count_parameters
 
 from .trainer import TrainConfig, Trainer, device_label, heldout_loss

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from explorer.core import kinds
 from explorer.core.gradients import GradientFlow, gradient_flow, vanishing_point
 from explorer.core.trace import Trace, trace
-from explorer.io.data import Task
+from explorer.io.inputs.data import Task
 from explorer.io.models import CharModel
 
 HORIZON_FRACTION = 1e-4        # the horizon: steps back until ‖dJ/dh_t‖ < 1/10,000 of its value at the last step

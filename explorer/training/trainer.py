@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from explorer.errors import InputError
-from explorer.io import data as D
+from explorer.io.inputs import data as D
 
 
 def available_devices() -> list[str]:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from explorer.analysis import diagram
 from explorer.core.kinds import KINDS
-from explorer.io.data import describe_chars
+from explorer.io.inputs.data import describe_chars
 from explorer.plots import cell as plots_cell
 
 from . import state

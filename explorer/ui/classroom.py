@@ -94,7 +94,7 @@ def lesson_panel():
 
 def _text() -> str:
     ui = st.session_state.get("input")
-    return ui.text if ui is not None and ui.text else explorer.io.data.SAMPLES["prose"]
+    return ui.text if ui is not None and ui.text else explorer.io.inputs.data.SAMPLES["prose"]
 
 
 def _vanishing():

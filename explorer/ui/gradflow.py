@@ -8,7 +8,7 @@ from explorer import plots
 from explorer.analysis import compare as C
 from explorer.analysis import units as A
 from explorer.core.kinds import KINDS
-from explorer.io.data import random_letters
+from explorer.io.inputs.data import random_letters
 from explorer.io.models import ModelConfig
 
 from . import state

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import streamlit as st
 
 from explorer import InputError
-from explorer.io import data as D
 from explorer.io.files import short
-from explorer.io.series import Scaler, read_table
+from explorer.io.inputs import data as D
+from explorer.io.inputs.series import Scaler, read_table
 
 from . import state
 from .state import MAX_CHARS, SelectedModel, digest, md_escape
@@ -26,7 +26,7 @@ class UserInput:
     baseline: float | None = None
     labels: list[str] | None = None   # what each step reads, for the time axis (characters or words)
     series: object = None             # a CSV's raw values (N, I) in the data's units, before scaling
-    scaler: object = None             # how they were scaled (explorer.io.series.Scaler)
+    scaler: object = None             # how they were scaled (explorer.io.inputs.series.Scaler)
     columns: list[str] | None = None  # the CSV columns read, in order
 
 

@@ -9,7 +9,7 @@ from explorer.analysis.stepview import step_numbers
 from explorer.core import kinds
 from explorer.core.cells import GATE_NAMES
 from explorer.core.trace import Intervention
-from explorer.io.data import describe_chars
+from explorer.io.inputs.data import describe_chars
 from explorer.io.models import next_token_loss, top_next
 
 from . import state

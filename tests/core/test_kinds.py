@@ -129,20 +129,20 @@ def test_packing_demo_equals_the_packed_module():
 
 
 def test_sample_inputs_are_reproducible_and_refuse_what_they_cannot_make():
-    a, b = explorer.io.data.random_letters(50, seed=3), explorer.io.data.random_letters(50, seed=3)
-    assert a == b and len(a) == 50 and a != explorer.io.data.random_letters(50, seed=4)
-    x, base, note = explorer.io.data.series_sample("adding problem", 30, 2, seed=1)
+    a, b = explorer.io.inputs.data.random_letters(50, seed=3), explorer.io.inputs.data.random_letters(50, seed=3)
+    assert a == b and len(a) == 50 and a != explorer.io.inputs.data.random_letters(50, seed=4)
+    x, base, note = explorer.io.inputs.data.series_sample("adding problem", 30, 2, seed=1)
     assert x.shape == (30, 2) and base is not None and "Two marked values" in note and int(x[:, 1].sum()) == 2
-    x2, _, _ = explorer.io.data.series_sample("adding problem", 30, 2, seed=1)
+    x2, _, _ = explorer.io.inputs.data.series_sample("adding problem", 30, 2, seed=1)
     assert torch.equal(x, x2)
-    g, base, _ = explorer.io.data.series_sample("random Gaussian input", 20, 3, seed=0, dtype=torch.float64)
+    g, base, _ = explorer.io.inputs.data.series_sample("random Gaussian input", 20, 3, seed=0, dtype=torch.float64)
     assert g.shape == (20, 3) and g.dtype == torch.float64 and base is None
-    v, _, _ = explorer.io.data.series_sample("CSV upload", 0, 1, values=torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    v, _, _ = explorer.io.inputs.data.series_sample("CSV upload", 0, 1, values=torch.tensor([1.0, 2.0, 3.0, 4.0]))
     assert v.shape == (4, 1) and abs(float(v.mean())) < 1e-6 and float(v.std()) == pytest.approx(1.0)
     with pytest.raises(InputError, match="upload a CSV"):
-        explorer.io.data.series_sample("CSV upload", 10, 1)
+        explorer.io.inputs.data.series_sample("CSV upload", 10, 1)
     with pytest.raises(InputError, match="unknown input"):
-        explorer.io.data.series_sample("white noise", 10, 1)
+        explorer.io.inputs.data.series_sample("white noise", 10, 1)
 
 
 def test_build_with_a_seed_leaves_the_global_random_state_alone():

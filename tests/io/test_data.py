@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from explorer import InputError, Vocab
-from explorer.io import data as D
+from explorer.io.inputs import data as D
 
 
 def test_vocab_roundtrip_unknown_and_json():

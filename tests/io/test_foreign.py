@@ -200,7 +200,7 @@ def test_refusals_are_one_sentence(src, match):
 def test_vocabularies_json_lines_and_corpus():
     import json
 
-    from explorer.io.tokens import TokenVocab, read_vocabulary
+    from explorer.io.inputs.tokens import TokenVocab, read_vocabulary
     corpus = "the king said\nthe queen said no\n"
     v = read_vocabulary(corpus.encode(), rows=6)
     assert v.itos == ["the", "king", "said", "<eos>", "queen", "no"] and v.level == "word"
@@ -218,7 +218,7 @@ def test_vocabularies_json_lines_and_corpus():
 
 
 def test_the_opened_token_model_equals_the_original_model():
-    from explorer.io.tokens import TokenVocab, corpus_vocabulary
+    from explorer.io.inputs.tokens import TokenVocab, corpus_vocabulary
     torch.manual_seed(0)
     corpus = "a b c\nb c d\n"
     vocab = TokenVocab(corpus_vocabulary(corpus))

@@ -16,9 +16,9 @@ from projects import Forecaster, RNNModel, Sentiment, saved
 import explorer
 from explorer import InputError
 from explorer.analysis.units import regex_track
-from explorer.io.data import read_text
-from explorer.io.series import read_table
-from explorer.io.tokens import read_vocabulary
+from explorer.io.inputs.data import read_text
+from explorer.io.inputs.series import read_table
+from explorer.io.inputs.tokens import read_vocabulary
 
 N_FILES, N_TEXTS = 360, 160
 

@@ -6,7 +6,7 @@ import torch
 
 import explorer
 from explorer import InputError
-from explorer.io import data as D
+from explorer.io.inputs import data as D
 from explorer.training.trainer import heldout_loss
 
 NAMES = ["shakespeare-lstm", "shakespeare-gru", "shakespeare-rnn", "adding-lstm", "adding-gru", "adding-rnn"]

@@ -23,7 +23,7 @@ from projects import (
 
 import explorer
 from explorer import InputError
-from explorer.io.series import Scaler, read_table
+from explorer.io.inputs.series import Scaler, read_table
 
 VOCAB = ["<unk>", "<pad>", "the", "film", "was", "great", "awful", "and", "a", "plot", "moving", "boring"]
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from reference import reference
 
-from explorer.io.data import TASK_SHAPES, Vocab
+from explorer.io.inputs.data import TASK_SHAPES, Vocab
 from explorer.io.models import ModelConfig, build
 from explorer.training.history import History
 from explorer.training.jobs import TrainingJob

@@ -104,7 +104,7 @@ CORPUS = "the king and the queen\nthe lord of the field\nwhat say you my lord\n"
 
 
 def test_a_word_model_reads_the_users_text_through_its_own_embedding():
-    from explorer.io.tokens import corpus_vocabulary
+    from explorer.io.inputs.tokens import corpus_vocabulary
     torch.manual_seed(0)
     vocab = corpus_vocabulary(CORPUS)                     # 14 words + <eos>, word_language_model's order
     m = RNNModel("LSTM", len(vocab), 8, 16, 1)

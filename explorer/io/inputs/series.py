@@ -24,8 +24,8 @@ from torch import Tensor
 
 from explorer.errors import InputError
 
+from ..files import short
 from .data import read_text
-from .files import short
 
 MAX_ROWS = 1_000_000
 MAX_COLUMNS = 1000

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from explorer.errors import InputError
 
-from .files import short
+from ..files import short
 
 UNK = "\ufffd"          # the unknown symbol: shown as � when decoded
 
