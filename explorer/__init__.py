@@ -29,7 +29,7 @@ from explorer.io.pretrained import list_pretrained, load_pretrained
 
 # Every floor's modules, so a notebook reaches explorer.analysis.units (say) after `import explorer`.
 # Imported by name, not bound here: the old flat names (explorer.kinds …) are not kept.
-for _name in ("core.cells", "core.kinds", "core.windows", "io.cards", "io.foreign", "io.inputs.series", "io.tasks",
+for _name in ("core.cells", "core.kinds", "core.windows", "io.cards", "io.readers.foreign", "io.inputs.series", "io.tasks",
               "io.inputs.tokens", "analysis.compare", "analysis.diagram", "analysis.export", "analysis.lessons",
               "analysis.patterns", "analysis.stepview", "analysis.units", "training.jobs", "training.trainer"):
     _importlib.import_module(f"{__name__}.{_name}")

@@ -88,4 +88,4 @@ def load_model(source, device="cpu") -> tuple[nn.Module, dict]:
 
 
 # Foreign checkpoints (whole pickled models, Lightning, cells, TorchScript …) live in foreign.py.
-from .foreign import load_recurrent, read_foreign  # noqa: E402,F401
+from .readers.foreign import load_recurrent, read_foreign  # noqa: E402,F401

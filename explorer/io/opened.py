@@ -31,11 +31,11 @@ from explorer.errors import InputError
 from . import tasks
 from .checkpoints import load_model
 from .files import read_bytes
-from .foreign import FoundModule, read_foreign, with_settings
 from .inputs.data import Vocab
 from .inputs.series import Scaler, Table, finite, read_table
 from .inputs.tokens import TokenVocab, read_vocabulary
 from .models import CharModel, SeqModel
+from .readers.foreign import FoundModule, read_foreign, with_settings
 
 
 @dataclass

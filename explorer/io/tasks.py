@@ -24,8 +24,8 @@ from torch import Tensor, nn
 from explorer.errors import InputError
 
 from . import budget
-from .foreign import _CELL, _LAYER
-from .found import Foreign
+from .readers.foreign import _CELL, _LAYER
+from .readers.found import Foreign
 
 TASKS = ("language model", "classifier", "regressor", "encoder")
 _EMB_NAME = re.compile(r"emb|encoder|lookup|tok|word", re.I)

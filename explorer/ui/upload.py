@@ -1,4 +1,4 @@
-"""The sidebar's checkpoint upload: our own models, or any foreign file (explorer.io.foreign), with what
+"""The sidebar's checkpoint upload: our own models, or any foreign file (explorer.io.readers.foreign), with what
 the file recorded, what had to be assumed (and a picker to change it), and a vocabulary upload that
 lets the user's text through the model's own embedding."""
 from __future__ import annotations
@@ -11,8 +11,8 @@ from explorer import InputError
 from explorer.core.kinds import KINDS
 from explorer.io.checkpoints import load_model
 from explorer.io.files import short
-from explorer.io.foreign import read_foreign
 from explorer.io.opened import opened_from, vocabulary
+from explorer.io.readers.foreign import read_foreign
 
 from . import state
 from .state import SelectedModel, md_escape

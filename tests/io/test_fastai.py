@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from explorer import load_recurrent
-from explorer.io.foreign import read_foreign
+from explorer.io.readers.foreign import read_foreign
 
 
 class WeightDropout(nn.Module):

@@ -14,7 +14,7 @@ from projects import AWDModel, Criterion, Decoder, RNNModel, Scripted, saved
 
 import explorer
 from explorer import InputError, load_recurrent, trace
-from explorer.io.foreign import read_foreign
+from explorer.io.readers.foreign import read_foreign
 from explorer.io.tasks import parts_for
 
 

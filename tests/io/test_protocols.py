@@ -11,8 +11,8 @@ import torch
 from projects import RNNModel, saved
 
 from explorer import InputError, load_recurrent
-from explorer.io.foreign import read_foreign
-from explorer.io.protocols import downgrade, downgrade_pickle
+from explorer.io.readers.foreign import read_foreign
+from explorer.io.readers.protocols import downgrade, downgrade_pickle
 
 
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])

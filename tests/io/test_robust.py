@@ -15,7 +15,7 @@ from projects import AttnDecoderRNN, EncoderRNN, saved
 
 import explorer
 from explorer import InputError
-from explorer.io.foreign import read_foreign
+from explorer.io.readers.foreign import read_foreign
 
 
 def sd_bytes(obj) -> bytes:
@@ -66,8 +66,8 @@ def test_a_dynamically_quantized_model_is_read_as_its_dequantized_float_model(cl
         assert (mod.num_layers, mod.bidirectional) == (kw.get("num_layers", 1), kw.get("bidirectional", False))
         note = next(n for n in found.notes if "dynamically quantized" in n)
         assert "dequantized float model" in note and "differs from the quantized module's by at most" in note
-        from explorer.io.foreign import _read
-        from explorer.io.quantized import quantized_groups, quantized_twin
+        from explorer.io.readers.foreign import _read
+        from explorer.io.readers.quantized import quantized_groups, quantized_twin
         raw = _read(data)
         (entries,) = quantized_groups(raw.tensors, raw.values).values()
         with torch.no_grad():

@@ -158,7 +158,7 @@ class Scaler:
     @classmethod
     def from_sklearn(cls, name: str, attrs: dict) -> Optional["Scaler"]:
         """A pickled scikit-learn MinMaxScaler / StandardScaler from its fitted arrays (read inertly by
-        explorer.io.pickles, never by importing scikit-learn): sklearn computes x * scale_ + min_ and
+        explorer.io.readers.pickles, never by importing scikit-learn): sklearn computes x * scale_ + min_ and
         (x - mean_) / scale_."""
         cls_name = name.rpartition(".")[2]
         if cls_name == "MinMaxScaler" and "scale_" in attrs and "min_" in attrs:

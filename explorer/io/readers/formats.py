@@ -1,7 +1,7 @@
 """What a file is when it is not something we read: one sentence naming the format and what to do.
 
 Read by content, never by name: TensorFlow SavedModels, torch.export .pt2 archives, and zips of something
-else. (Keras and ONNX files are read: explorer/io/frameworks.py.)
+else. (Keras and ONNX files are read: explorer/io/readers/frameworks.py.)
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
                                     # Embedding, Dense
     found = read_onnx(data)         # an ONNX model's LSTM, GRU and RNN nodes
 
-Both return what explorer.io.foreign.read_foreign returns (a Foreign), so tasks, open_model and the app
+Both return what explorer.io.readers.foreign.read_foreign returns (a Foreign), so tasks, open_model and the app
 treat them like any checkpoint. Files are read with h5py and onnx's protobuf reader: data only, nothing
 from the file is run. Gate orders are mapped on reading (Keras: i, f, c, o and z, r, h; ONNX: i, o, f, c
 and z, r, h; PyTorch: i, f, g, o and r, z, n). What has no exact PyTorch equal (a Keras GRU with
@@ -24,8 +24,8 @@ import torch
 from explorer.core.kinds import KINDS
 from explorer.errors import InputError
 
-from . import budget
-from .files import short
+from .. import budget
+from ..files import short
 from .found import Foreign, FoundModule
 from .pickles import PickledModule
 

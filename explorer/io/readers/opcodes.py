@@ -14,7 +14,7 @@ import zipfile
 
 from explorer.errors import InputError
 
-from .files import short
+from ..files import short
 
 # TorchScript's pickles wrap lists in these; pickles.py stands in for them (they return their first argument).
 PASSTHROUGH = ["torch.jit._pickle.build_tensorlist", "torch.jit._pickle.build_intlist",

@@ -2,7 +2,7 @@
 models, with how far that float model's output is from the quantized module's.
 
 A quantized module saves its weights packed for the quantized kernels: `rnn._all_weight_values.<k>.param`,
-one entry per layer and direction, whose state (read inertly by explorer.io.pickles, never run) holds
+one entry per layer and direction, whose state (read inertly by explorer.io.readers.pickles, never run) holds
 the biases and, per linear, an int8 weight with its scale and zero point. The dequantized weights are
 exactly the values the quantized kernels multiply by; what differs is that those kernels also
 quantize the activations at every step, so the float model is close to the quantized one, not equal.
@@ -18,8 +18,8 @@ from torch import Tensor
 from explorer.core.kinds import KINDS
 from explorer.errors import InputError
 
-from . import budget
-from .files import short
+from .. import budget
+from ..files import short
 from .found import FoundModule
 
 _ENTRY = re.compile(r"^(?P<prefix>.*?)\.?_all_weight_values\.(?P<k>\d+)\.param\._state\.0\.(?P<rest>.+)$")

@@ -1,6 +1,6 @@
 """Other people's checkpoints: every recurrent module inside, rebuilt as a stock nn.LSTM/GRU/RNN.
 
-    found = explorer.io.foreign.read_foreign("model.pt")       # path, bytes or a state_dict
+    found = explorer.io.readers.foreign.read_foreign("model.pt")       # path, bytes or a state_dict
     found.modules["rnn"].module      # stock module with the file's weights, eval mode, float32 or 64
     found.modules["rnn"].assumed     # what the file could not say, e.g. {"nonlinearity": "tanh"}
     explorer.io.tasks.parts_for(found, "rnn")   # its own embedding and head, by name; opened.py: the task
@@ -32,8 +32,9 @@ from explorer.core import kinds
 from explorer.core.kinds import KINDS
 from explorer.errors import InputError
 
-from . import budget, fastai, formats, frameworks, opcodes, pickles, protocols, quantized
-from .files import load_safetensors, read_bytes, short
+from .. import budget
+from ..files import load_safetensors, read_bytes, short
+from . import fastai, formats, frameworks, opcodes, pickles, protocols, quantized
 from .found import Foreign, FoundModule
 
 Source = Union[str, bytes, dict]

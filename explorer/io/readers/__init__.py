@@ -1,0 +1,16 @@
+"""Readers: a file in, stock PyTorch modules out (every recurrent module it holds, exactly).
+
+    foreign.py      the entry: read_foreign / load_recurrent over every format below
+    found.py        what reading a file finds: FoundModule, Foreign
+    pickles.py      whole pickled models read without importing or running anything
+    opcodes.py      a pickle's opcodes read without running it: the globals it names and calls
+    protocols.py    pickle protocols 4 and 5 rewritten as protocol 2's opcodes (nothing runs)
+    frameworks.py   Keras (.keras, .h5) and ONNX recurrent layers as stock modules, exactly
+    quantized.py    dynamically quantized LSTMs/GRUs as their dequantized float models
+    formats.py      what a file is when it is nothing we read (torch.export, BERT, Mamba …)
+  One module per library's own layout (its key names, wrappers and saved settings):
+    fastai.py       fastai / ULMFiT: the AWD-LSTM's WeightDropout halves put back together
+
+Imports: explorer.core (the kinds), explorer.errors, and io/files.py and io/budget.py below it;
+nothing from io/models.
+"""
