@@ -21,15 +21,15 @@ from explorer.core.stats import RunningStats
 from explorer.core.trace import Intervention, Trace, trace
 from explorer.core.windows import LongTrace, scan_long
 from explorer.errors import InputError
-from explorer.io.checkpoints import load_model, load_recurrent, save_model
 from explorer.io.inputs.data import Vocab
-from explorer.io.models import CharModel, ModelConfig, SeqModel
-from explorer.io.opened import OpenedModel, open_model
-from explorer.io.pretrained import list_pretrained, load_pretrained
+from explorer.io.models.checkpoints import load_model, load_recurrent, save_model
+from explorer.io.models.opened import OpenedModel, open_model
+from explorer.io.models.ours import CharModel, ModelConfig, SeqModel
+from explorer.io.models.pretrained import list_pretrained, load_pretrained
 
 # Every floor's modules, so a notebook reaches explorer.analysis.units (say) after `import explorer`.
 # Imported by name, not bound here: the old flat names (explorer.kinds …) are not kept.
-for _name in ("core.cells", "core.kinds", "core.windows", "io.cards", "io.readers.foreign", "io.inputs.series", "io.tasks",
+for _name in ("core.cells", "core.kinds", "core.windows", "io.models.cards", "io.readers.foreign", "io.inputs.series", "io.models.tasks",
               "io.inputs.tokens", "analysis.compare", "analysis.diagram", "analysis.export", "analysis.lessons",
               "analysis.patterns", "analysis.stepview", "analysis.units", "training.jobs", "training.trainer"):
     _importlib.import_module(f"{__name__}.{_name}")

@@ -16,7 +16,7 @@ from explorer.core.gradients import GradientFlow, char_objective, gradient_flow,
 from explorer.core.trace import Intervention
 from explorer.errors import InputError
 from explorer.io.inputs.data import Vocab
-from explorer.io.models import ModelConfig, build, comparable_configs, count_parameters
+from explorer.io.models.ours import ModelConfig, build, comparable_configs, count_parameters
 
 from .units import init_core, spectral_radius
 

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from explorer.errors import InputError
-from explorer.io.opened import OpenedModel
+from explorer.io.models.opened import OpenedModel
 
 METHODS = ("saliency", "input_x_gradient", "integrated_gradients")
 MAX_STEPS = 2000            # a window's steps: the T copies hold T² steps of the core

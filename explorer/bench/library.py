@@ -128,7 +128,7 @@ def bench_train(steps: int = 60):
     import torch.nn as nn
 
     from explorer import ModelConfig, Vocab
-    from explorer.io.models import CharModel
+    from explorer.io.models.ours import CharModel
     from explorer.training.trainer import TrainConfig, Trainer, task_loss
     print("\nTrainer vs a bare loop (char LSTM, H=256, B=32, T=128, AdamW, clip 1.0)")
     text = "".join(chr(97 + (i * 7919) % 26) + (" " if i % 5 == 0 else "") for i in range(200_000))

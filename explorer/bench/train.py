@@ -18,7 +18,7 @@ import time
 
 from explorer.io.inputs.corpus import tiny_shakespeare
 from explorer.io.inputs.data import Vocab
-from explorer.io.models import ModelConfig, build
+from explorer.io.models.ours import ModelConfig, build
 from explorer.training.jobs import TrainingJob
 from explorer.training.trainer import TrainConfig
 

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from explorer.io.inputs import corpus
 from explorer.io.inputs.corpus import tiny_shakespeare
 from explorer.io.inputs.data import TASK_SHAPES, Vocab, read_text
-from explorer.io.models import ModelConfig, build, count_parameters
+from explorer.io.models.ours import ModelConfig, build, count_parameters
 
 from .trainer import TrainConfig, Trainer, device_label, heldout_loss
 

@@ -43,7 +43,7 @@ from explorer.core import kinds
 from explorer.core.gradients import GradientFlow, gradient_flow, vanishing_point
 from explorer.core.trace import Trace, trace
 from explorer.io.inputs.data import Task
-from explorer.io.models import CharModel
+from explorer.io.models.ours import CharModel
 
 HORIZON_FRACTION = 1e-4        # the horizon: steps back until ‖dJ/dh_t‖ < 1/10,000 of its value at the last step
 SAMPLE_CHARS = 120

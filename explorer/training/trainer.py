@@ -239,13 +239,13 @@ class Trainer:
 
     def save(self, path: str, **card_extra) -> None:
         """Model (safetensors, with card) + optimizer state beside it (path + '.optim')."""
-        from explorer.io.checkpoints import save_model
+        from explorer.io.models.checkpoints import save_model
         save_model(self.model, path, self.card(**card_extra))
         torch.save({"opt": self.opt.state_dict(), "step": self.step}, path + ".optim")
 
     def resume(self, path: str) -> "Trainer":
         """Continue a run saved by save(): weights, step and optimizer state."""
-        from explorer.io.checkpoints import load_model
+        from explorer.io.models.checkpoints import load_model
         model, card = load_model(path, self.device)
         self.model.load_state_dict(model.state_dict())
         self.step = int(card.get("steps", 0))

@@ -11,7 +11,7 @@ from explorer.analysis import units as A
 from explorer.analysis.lessons import packing_demo
 from explorer.core.kinds import KINDS
 from explorer.core.trace import Intervention
-from explorer.io.models import core_parameters
+from explorer.io.models.ours import core_parameters
 
 from . import state
 
@@ -148,7 +148,7 @@ def _params():
                 "weights and $2H$ biases, so at the same hidden size a GRU has exactly 3/4 of the LSTM's recurrent "
                 "parameters. Counted for input size 64:")
     st.dataframe(rows, hide_index=True)
-    counts = {k: explorer.io.models.count_parameters(state.pretrained(f"shakespeare-{k}").core) for k in ("lstm", "gru")}
+    counts = {k: explorer.io.models.ours.count_parameters(state.pretrained(f"shakespeare-{k}").core) for k in ("lstm", "gru")}
     st.caption(f"The pretrained models' cores, counted from their weights: LSTM {counts['lstm']:,}, GRU {counts['gru']:,} "
                f"(ratio {counts['gru'] / counts['lstm']:.3f}).")
 

@@ -9,7 +9,7 @@ from explorer.analysis import compare as C
 from explorer.analysis import units as A
 from explorer.core.kinds import KINDS
 from explorer.io.inputs.data import random_letters
-from explorer.io.models import ModelConfig
+from explorer.io.models.ours import ModelConfig
 
 from . import state
 from .state import error_boundary

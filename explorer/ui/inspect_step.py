@@ -10,7 +10,7 @@ from explorer.core import kinds
 from explorer.core.cells import GATE_NAMES
 from explorer.core.trace import Intervention
 from explorer.io.inputs.data import describe_chars
-from explorer.io.models import next_token_loss, top_next
+from explorer.io.models.ours import next_token_loss, top_next
 
 from . import state
 

@@ -6,7 +6,7 @@ import streamlit as st
 import explorer
 from explorer import ModelConfig, Vocab
 from explorer.core.kinds import KINDS
-from explorer.io.models import build
+from explorer.io.models.ours import build
 from explorer.training.trainer import available_devices, best_device, device_label
 
 from . import state

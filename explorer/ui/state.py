@@ -24,8 +24,8 @@ import explorer
 from explorer import InputError, plots
 from explorer.core import kinds
 from explorer.core.windows import LongTrace, scan_long, time_left
-from explorer.io.models import LazyEmbedding
-from explorer.io.opened import as_opened
+from explorer.io.models.opened import as_opened
+from explorer.io.models.ours import LazyEmbedding
 
 MAX_CHARS = 2_000_000          # upload cap for text (characters)
 
@@ -50,7 +50,7 @@ class SelectedModel:
 
     @property
     def opened(self):
-        """The model as it is used (explorer.io.opened.OpenedModel): its task, its head, what it reads."""
+        """The model as it is used (explorer.io.models.opened.OpenedModel): its task, its head, what it reads."""
         return opened_model(self.key, self.model, self.core)
 
     @property

@@ -8,12 +8,12 @@ import streamlit as st
 
 from explorer import InputError, ModelConfig, Vocab, plots
 from explorer.core.kinds import KINDS
-from explorer.io.checkpoints import save_model
 from explorer.io.files import short
 from explorer.io.inputs import data as D
 from explorer.io.inputs.corpus import tiny_shakespeare
 from explorer.io.inputs.series import finite, read_table
-from explorer.io.models import build, count_parameters
+from explorer.io.models.checkpoints import save_model
+from explorer.io.models.ours import build, count_parameters
 from explorer.training.jobs import TrainingJob
 from explorer.training.trainer import TrainConfig, device_label
 

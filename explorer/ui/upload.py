@@ -9,9 +9,9 @@ import streamlit as st
 
 from explorer import InputError
 from explorer.core.kinds import KINDS
-from explorer.io.checkpoints import load_model
 from explorer.io.files import short
-from explorer.io.opened import opened_from, vocabulary
+from explorer.io.models.checkpoints import load_model
+from explorer.io.models.opened import opened_from, vocabulary
 from explorer.io.readers.foreign import read_foreign
 
 from . import state

@@ -5,7 +5,7 @@ import torch
 import explorer
 from explorer import InputError, ModelConfig, Vocab
 from explorer.analysis import compare as C
-from explorer.io.models import core_parameters
+from explorer.io.models.ours import core_parameters
 
 
 def test_trio_equal_params_and_inits():
@@ -14,7 +14,7 @@ def test_trio_equal_params_and_inits():
     trio = C.random_trio(base, v, match="params", init="forget bias 1")
     target = core_parameters("lstm", 16, 32)
     for m in trio.values():
-        assert abs(explorer.io.models.count_parameters(m.core) - target) / target < 0.05
+        assert abs(explorer.io.models.ours.count_parameters(m.core) - target) / target < 0.05
     assert (trio["lstm"].core.bias_ih_l0[32:64] == 1).all()
     s = C.summary(trio)
     assert "spectral radius of W_hh" in s["rnn"] and s["gru"]["hidden size"] > 32

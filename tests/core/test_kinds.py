@@ -151,9 +151,9 @@ def test_build_with_a_seed_leaves_the_global_random_state_alone():
     torch.manual_seed(123)
     before = torch.rand(1)
     torch.manual_seed(123)
-    m1 = explorer.io.models.build(cfg, vocab, seed=7)
+    m1 = explorer.io.models.ours.build(cfg, vocab, seed=7)
     assert torch.equal(torch.rand(1), before)
-    m2 = explorer.io.models.build(cfg, vocab, seed=7)
+    m2 = explorer.io.models.ours.build(cfg, vocab, seed=7)
     assert all(torch.equal(p, q) for p, q in zip(m1.parameters(), m2.parameters()))
 
 

@@ -14,8 +14,8 @@ from projects import AWDModel, Criterion, Decoder, RNNModel, Scripted, saved
 
 import explorer
 from explorer import InputError, load_recurrent, trace
+from explorer.io.models.tasks import parts_for
 from explorer.io.readers.foreign import read_foreign
-from explorer.io.tasks import parts_for
 
 
 def same_output(stock, mod, x, atol=1e-6):

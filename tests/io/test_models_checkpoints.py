@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from explorer import InputError, ModelConfig, Vocab, load_model, load_recurrent, save_model, trace
-from explorer.io.models import CharModel, SeqModel, comparable_configs, core_parameters, count_parameters
+from explorer.io.models.ours import CharModel, SeqModel, comparable_configs, core_parameters, count_parameters
 
 
 def char_model(kind="lstm", **kw):

@@ -20,7 +20,7 @@ def test_every_model_is_listed_and_matches_its_card():
     for name in NAMES:
         m = explorer.load_pretrained(name)
         c = cards[name]
-        assert explorer.io.models.count_parameters(m) == c["parameters"]
+        assert explorer.io.models.ours.count_parameters(m) == c["parameters"]
         assert m.cfg.kind == c["config"]["kind"] == name.split("-")[1]
         assert c["recipe"].startswith("python -m explorer.training") and c["steps"] == 4000
     for name in NAMES[:3]:
@@ -51,5 +51,5 @@ def test_adding_lstm_beats_the_baseline_tenfold_on_fresh_samples():
 
 def test_pretrained_folder_is_small():
     import os
-    total = sum(os.path.getsize(p) for p in explorer.io.pretrained.directory().glob("*"))
+    total = sum(os.path.getsize(p) for p in explorer.io.models.pretrained.directory().glob("*"))
     assert total < 30 * 2**20

@@ -10,7 +10,7 @@ import torch
 from reference import reference
 
 from explorer.io.inputs.data import TASK_SHAPES, Vocab
-from explorer.io.models import ModelConfig, build
+from explorer.io.models.ours import ModelConfig, build
 from explorer.training.history import History
 from explorer.training.jobs import TrainingJob
 from explorer.training.trainer import TrainConfig, Trainer

@@ -6,7 +6,7 @@ import torch
 from tiny import TEXT, tiny_char
 
 from explorer import InputError, ModelConfig
-from explorer.io.models import SeqModel
+from explorer.io.models.ours import SeqModel
 from explorer.training.trainer import TrainConfig, Trainer, best_device, heldout_loss
 
 

@@ -3,7 +3,7 @@
     found = explorer.io.readers.foreign.read_foreign("model.pt")       # path, bytes or a state_dict
     found.modules["rnn"].module      # stock module with the file's weights, eval mode, float32 or 64
     found.modules["rnn"].assumed     # what the file could not say, e.g. {"nonlinearity": "tanh"}
-    explorer.io.tasks.parts_for(found, "rnn")   # its own embedding and head, by name; opened.py: the task
+    explorer.io.models.tasks.parts_for(found, "rnn")   # its own embedding and head, by name; opened.py: the task
 
 What is read (the content decides, never the file name):
 - safetensors; torch.save zips and legacy pickles through torch.load(weights_only=True);

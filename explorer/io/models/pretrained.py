@@ -11,15 +11,15 @@ from pathlib import Path
 
 from explorer.errors import InputError
 
+from ..files import header_bytes, safetensors_metadata
 from .checkpoints import load_model
-from .files import header_bytes, safetensors_metadata
 
 
 @lru_cache(maxsize=1)
 def directory() -> Path:
     """Where the shipped weights and cards are: inside the installed package (pyproject.toml maps the
     repository's pretrained/ to explorer/_pretrained), else the checkout's own pretrained/."""
-    package = Path(__file__).resolve().parents[1]          # explorer/ (this file is explorer/io/pretrained.py)
+    package = Path(__file__).resolve().parents[2]          # explorer/ (this file is explorer/io/models/pretrained.py)
     installed = package / "_pretrained"
     if any(installed.glob("*.safetensors")):
         return installed

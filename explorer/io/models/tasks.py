@@ -23,9 +23,9 @@ from torch import Tensor, nn
 
 from explorer.errors import InputError
 
-from . import budget
-from .readers.foreign import _CELL, _LAYER
-from .readers.found import Foreign
+from .. import budget
+from ..readers.foreign import _CELL, _LAYER
+from ..readers.found import Foreign
 
 TASKS = ("language model", "classifier", "regressor", "encoder")
 _EMB_NAME = re.compile(r"emb|encoder|lookup|tok|word", re.I)

@@ -28,14 +28,14 @@ from torch import Tensor, nn
 
 from explorer.errors import InputError
 
+from ..files import read_bytes
+from ..inputs.data import Vocab
+from ..inputs.series import Scaler, Table, finite, read_table
+from ..inputs.tokens import TokenVocab, read_vocabulary
+from ..readers.foreign import FoundModule, read_foreign, with_settings
 from . import tasks
 from .checkpoints import load_model
-from .files import read_bytes
-from .inputs.data import Vocab
-from .inputs.series import Scaler, Table, finite, read_table
-from .inputs.tokens import TokenVocab, read_vocabulary
-from .models import CharModel, SeqModel
-from .readers.foreign import FoundModule, read_foreign, with_settings
+from .ours import CharModel, SeqModel
 
 
 @dataclass

@@ -13,8 +13,8 @@ from explorer.core import kinds
 from explorer.core.kinds import KINDS
 from explorer.errors import InputError
 
-from . import budget
-from .inputs.data import Vocab
+from .. import budget
+from ..inputs.data import Vocab
 
 
 @dataclass

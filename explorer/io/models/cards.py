@@ -1,6 +1,6 @@
 """Write the pretrained models' README.md from the model cards stored inside each checkpoint.
 
-    python -m explorer.io.cards            # rewrites pretrained/README.md (in a checkout)
+    python -m explorer.io.models.cards            # rewrites pretrained/README.md (in a checkout)
 """
 import math
 import os

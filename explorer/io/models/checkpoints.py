@@ -19,10 +19,10 @@ from torch import nn
 
 from explorer.errors import InputError
 
-from . import budget
-from .files import load_safetensors, read_bytes, safetensors_metadata, short
-from .inputs.data import Vocab
-from .models import ModelConfig, build
+from .. import budget
+from ..files import load_safetensors, read_bytes, safetensors_metadata, short
+from ..inputs.data import Vocab
+from .ours import ModelConfig, build
 
 FORMAT_VERSION = 1
 
@@ -88,4 +88,4 @@ def load_model(source, device="cpu") -> tuple[nn.Module, dict]:
 
 
 # Foreign checkpoints (whole pickled models, Lightning, cells, TorchScript …) live in foreign.py.
-from .readers.foreign import load_recurrent, read_foreign  # noqa: E402,F401
+from ..readers.foreign import load_recurrent, read_foreign  # noqa: E402,F401
