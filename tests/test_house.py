@@ -107,6 +107,36 @@ def test_imports_go_down_the_floors():
     assert not wrong, "\n".join(wrong)
 
 
+# Inside io, three rooms over two shared modules: inputs <- readers <- models.
+IO_GROUND = {"explorer.io.files", "explorer.io.budget"}
+IO_ROOMS = {"inputs": set(), "readers": {"inputs"}, "models": {"inputs", "readers"}}
+
+
+def _room(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if len(parts) > 3 and parts[1] == "io" else None
+
+
+def test_io_rooms_import_only_downwards():
+    """The io rooms: what people give (inputs), files -> modules (readers), what a model is (models)."""
+    assert {p.name for p in (ROOT / "io").iterdir() if p.is_dir() and p.name != "__pycache__"} == set(IO_ROOMS)
+    assert {p.name for p in (ROOT / "io").glob("*.py")} == {"__init__.py", "files.py", "budget.py"}
+    wrong = []
+    for p in SOURCES:
+        here = _module(p)
+        if here in IO_GROUND:
+            wrong += [f"{here} imports {d}" for d in _imports(p) if _floor(d) == "io" and d not in IO_GROUND]
+            continue
+        room = _room(here)
+        if room is None:
+            continue
+        for dep in _imports(p):
+            other = _room(dep)
+            if other is not None and other != room and other not in IO_ROOMS[room]:
+                wrong.append(f"{here} imports {dep} ({room} may import {sorted(IO_ROOMS[room]) or 'no other room'})")
+    assert not wrong, "\n".join(wrong)
+
+
 def test_the_way_up_is_only_lazy():
     """The LAZY_UP imports happen inside a function, never when the module is imported."""
     for module, floor in LAZY_UP:
