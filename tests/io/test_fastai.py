@@ -3,68 +3,13 @@
 {"model": state_dict, "opt": …}; learn.save_encoder() the encoder's state_dict): every layer of the AWD-LSTM
 found and equal to the layer as fastai runs it in eval mode, at 1e-6."""
 import io
-import warnings
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+from libraries import AWD_LSTM, LinearDecoder
 
 from explorer import load_recurrent
 from explorer.io.readers.foreign import read_foreign
-
-
-class WeightDropout(nn.Module):
-    """fastai's, line for line (fastcore's Module replaced by nn.Module's __init__)."""
-
-    def __init__(self, module, weight_p, layer_names="weight_hh_l0"):
-        super().__init__()
-        self.module, self.weight_p, self.layer_names = module, weight_p, [layer_names]
-        for layer in self.layer_names:
-            w = getattr(self.module, layer)
-            delattr(self.module, layer)
-            self.register_parameter(f"{layer}_raw", nn.Parameter(w.data))
-            setattr(self.module, layer, w.clone())
-            if isinstance(self.module, (nn.RNNBase, nn.modules.rnn.RNNBase)):
-                self.module.flatten_parameters = self._do_nothing
-
-    def _setweights(self):
-        for layer in self.layer_names:
-            raw_w = getattr(self, f"{layer}_raw")
-            w = F.dropout(raw_w, p=self.weight_p) if self.training else raw_w.clone()
-            setattr(self.module, layer, w)
-
-    def forward(self, *args):
-        self._setweights()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=UserWarning)
-            return self.module(*args)
-
-    def _do_nothing(self):
-        pass
-
-
-class AWD_LSTM(nn.Module):
-    """fastai's AWD_LSTM's layers (dropouts are identity in eval mode): embedding, then n_layers LSTMs."""
-
-    def __init__(self, vocab_sz=40, emb_sz=12, n_hid=20, n_layers=3):
-        super().__init__()
-        self.encoder = nn.Embedding(vocab_sz, emb_sz, padding_idx=1)
-        self.encoder_dp = nn.Module()
-        self.encoder_dp.emb = self.encoder
-        self.rnns = nn.ModuleList([WeightDropout(nn.LSTM(emb_sz if l == 0 else n_hid, n_hid if l != n_layers - 1 else emb_sz,
-                                                         1, batch_first=True), 0.2) for l in range(n_layers)])
-
-    def forward(self, ids):
-        out = self.encoder(ids)
-        for rnn in self.rnns:
-            out, _ = rnn(out)
-        return out
-
-
-class LinearDecoder(nn.Module):
-    def __init__(self, n_out=40, n_hid=12):
-        super().__init__()
-        self.decoder = nn.Linear(n_hid, n_out)
 
 
 def saved(obj) -> bytes:

@@ -79,6 +79,16 @@ DATA_CALLS = {"collections.OrderedDict", "collections.defaultdict", "builtins.se
               "builtins.complex", "builtins.range", "copyreg._reconstructor", "numpy.core.multiarray._reconstruct",
               "numpy._core.multiarray._reconstruct", "numpy.dtype", "numpy.core.multiarray.scalar",
               "numpy._core.multiarray.scalar", "torch.device", "torch.Size", "torch.nn.parameter.Parameter"}
+# Besides: the inert ones, whose stand-ins (pickles.py) rebuild plain data and run nothing. getattr only as a
+# pickle rebuilds a bound method: on an object the pickle built, by a plain name (refused on a global, such as a
+# module, or a dunder name, and its result may never be called). Paths and argparse Namespaces are what
+# training scripts keep beside the weights; in the data libraries below, every callable rebuilds a pandas object
+# (an item map, a fitted normaliser; pyarrow holds pandas' strings) or numpy's random state, which become inert
+# stand-ins.
+INERT_CALLS = {"builtins.getattr", "pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath", "pathlib.PurePosixPath",
+               "pathlib.PureWindowsPath", "pathlib._local.Path", "pathlib._local.PosixPath",
+               "pathlib._local.WindowsPath", "argparse.Namespace"}
+INERT_MODULES = ("pandas.", "pyarrow.", "numpy.random._pickle.")   # pyarrow: pandas' strings
 _STRINGS = {"SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8", "SHORT_BINSTRING", "BINSTRING", "STRING"}
 
 
@@ -117,11 +127,29 @@ def called_globals(raw: bytes) -> set[str]:
         elif n in ("BINGET", "LONG_BINGET", "GET"):
             stack.append(memo.get(arg))
         elif n == "REDUCE":
-            pop()
-            f = pop()
+            args, f = pop(), pop()
             if isinstance(f, tuple) and f[0] == "g":
                 called.add(f[1])
+                if f[1].rpartition(".")[2] == "getattr":
+                    called.update(_getattr_misuse(args))
+                    stack.append(("m",))           # a method: calling it is refused below
+                    continue
+            elif isinstance(f, tuple) and f[0] == "m":
+                called.add("a method that getattr fetched")
+            elif not (isinstance(f, tuple) and f[0] == "o"):
+                called.add("a callable it computed")
             stack.append(("o",))
+        elif n in ("TUPLE1", "TUPLE2", "TUPLE3"):
+            k = {"TUPLE1": 1, "TUPLE2": 2, "TUPLE3": 3}[n]
+            items = [pop() for _ in range(k)][::-1]
+            stack.append(("t", items))
+        elif n == "TUPLE":
+            items = []
+            while stack and stack[-1] is not MARK:
+                items.append(stack.pop())
+            if stack:
+                stack.pop()
+            stack.append(("t", items[::-1]))
         elif n in ("NEWOBJ", "NEWOBJ_EX"):
             pop()
             if n == "NEWOBJ_EX":
@@ -157,17 +185,38 @@ def called_globals(raw: bytes) -> set[str]:
     return called
 
 
-def refuse_calls(raw: bytes):
-    """Refuse a pickle that calls anything but torch's own rebuild functions and plain data constructors."""
+def _getattr_misuse(args) -> set[str]:
+    """What is wrong with a getattr call's arguments, as names the allowlist refuses (empty when it only
+    rebuilds a bound method of an object the pickle built)."""
+    if not (isinstance(args, tuple) and args[0] == "t" and len(args[1]) == 2):
+        return {"getattr with arguments it computed"}
+    obj, name = args[1]
+    if not (isinstance(name, tuple) and name[0] == "s"):
+        return {"getattr with a name it computed"}
+    if name[1].startswith("__"):
+        return {f"getattr(…, {short(name[1], 40)!r})"}
+    if isinstance(obj, tuple) and obj[0] == "g":
+        return {f"getattr({short(obj[1], 60)}, {short(name[1], 40)!r})"}
+    return set()
+
+
+def admitted(name: str) -> bool:
+    """Whether the allowlist lets a pickle call this global (see DATA_CALLS and INERT_CALLS)."""
     from torch._weights_only_unpickler import _get_allowed_globals
+    return (name in _get_allowed_globals() or name in DATA_CALLS or name in INERT_CALLS or name in PASSTHROUGH
+            or name.startswith(INERT_MODULES) or name.startswith("__torch__."))
+
+
+def refuse_calls(raw: bytes):
+    """Refuse a pickle that calls anything but torch's own rebuild functions, plain data constructors and the
+    inert ones (see INERT_CALLS)."""
     try:
         called = called_globals(raw)
     except Exception:
         raise InputError("this checkpoint's pickle could not be read opcode by opcode (damaged?); re-save it with "
                          "torch.save(model.state_dict(), path) or as safetensors.") from None
-    allowed = set(_get_allowed_globals()) | DATA_CALLS | set(PASSTHROUGH)
     plain = lambda n: "builtins." + n[len("__builtin__."):] if n.startswith("__builtin__.") else n   # protocol 2's name
-    bad = sorted(plain(n) for n in called if plain(n) not in allowed and not n.startswith("__torch__."))
+    bad = sorted(plain(n) for n in called if not admitted(plain(n)))
     if bad:
         raise InputError(f"this file is refused: its pickle calls {', '.join(short(b) for b in bad[:4])}"
                          f"{' …' if len(bad) > 4 else ''} on loading, which a model file never needs; nothing of it was run.")

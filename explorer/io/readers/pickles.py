@@ -38,7 +38,7 @@ DANGEROUS_MODULES = {"os", "posix", "nt", "subprocess", "sys", "shutil", "socket
                      "pickle", "_pickle", "marshal", "ctypes", "code", "codeop", "pty", "multiprocessing",
                      "webbrowser", "signal", "commands", "popen2", "asyncio", "ssl", "urllib", "http", "ftplib",
                      "smtplib", "telnetlib", "dill", "cloudpickle", "joblib", "_io", "io", "tempfile"}
-DANGEROUS_BUILTINS = {"eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals",
+DANGEROUS_BUILTINS = {"eval", "exec", "compile", "open", "__import__", "setattr", "delattr", "globals",
                       "locals", "vars", "input", "breakpoint", "execfile", "file", "reload", "apply", "__builtins__"}
 DANGEROUS_NAMES = {"operator.attrgetter", "operator.methodcaller", "functools.partial", "functools.reduce",
                    "torch.load", "torch.hub.load", "torch.jit.load", "torch.ops.load_library",
@@ -80,6 +80,24 @@ class StandIn:
         return f"<stand-in for {self.pickled_as}>"
 
 
+class BoundMethod(StandIn):
+    """What a pickle rebuilds with getattr(obj, "name"), a bound method such as fastai's
+    `module.flatten_parameters = self._do_nothing`: the object and the name are recorded (in _args, so a walk
+    does not go round to the object again); nothing is looked up, and the result cannot be called (opcodes.py
+    refuses a pickle that calls what getattr returned)."""
+    pickled_as = "builtins.getattr"
+
+
+def plain_dict(*args):
+    """collections.defaultdict(factory) as a plain dict (an optimizer's state): the factory is never called."""
+    return {}
+
+
+# The callables a pickle may call that are not torch's: each rebuilds data and runs nothing.
+INERT_CALLS = {"builtins.getattr": BoundMethod, "__builtin__.getattr": BoundMethod,
+               "collections.defaultdict": plain_dict}
+
+
 def stand_in(name: str) -> type:
     return type(name.rpartition(".")[2] or "StandIn", (StandIn,), {"pickled_as": name, "__module__": __name__})
 
@@ -101,6 +119,7 @@ class Unpickled:
     torchscript: bool = False
     values: dict[str, Any] = field(default_factory=dict)           # plain settings by path ("hyper_parameters.lr")
     objects: dict[str, PickledModule] = field(default_factory=dict)  # other objects (a fitted scaler), inert
+    root: Any = None              # what the pickle rebuilt (tensors, plain data, stand-ins): for a library's reader
 
 
 MAX_VALUES = 5000                 # plain settings kept from one file (a config is a few dozen)
@@ -133,6 +152,9 @@ def plain_array(o) -> Optional[Tensor]:
 
 
 PASSTHROUGH = opcodes.PASSTHROUGH
+# Globals that are data, not a library's classes: left out when a note names what a file pickles.
+PLAIN_DATA = ("torch.", "__torch__.torch.", "builtins.", "__builtin__.", "collections.", "numpy.", "pandas.",
+              "pyarrow.", "argparse.", "pathlib.", "_codecs.", "copyreg.")
 
 
 def _first(value, *rest):
@@ -152,7 +174,7 @@ def load_unsafe_free(data: bytes) -> Unpickled:
                          "code that runs on loading (a model file never needs that); nothing of it was run.")
     allowed = _get_allowed_globals()
     unknown = [n for n in names if n not in allowed and n not in PASSTHROUGH]
-    pairs = [(stand_in(n), n) for n in unknown] + [(_first, n) for n in names if n in PASSTHROUGH]
+    pairs = [(INERT_CALLS.get(n) or stand_in(n), n) for n in unknown] + [(_first, n) for n in names if n in PASSTHROUGH]
     try:
         with torch.serialization.safe_globals(pairs):
             if script:        # torch.load hands TorchScript to torch.jit.load; read its data.pkl ourselves
@@ -165,7 +187,7 @@ def load_unsafe_free(data: bytes) -> Unpickled:
         raise InputError(f"this checkpoint could not be read without running code ({first}); re-save it with "
                          "torch.save(model.state_dict(), path) or as safetensors.") from None
     out = flatten(obj)
-    out.classes = sorted(n for n in unknown if not n.startswith(("torch.", "__torch__.torch.")))
+    out.classes = sorted(n for n in unknown if not n.startswith(PLAIN_DATA))
     out.torchscript = script
     if script:
         _scripted_constants(data, out)
@@ -263,7 +285,7 @@ def flatten(obj) -> Unpickled:
                 walk(v, prefix + str(i) + ".", depth + 1)
 
     walk(obj, "", 0)
-    return Unpickled(tensors, modules, [], values=values, objects=objects)
+    return Unpickled(tensors, modules, [], values=values, objects=objects, root=obj)
 
 
 def _is_scripted(o: StandIn) -> bool:

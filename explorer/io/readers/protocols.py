@@ -1,14 +1,17 @@
-"""Pickle protocols 4 and 5 (Flair's `LanguageModel.save`, `torch.save(..., pickle_protocol=5)`) rewritten as
+"""Pickle protocols 3, 4 and 5 (Flair's `LanguageModel.save`, `torch.save(..., pickle_protocol=5)`) rewritten as
 the protocol-2 opcodes that torch's weights-only reader knows. Nothing of the file runs: the rewrite reads
 the opcodes (pickletools) and writes equivalent ones; the reader then decides what to rebuild, as for
 any other file.
 
-    data = downgrade(data)        # a torch.save zip (or a bare pickle) whose pickle is protocol 4 or 5
+    data = downgrade(data)        # a torch.save zip (or a bare pickle) whose pickle is protocol 3, 4 or 5
 
 What changes, opcode by opcode (the values and the memo stay the same):
 - FRAME (protocol 4's framing) is dropped: it only groups opcodes;
 - SHORT_BINUNICODE and BINUNICODE8 become BINUNICODE;
 - MEMOIZE becomes LONG_BINPUT with the index MEMOIZE would use (the memo's size);
+- bytes (protocol 3's SHORT_BINBYTES, BINBYTES, BINBYTES8; Flair keeps its dictionary's items as bytes) are
+  written as protocol 2 writes them: _codecs.encode(the latin-1 string, "latin1"), a call torch's reader
+  allows; protocol 5's BYTEARRAY8 as bytearray(those bytes);
 - STACK_GLOBAL, which takes a module and a name from the two strings pushed before it, becomes GLOBAL with
   those names; the two pushes go (their memo slots are kept as strings for any later GET of them).
 Out-of-band buffers (protocol 5's NEXT_BUFFER / READONLY_BUFFER) live outside the file, so such a pickle is
@@ -38,9 +41,17 @@ def _unicode(s: str) -> bytes:
     return b"X" + struct.pack("<I", len(b)) + b
 
 
+_BYTES = ("SHORT_BINBYTES", "BINBYTES", "BINBYTES8")
+
+
+def _bytes(b: bytes) -> bytes:
+    """Protocol 2's way to push a bytes object: _codecs.encode(str, "latin1")."""
+    return b"c_codecs\nencode\n" + _unicode(b.decode("latin-1")) + _unicode("latin1") + b"\x86R"
+
+
 def downgrade_pickle(raw: bytes) -> bytes:
-    """The same pickle in protocol 2's opcodes (see the module docstring); raw unchanged below protocol 4."""
-    if protocol(raw) < 4:
+    """The same pickle in protocol 2's opcodes (see the module docstring); raw unchanged below protocol 3."""
+    if protocol(raw) < 3:
         return raw
     try:
         ops = list(pickletools.genops(raw))
@@ -100,6 +111,10 @@ def downgrade_pickle(raw: bytes) -> bytes:
             out.write(b"c" + module.encode() + b"\n" + qual.encode() + b"\n")
         elif name in ("SHORT_BINUNICODE", "BINUNICODE8"):
             out.write(_unicode(str(arg)))
+        elif name in _BYTES:
+            out.write(_bytes(bytes(arg)))
+        elif name == "BYTEARRAY8":
+            out.write(b"c__builtin__\nbytearray\n" + _bytes(bytes(arg)) + b"\x85R")
         else:
             if name in _PUTS:
                 size = max(size, arg + 1)
@@ -110,7 +125,7 @@ def downgrade_pickle(raw: bytes) -> bytes:
 
 
 def downgrade(data: bytes) -> bytes:
-    """A torch.save zip whose data.pkl is protocol 4 or 5, rebuilt with that pickle in protocol 2 (every other
+    """A torch.save zip whose data.pkl is protocol 3, 4 or 5, rebuilt with that pickle in protocol 2 (every other
     record as it was); a bare pickle rewritten; anything else unchanged."""
     if data[:2] == b"PK":
         try:
@@ -120,7 +135,7 @@ def downgrade(data: bytes) -> bytes:
                 if pkl is None:
                     return data
                 raw = z.read(pkl)
-                if protocol(raw) < 4:
+                if protocol(raw) < 3:
                     return data
                 new = downgrade_pickle(raw)
                 buf = io.BytesIO()
@@ -132,6 +147,6 @@ def downgrade(data: bytes) -> bytes:
             raise
         except Exception:        # a damaged zip (any of zipfile's errors): the reader says what it is in its own words
             return data
-    if protocol(data) >= 4:
+    if protocol(data) >= 3:
         return downgrade_pickle(data)
     return data
