@@ -72,7 +72,7 @@ class Dictionary:
 
 def flair_language_model(is_forward_lm=True, hidden=24, nlayers=1, chars="abcdefgh ,.\n", seed=0):
     """LanguageModel.save(): {"state_dict", "dictionary", "is_forward_lm", …} with pickle protocol 4.
-    Returns (bytes, the rnn, the dictionary's items as str)."""
+    Returns (bytes, the rnn, the dictionary's items as str, the state_dict)."""
     torch.manual_seed(seed)
     d = Dictionary()
     for c in chars:
@@ -87,7 +87,7 @@ def flair_language_model(is_forward_lm=True, hidden=24, nlayers=1, chars="abcdef
              "nlayers": nlayers, "embedding_size": 10, "nout": None, "document_delimiter": "\n", "dropout": 0.1,
              "recurrent_type": "LSTM", "has_decoder": True}
     data = library_save(state, {"flair.data": [Dictionary]}, protocol=4)
-    return data, rnn.eval(), [b.decode() for b in d.idx2item]
+    return data, rnn.eval(), [b.decode() for b in d.idx2item], sd
 
 
 # ---- GRU4Rec, the official PyTorch port: gru4rec_pytorch.py (GRU4Rec.savemodel = torch.save(self)), commit d1fc311 ----

@@ -90,13 +90,18 @@ def upload() -> SelectedModel | None:
     emb, head = m.embedding, m.head
     if emb is None:
         return SelectedModel(pkey, label, m.core, m)
+    own = m.recorded.get("vocabulary")                      # the vocabulary the file carries (Flair, fastai …)
     sb.caption(f"This file has an embedding ({emb.num_embeddings:,} × {emb.embedding_dim}, "
                f"'{md_escape(emb.source_key)}')" + (f" and a head ('{md_escape(head.source_key)}', "
                                                      f"{head.out_features:,} outputs)" if head is not None else "")
-               + ": upload its vocabulary to read your own text through them.")
-    vfs = sb.file_uploader("vocabulary (tokens, or the training corpus: several files in order)",
+               + (f"; its own vocabulary, {md_escape(own)}, is used." if own else
+                  ": upload its vocabulary to read your own text through them."))
+    vfs = sb.file_uploader("another vocabulary (tokens, or the training corpus: several files in order)" if own else
+                           "vocabulary (tokens, or the training corpus: several files in order)",
                            type=["txt", "json", "vocab", "tokens"], key="ckpt_vocab", help=VOCAB_HELP,
                            accept_multiple_files=True)
+    if not vfs and own:
+        return SelectedModel(f"{pkey}:own-vocab", label, m.core, m, {"note": f"its own vocabulary ({own})"})
     if not vfs:
         sb.caption("Without a vocabulary the recurrent core reads synthetic inputs.")
         return SelectedModel(pkey, label, m.core, m)

@@ -32,8 +32,9 @@ class TokenVocab:
     """Tokens by id (itos) with their level; unknown tokens map to the vocabulary's own <unk> when
     it has one, else they are left out (unknown() names them first)."""
 
-    def __init__(self, itos: list[str], level: Optional[str] = None):
+    def __init__(self, itos: list[str], level: Optional[str] = None, reverse: bool = False):
         self.itos = list(itos)
+        self.reverse = reverse                # a backward language model reads the text from its end (Flair)
         self.stoi = {t: i for i, t in enumerate(self.itos)}
         plain = [t for t in self.itos if not (t[:1] in "<[" and t[-1:] in ">]" and len(t) > 2)]   # not <unk>, [PAD]
         singles = sum(len(t) == 1 for t in plain)
@@ -46,9 +47,11 @@ class TokenVocab:
     def tokens(self, text: str) -> list[str]:
         """The text cut into this vocabulary's tokens (before mapping to ids)."""
         if self.level == "char":
-            return list(text)
-        eos = [EOS] if EOS in self.stoi else []
-        return [w for line in text.split("\n") if line.strip() for w in line.split() + eos]
+            out = list(text)
+        else:
+            eos = [EOS] if EOS in self.stoi else []
+            out = [w for line in text.split("\n") if line.strip() for w in line.split() + eos]
+        return out[::-1] if self.reverse else out
 
     def known(self, text: str) -> list[str]:
         """The tokens that will be read: unknown ones become <unk> or are left out."""

@@ -237,8 +237,21 @@ def opened_from(found, pre: str, settings: Optional[dict] = None, task: Optional
     if m.scaler is not None:
         m.notes.append(f"This file carries a fitted {m.scaler.source.split()[-1]}; its numbers were read without "
                        "importing scikit-learn, and series are scaled with it.")
+    reverse = bool(found.hints.get(pre, {}).get("reversed"))
     if vocab is not None and parts.embedding is not None:
         m.vocab = vocabulary(vocab, parts.embedding.num_embeddings)
+        if reverse and isinstance(m.vocab, TokenVocab):
+            m.vocab = TokenVocab(m.vocab.itos, m.vocab.level, reverse=True)
+    elif found.vocab and parts.embedding is not None:
+        if len(found.vocab) == parts.embedding.num_embeddings and len(set(found.vocab)) == len(found.vocab):
+            m.vocab = TokenVocab(found.vocab, reverse=reverse)
+            m.recorded["vocabulary"] = found.vocab_from
+            m.notes.append(f"The vocabulary saved in the file, {found.vocab_from}, is used: type text (or ids) "
+                           "and it goes through the model's own embedding; upload another vocabulary to replace it.")
+        else:
+            m.notes.append(f"The file carries {found.vocab_from}, but its {len(found.vocab):,} tokens do not match "
+                           f"the embedding's {parts.embedding.num_embeddings:,} rows; upload the vocabulary it was "
+                           "trained with.")
     return m.eval()
 
 

@@ -50,7 +50,10 @@ def parent(prefix: str) -> Optional[str]:
     module itself) -> None."""
     if not prefix:
         return None
-    parts = prefix.split(".")[:-1]
+    parts = prefix.split(".")
+    own = parts.pop()
+    if own.isdigit() and parts:                             # an element of a list ('G.0'): the list's owner
+        parts.pop()
     while len(parts) >= 2 and parts[-1].isdigit():          # a ModuleList / Sequential: its owner
         parts = parts[:-2]
     return ".".join(parts)
@@ -96,16 +99,27 @@ def _float(w: Tensor, what: str = "a layer") -> Tensor:
     return w.float() if w.dtype.itemsize < 4 else w
 
 
+def _hinted(found: Foreign, prefix: str) -> dict[str, Tensor]:
+    """The tensors a library's reader named for this module (hints), where names under its parent mislead."""
+    hint = found.hints.get(prefix, {})
+    return {hint[k]: found.tensors[hint[k]] for k in ("embedding", "head")
+            if isinstance(hint.get(k), str) and isinstance(found.tensors.get(hint[k]), Tensor)}
+
+
 def parts_for(found: Foreign, prefix: str) -> Parts:
     """The module's own embedding (width = its input size) and head (reading its output, directions ×
-    H_out wide), by name under its parent; see the module docstring."""
+    H_out wide), by name under its parent, or as a library's reader points them out (Foreign.hints);
+    see the module docstring."""
     mod = found.modules[prefix].module
-    owned = _owned(found, prefix)
+    hint = found.hints.get(prefix, {})
+    owned = {**_owned(found, prefix), **_hinted(found, prefix)}
     parts = Parts()
     has_bias = lambda k: k[:-len("weight")] + "bias" in found.tensors
     embs = [k for k, t in owned.items() if t.shape[1] == mod.input_size and not has_bias(k)
-            and _cls(found, k) in ("", "Embedding")]
+            and _cls(found, k) in ("", "Embedding") and k != hint.get("head")]
     embs.sort(key=lambda k: (_cls(found, k) != "Embedding", not _EMB_NAME.search(k.rpartition(".")[0]), k.count("."), k))
+    if hint.get("embedding") in owned and owned[hint["embedding"]].shape[1] == mod.input_size:
+        embs = [hint["embedding"]]                              # named by the library's reader
     if embs:
         w = _float(owned[embs[0]], f"the embedding {embs[0]!r}")
         emb = nn.Embedding(w.shape[0], w.shape[1], dtype=w.dtype)
@@ -120,13 +134,18 @@ def parts_for(found: Foreign, prefix: str) -> Parts:
     # The input embedding is never the head; a tied head has its own name and shares the tensor.
     heads = [k for k, t in owned.items() if t.shape[1] == width and _cls(found, k) in ("", "Linear") and k != emb_key
              and not (_EMB_NAME.search(k.rpartition(".")[0]) and not has_bias(k) and not _HEAD_NAME.search(k))]
+    if isinstance(hint.get("head"), str) and hint["head"] in owned and owned[hint["head"]].shape[1] == width:
+        heads = [hint["head"]]                                  # named by the library's reader (a tied head too)
     heads.sort(key=lambda k: (_cls(found, k) != "Linear", not _HEAD_NAME.search(k.rpartition(".")[0]), not has_bias(k),
                               k.count("."), k))
     if heads:
         key = heads[0]
         w = owned[key]
-        parts.tied = emb_key is not None and _same(w, owned[emb_key])
-        b = found.tensors.get(key[:-len("weight")] + "bias")
+        parts.tied = emb_key is not None and (_same(w, owned[emb_key]) or key == emb_key)
+        b = found.tensors.get(hint["head_bias"]) if key == hint.get("head") and hint.get("head_bias") else \
+            found.tensors.get(key[:-len("weight")] + "bias")
+        if b is not None and b.numel() == w.shape[0]:
+            b = b.reshape(-1)                                    # GRU4Rec's By is an (items, 1) embedding
         w = _float(w, f"the head {key!r}")
         dt = w.dtype
         lin = nn.Linear(w.shape[1], w.shape[0], bias=b is not None, dtype=dt)

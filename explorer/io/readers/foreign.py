@@ -34,10 +34,12 @@ from explorer.errors import InputError
 
 from .. import budget
 from ..files import load_safetensors, read_bytes, short
-from . import fastai, formats, frameworks, opcodes, pickles, protocols, quantized
+from . import fastai, flair, forecasting, formats, frameworks, gru4rec, opcodes, pickles, protocols, quantized
 from .found import Foreign, FoundModule
 
 Source = Union[str, bytes, dict]
+# One module per library's own layout (its key names, wrappers, saved settings): each adapts what was found.
+LAYOUTS = (fastai, flair, gru4rec, forecasting)
 WRAPPERS = ("state_dict", "model_state_dict", "model", "net", "network", "state")
 
 _LAYER = re.compile(r"^(?P<prefix>.*?)\.?(?P<name>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)"
@@ -77,7 +79,7 @@ def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None, *,
                              "for the quantized kernels), which is not read; upload the float model's state_dict from "
                              "before quantization.")
         pickled = found.classes or sorted({m.cls for m in found.pickled.values()})
-        other = formats.not_recurrent(list(found.tensors), pickled)
+        other = forecasting.refusal(pickled, found.values) or formats.not_recurrent(list(found.tensors), pickled)
         if other:
             raise InputError(other)
         what = f" (it pickles {', '.join(pickled[:3])})" if pickled else ""
@@ -103,8 +105,11 @@ def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None, *,
     if low:
         found.notes.append(f"The weights are {' and '.join(low)}; they are traced in float32 (exactly the same "
                            "values, computed at higher precision).")
-    return Foreign(found.modules, found.tensors, found.classes, found.notes, found.source, found.pickled,
-                   found.values, found.objects)
+    out = Foreign(found.modules, found.tensors, found.classes, found.notes, found.source, found.pickled,
+                  found.values, found.objects, root=found.root)
+    for layout in LAYOUTS:
+        layout.adapt(out)
+    return out
 
 
 def saved_settings(values: dict) -> dict:
@@ -147,6 +152,7 @@ class _Read:
     modules: dict[str, FoundModule] = field(default_factory=dict)
     values: dict = field(default_factory=dict)
     objects: dict = field(default_factory=dict)
+    root: object = None
 
 
 def _read(source: Source) -> _Read:
@@ -246,7 +252,7 @@ def _unwrap(un: pickles.Unpickled, source: str) -> _Read:
     if tensors and all(k.startswith("module.") for k in tensors):
         tensors = {k[7:]: v for k, v in tensors.items()}
         mods = {(k[7:] if k.startswith("module.") else ("" if k == "module" else k)): v for k, v in mods.items()}
-    return _Read(tensors, mods, list(un.classes), [], source, values=un.values, objects=un.objects)
+    return _Read(tensors, mods, list(un.classes), [], source, values=un.values, objects=un.objects, root=un.root)
 
 
 def _has_recurrent(tensors, prefix) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Optional
 
 from torch import Tensor, nn
 
@@ -30,3 +31,10 @@ class Foreign:
     pickled: dict[str, PickledModule] = field(default_factory=dict)   # module classes by prefix
     values: dict = field(default_factory=dict)              # plain settings saved beside the weights
     objects: dict[str, PickledModule] = field(default_factory=dict)   # e.g. a fitted scaler, inert
+    # What a library's reader (fastai.py, flair.py, gru4rec.py, forecasting.py) found in its own layout:
+    library: str = ""                                       # "Flair", "GRU4Rec" … ("" when no layout was recognised)
+    vocab: Optional[list[str]] = None                       # the tokens the file carries (Flair's dictionary, an item map)
+    vocab_from: str = ""                                    # where they come from, for people
+    hints: dict[str, dict] = field(default_factory=dict)    # per module: {"embedding": key, "head": key,
+                                                            #  "head_bias": key, "reversed": True} where names mislead
+    root: Any = None                                        # what the pickle rebuilt (inert), for those readers

@@ -145,3 +145,26 @@ def frame(o) -> Optional[tuple[list, dict[Any, list]]]:
             if 0 <= pos < len(columns) and len(col) == len(rows):
                 out[columns[pos]] = col
     return (rows, {c: out[c] for c in columns if c in out}) if out else None
+
+
+_SCALAR = {"f8": "d", "f4": "f", "i8": "q", "i4": "i", "u8": "Q", "u4": "I", "b1": "?"}
+
+
+def scalar(o) -> Optional[float]:
+    """A number: plain, or a numpy scalar (numpy's scalar(dtype, raw bytes), e.g. np.mean's result)."""
+    if isinstance(o, (int, float)) and not isinstance(o, bool):
+        return float(o)
+    if not (_is(o, "multiarray.scalar") and len(_args(o)) == 2 and isinstance(_args(o)[1], bytes)):
+        return None
+    dt, raw = _args(o)
+    code = str(_args(dt)[0]) if _args(dt) else ""
+    fmt = _SCALAR.get(code)
+    if fmt is None or len(raw) != struct.calcsize(fmt):
+        return None
+    return float(struct.unpack("<" + fmt, raw)[0])
+
+
+def scalar_text(o) -> str:
+    """A number as people read it (4 significant digits), or "" when it is not one."""
+    v = scalar(o)
+    return "" if v is None else f"{v:.4g}"
