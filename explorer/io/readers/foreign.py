@@ -220,6 +220,7 @@ def _read_legacy(data: bytes) -> _Read:
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
+        opcodes.refuse_calls(data)                 # a call outside the allowlist is named first
         names = opcodes.pickle_globals(data)
         bad = [n for n in names if pickles.dangerous(n)]
         if bad:
