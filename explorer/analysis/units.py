@@ -86,7 +86,10 @@ REGEX_HELP = ("RE2 syntax (linear time, so no pattern can stall the server): cha
               "groups, alternation, repetition and anchors work; backreferences (\\1) and "
               "look-arounds ((?=…), (?!…), (?<=…), (?<!…)) do not exist in it.")
 MAX_PATTERN = 1000          # characters: longer patterns are refused before compiling
-MAX_PROGRAM = 50_000        # RE2 instructions (r"[\pL\pN]{100}$" compiles to 134,204; r"\bthe\b" to 9)
+# RE2 instructions (r"[\pL\pN]{100}$" compiles to 134,204, r"(?s).{700}x" to 4,905, r"\bthe\b" to 9). RE2's DFA
+# keeps states as large as the program; over non-ASCII text a program past ~4,000 fills its cache and matching
+# slows a hundredfold (r"(?s).{700}x": 2.2 s on 100,000 characters, r"(?s).{500}x" 0.04 s).
+MAX_PROGRAM = 4_000
 SAMPLE, MAX_SECONDS = 50_000, 3.0   # characters timed first, and the most a whole text may take
 
 
@@ -133,14 +136,19 @@ def regex_track(text: str, regex: str) -> Tensor:
     edges = np.zeros(n + 1, dtype=np.int64)        # +1 where a match starts, -1 where it ends
     # RE2 is linear in the text, but its constant depends on the pattern: nested stars can push it off its
     # DFA onto the NFA, ~1000 times slower per character. Time it on a sample and refuse what would stall.
-    if n > SAMPLE:
+    # Two samples, a small one first, so that a pattern that stalls is refused in a few tenths of a second
+    # (a counted repetition such as [^x]{1000} over non-ASCII text is as slow as nested stars).
+    for size in (SAMPLE // 25, SAMPLE):
+        if n <= size:
+            break
         t0 = time.perf_counter()
-        for _ in pat.finditer(text[:SAMPLE]):
+        for _ in pat.finditer(text[:size]):
             pass
-        guess = (time.perf_counter() - t0) * n / SAMPLE
+        guess = (time.perf_counter() - t0) * n / size
         if guess > MAX_SECONDS:
             raise InputError(f"the regular expression {short(regex, 60)!r} would take about {guess:.0f} s over "
-                             f"{n:,} characters (its nested repetitions defeat the fast matcher); simplify it.")
+                             f"{n:,} characters (nested or long repetitions such as {{1000}} defeat the fast "
+                             "matcher on this text); simplify it.")
     for mt in pat.finditer(text):
         s, e = mt.start(), mt.end()
         e = max(e, s + 1)

@@ -76,7 +76,7 @@ def text_input(p: SelectedModel, where=st) -> UserInput:
     labels = vocab.known(text) if hasattr(vocab, "known") else list(text)
     per_char = not words and len(labels) == len(text)
     return UserInput("text:" + digest(text) + ":" + str(len(ids)), ids, text if per_char else None,
-                     up.name if up is not None else sample, labels=labels)
+                     short(up.name, 60) if up is not None else sample, labels=labels)
 
 
 def series_input(p: SelectedModel, where=st) -> UserInput | None:

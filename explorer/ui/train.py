@@ -52,7 +52,7 @@ def _source(task_label: str, seq_len: int):
         up = st.file_uploader("training text (.txt)", type=["txt"], key="train_upload")
         if up is None:
             raise InputError("upload a .txt file to train on.")
-        return D.read_text(up.getvalue(), max_chars=state.MAX_CHARS, name=up.name)
+        return D.read_text(up.getvalue(), max_chars=state.MAX_CHARS, name=short(up.name, 60))
     if "Shakespeare" in task_label:
         return tiny_shakespeare()
     if kind == "series":

@@ -36,7 +36,7 @@ def _read(name: str, data: bytes) -> dict:
     if key not in cache:
         try:
             model, card = load_model(data)
-            cache[key] = {"ours": SelectedModel(key, name, model.core, model, card)}
+            cache[key] = {"ours": SelectedModel(key, short(name, 60), model.core, model, card)}
         except InputError:                                   # not ours: a foreign checkpoint
             try:
                 cache[key] = {"foreign": read_foreign(data), "key": key}

@@ -8,6 +8,7 @@ import resource
 import struct
 import time
 
+import libraries
 import pytest
 import torch
 import torch.nn as nn
@@ -20,7 +21,7 @@ from explorer.io.inputs.data import read_text
 from explorer.io.inputs.series import read_table
 from explorer.io.inputs.tokens import read_vocabulary
 
-N_FILES, N_TEXTS = 360, 160
+N_FILES, N_TEXTS = 520, 160
 
 
 def _sources() -> dict[str, bytes]:
@@ -37,7 +38,25 @@ def _sources() -> dict[str, bytes]:
     return {"state_dict": sd.getvalue(), "legacy": legacy.getvalue(), "lightning": ckpt.getvalue(),
             "whole": saved(RNNModel("GRU", 20, 4, 6, 1)), "sentiment": saved(Sentiment(12, 4, 3)),
             "safetensors": save({"rnn." + k: v.contiguous() for k, v in nn.RNN(3, 4).state_dict().items()},
-                                metadata={"note": "x"}), "ours": ours}
+                                metadata={"note": "x"}), "ours": ours,
+            # the libraries' layouts (tests/libraries.py): protocol 4, getattr, pandas, pyarrow, numpy random states
+            "flair": libraries.flair_language_model()[0], "gru4rec": libraries.gru4rec_official()[0],
+            "gru4rec_trainer": libraries.gru4rec_pytorch_checkpoint()[0],
+            "forecasting": libraries.forecasting_checkpoint()[0], "darts": libraries.darts_model_pt(),
+            "fastai_export": libraries.fastai_export()[0],
+            # the defects of the last measurement, kept as seeds
+            "weight_hr_1d": _sd({**_lstm_proj(), "rnn.weight_hr_l0": torch.zeros(5)}),
+            "proj_equal": _sd({**_lstm_proj(), "rnn.weight_hr_l0": torch.zeros(6, 6)})}
+
+
+def _lstm_proj() -> dict:
+    return {"rnn." + k: v for k, v in nn.LSTM(3, 6, proj_size=2).state_dict().items()}
+
+
+def _sd(d) -> bytes:
+    buf = io.BytesIO()
+    torch.save(d, buf)
+    return buf.getvalue()
 
 
 def _zip_mutant(data: bytes, rng: random.Random) -> bytes:
@@ -125,7 +144,8 @@ def test_bad_texts_csvs_vocabularies_and_regexes():
         blob = bytes(rng.randrange(256) for _ in range(rng.randint(0, 300)))
         csv = rng.choice([b"a,b\n1,2\n3,4\n", b"t;v\n1;1e300\n2;3\n", b'"d","x"\n"1949-01",1\n"1949-02",\n',
                           b"x\n" + b"9" * 200_000 + b"\n1\n", b"1,2,3\n4,5\n", b"", b"\xff\xfe"]) + blob[:rng.randint(0, 20)]
-        vocab = rng.choice([json.dumps({"a": 0, "b": 2}).encode(), b"[1, 2]", b"a\nb\n", blob, b"{" * 3000])
+        vocab = rng.choice([json.dumps({"a": 0, "b": 2}).encode(), b"[1, 2]", b"a\nb\n", blob, b"{" * 3000,
+                            b"[" * 100_000 + b"]" * 100_000])
         regex = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
         for what, call in (("text", lambda: read_text(blob)), ("csv", lambda: read_table(csv).features()),
                            ("vocabulary", lambda: read_vocabulary(vocab, 12)),
@@ -136,3 +156,25 @@ def test_bad_texts_csvs_vocabularies_and_regexes():
                 _one_line(e, what)
             except Exception as e:  # noqa: BLE001
                 pytest.fail(f"{what} case {k} raised {type(e).__name__}: {str(e)[:200]} ({ascii(regex)[:80]})")
+
+
+def test_long_repetitions_over_non_ascii_text_are_refused_at_once():
+    """RE2's DFA over non-ASCII text slows a hundredfold once a pattern's program outgrows its cache."""
+    rng = random.Random(3)
+    text = "".join(rng.choice("é字yabx \n") for _ in range(100_000))
+    for regex in ("[^x]{1000}y", "(?s).{1000}x", "(?s).{700}x"):
+        with pytest.raises(InputError, match="instructions") as e:
+            regex_track(text, regex)
+        _one_line(e.value, regex)
+    assert regex_track(text, "(?s).{50}x").sum() > 0             # shorter repetitions still run
+
+
+@pytest.mark.parametrize("name", ["evil\nname.txt", "\x1b[31mred\x1b[0m.csv", "n" * 320 + ".txt"])
+def test_file_names_are_never_copied_raw_into_messages(name):
+    for call in (lambda: read_text(b"\x00\x01binary", name=name), lambda: read_table(b"", name=name),
+                 lambda: read_text(b"   ", name=name)):
+        with pytest.raises(InputError) as e:
+            call()
+        msg = str(e.value)
+        _one_line(e.value, name)
+        assert "\x1b" not in msg and len(msg) < 250, msg

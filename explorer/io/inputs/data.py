@@ -94,6 +94,7 @@ def read_text(data: bytes, *, max_chars: int = 2_000_000, name: str = "the file"
 
     Refuses binary files, invalid UTF-8, empty text and text over max_chars, each with a
     one-sentence InputError."""
+    name = short(name, 60)                # a file name as people gave it: no newline or escape in a message
     if not isinstance(data, (bytes, bytearray)):
         raise InputError(f"{name} must be bytes, got {type(data).__name__}.")
     if len(data) > 4 * max_chars + 4:       # a UTF-8 char is at most 4 bytes

@@ -74,6 +74,7 @@ class Table:
 
 def read_table(data: bytes, *, max_rows: int = MAX_ROWS, name: str = "the CSV file") -> Table:
     """A CSV (comma, semicolon or tab; with or without a header row) as numeric and label columns."""
+    name = short(name, 60)
     text = read_text(data, max_chars=100_000_000, name=name)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")

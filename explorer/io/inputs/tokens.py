@@ -88,6 +88,9 @@ def read_vocabulary(data: bytes, rows: int) -> TokenVocab:
     if stripped[:1] in "{[":
         try:
             obj = json.loads(stripped)
+        except RecursionError:
+            raise InputError("the JSON vocabulary nests lists or objects too deeply to be a vocabulary; upload a "
+                             "{token: id} object, a token list or the corpus.") from None
         except ValueError:
             obj = None
         if isinstance(obj, dict) and all(isinstance(v, int) for v in obj.values()):

@@ -299,6 +299,10 @@ def _rebuild(prefix: str, g: dict, pickled: Optional[pickles.PickledModule], ove
                          "or not 2-D); is the file cut short?")
     rows, h_out = w_hh.shape
     w_hr = g.get(("weight_hr", 0, False))
+    if w_hr is not None and (w_hr.dim() != 2 or w_hr.shape[0] >= w_hr.shape[1] or w_hr.shape[0] != h_out):
+        raise InputError(f"the projection weight_hr_l0 under {short(name)!r} has shape {tuple(w_hr.shape)}, which is no "
+                         "LSTM projection: PyTorch's is (proj_size, hidden_size), proj_size smaller than hidden_size and "
+                         f"equal to weight_hh_l0's width ({h_out} here); is the file damaged?")
     proj = w_hr.shape[0] if w_hr is not None else 0
     H = w_hr.shape[1] if w_hr is not None else h_out
     for what, n in (("the input size", w_ih.shape[1]), ("the hidden size", H), ("the projection", proj or 1)):
