@@ -63,8 +63,13 @@ def text_input(p: SelectedModel, where=st) -> UserInput:
         elif "text" in st.query_params:
             del st.query_params["text"]
     vocab = p.model.vocab
-    unknown = vocab.unknown(text)
     words = getattr(vocab, "level", "char") == "word"
+    if text == D.SAMPLES[sample] and hasattr(vocab, "sample") and len(vocab.encode(text)) == 0 and vocab.sample():
+        # The file's own vocabulary (item ids, another language) knows none of the sample: read its own tokens.
+        text = vocab.sample()
+        where.caption(md_escape(f"This model's vocabulary knows none of the sample's {'words' if words else 'characters'}, "
+                                f"so it reads {len(vocab.tokens(text))} of its own tokens; type your own in the box."))
+    unknown = vocab.unknown(text)
     if unknown:
         what = "word(s)" if words else "character(s)"
         fate = ("read as the unknown symbol" if getattr(vocab, "unk", 0) is not None else "left out (the vocabulary has no <unk>)")

@@ -25,7 +25,7 @@ from explorer.errors import InputError
 
 from .data import read_text
 
-EOS, UNKS = "<eos>", ("<unk>", "<UNK>", "[UNK]", "<oov>")
+EOS, UNKS = "<eos>", ("<unk>", "<UNK>", "[UNK]", "<oov>", "xxunk")     # xxunk: fastai's
 
 
 class TokenVocab:
@@ -65,6 +65,14 @@ class TokenVocab:
         ids = ids.tolist() if isinstance(ids, Tensor) else ids
         sep = "" if self.level == "char" else " "
         return sep.join(self.itos[i] if 0 <= i < len(self.itos) else "?" for i in ids)
+
+    def sample(self, n: int = 24) -> str:
+        """A text made of the vocabulary's own first n ordinary tokens (no <unk>, [PAD] or fastai's xx… markers),
+        for a model whose vocabulary knows none of a sample text's words (item ids, another language)."""
+        special = lambda s: (s[:1] in "<[" and s[-1:] in ">]" and len(s) > 2) or (s.startswith("xx") and "xxunk" in self.stoi)
+        plain = [s for s in self.itos if s.strip() and not special(s)][:n]
+        out = "".join(plain) if self.level == "char" else " ".join(plain)
+        return out[::-1] if self.reverse else out
 
     def unknown(self, text: str) -> list[str]:
         """Tokens of the text outside the vocabulary, in order of first appearance."""
