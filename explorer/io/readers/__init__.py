@@ -8,8 +8,14 @@
     frameworks.py   Keras (.keras, .h5) and ONNX recurrent layers as stock modules, exactly
     quantized.py    dynamically quantized LSTMs/GRUs as their dequantized float models
     formats.py      what a file is when it is nothing we read (torch.export, BERT, Mamba …)
-  One module per library's own layout (its key names, wrappers and saved settings):
-    fastai.py       fastai / ULMFiT: the AWD-LSTM's WeightDropout halves put back together
+    frames.py       the plain data of pickled pandas / numpy objects (an item map, a normaliser's numbers)
+  One module per library's own layout (its key names, wrappers and saved settings), each with adapt(found),
+  called by foreign.py in turn (LAYOUTS); a new library is one new file:
+    fastai.py       fastai / ULMFiT: WeightDropout halves put back together; learn.export()'s vocabulary, decoder
+    flair.py        Flair's LanguageModel.save(): its dictionary as the vocabulary, is_forward_lm
+    gru4rec.py      GRU4Rec (official port: GRUCells, item map, tied head h·Wyᵀ + By) and GRU4REC-pytorch
+    forecasting.py  pytorch-forecasting and Darts: batch_first as they build it, a GroupNormalizer's numbers,
+                    Darts' model.pt (no weights: model.pt.ckpt beside it)
 
 Imports: explorer.core (the kinds), explorer.errors, and io/files.py and io/budget.py below it;
 nothing from io/models.
