@@ -43,6 +43,11 @@ def text_input(p: SelectedModel, where=st) -> UserInput:
     if st.session_state.get("_sample_shown") != sample:          # a new sample replaces the text area
         st.session_state["text_area"] = D.SAMPLES[sample]
         st.session_state["_sample_shown"] = sample
+    # A file's own vocabulary that knows none of the sample (item ids, another language): its own tokens instead.
+    vocab = p.model.vocab
+    own = vocab.sample() if hasattr(vocab, "sample") and len(vocab.encode(D.SAMPLES[sample])) == 0 else ""
+    if own and st.session_state.get("text_area") == D.SAMPLES[sample]:
+        st.session_state["text_area"] = own
     text = None
     if up is not None:
         try:
@@ -64,11 +69,9 @@ def text_input(p: SelectedModel, where=st) -> UserInput:
             del st.query_params["text"]
     vocab = p.model.vocab
     words = getattr(vocab, "level", "char") == "word"
-    if text == D.SAMPLES[sample] and hasattr(vocab, "sample") and len(vocab.encode(text)) == 0 and vocab.sample():
-        # The file's own vocabulary (item ids, another language) knows none of the sample: read its own tokens.
-        text = vocab.sample()
+    if own and text == own:
         where.caption(md_escape(f"This model's vocabulary knows none of the sample's {'words' if words else 'characters'}, "
-                                f"so it reads {len(vocab.tokens(text))} of its own tokens; type your own in the box."))
+                                f"so the box holds {len(vocab.tokens(text))} of its own tokens; type your own."))
     unknown = vocab.unknown(text)
     if unknown:
         what = "word(s)" if words else "character(s)"

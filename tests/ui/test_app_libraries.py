@@ -42,6 +42,7 @@ def test_a_flair_model_reads_typed_text_through_its_own_dictionary():
 def test_gru4rec_reads_its_own_item_ids():
     at = upload_checkpoint(run_app(), "gru4rec.pt", FILES["gru4rec.pt"]())
     assert any("knows none of the sample" in c.value for c in at.caption)
+    assert at.text_area(key="text_area").value.startswith("1000 1007 1014")
     at.text_area(key="text_area").set_value("1000 1014 1203 1007").run()
     ok(at)
     assert [str(t) for t in gates(at)["h"]["ticktext"]] == ["1000", "1014", "1203", "1007"]
