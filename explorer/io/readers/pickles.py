@@ -30,6 +30,7 @@ from torch import Tensor
 
 from explorer.errors import InputError
 
+from ..files import short
 from . import opcodes
 
 # Globals that run code or touch the system. A pickle naming any of them is refused outright:
@@ -157,6 +158,17 @@ PLAIN_DATA = ("torch.", "__torch__.torch.", "builtins.", "__builtin__.", "collec
               "pyarrow.", "argparse.", "pathlib.", "_codecs.", "copyreg.")
 
 
+def torch_reason(e: Exception) -> str:
+    """The one line of torch.load's weights-only message that says what failed (its paragraph names PyTorch 2.6's
+    default and asks for an issue; the reason follows "WeightsUnpickler error:"), cleaned for a message."""
+    text = str(e)
+    hit = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+    if hit:
+        return short(re.sub(r"<class '[\w.]*\.pickles\.(\w+)'>", r"\1", hit[1]), 140)   # our stand-in: its name
+    lines = [s.strip() for s in text.splitlines() if s.strip()]
+    return short(lines[0] if lines else type(e).__name__, 140)
+
+
 def _first(value, *rest):
     return value
 
@@ -182,10 +194,13 @@ def load_unsafe_free(data: bytes) -> Unpickled:
                 obj = torch.serialization._load(reader, "cpu", weights_only)
             else:
                 obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as e:      # torch's messages are paragraphs; the first line is what matters
-        first = str(e).strip().splitlines()[0][:140] if str(e).strip() else type(e).__name__
-        raise InputError(f"this checkpoint could not be read without running code ({first}); re-save it with "
-                         "torch.save(model.state_dict(), path) or as safetensors.") from None
+    except Exception as e:      # torch's messages are paragraphs: the reason is one line of them
+        reason = torch_reason(e)
+        classes = [n for n in unknown if not n.startswith(PLAIN_DATA)]
+        advice = (f"save the model's state_dict from the code that defines {short(classes[0])} instead"
+                  if classes else "upload the file as your training script saved it")
+        raise InputError(f"this checkpoint's pickle holds something the weights-only reader does not rebuild "
+                         f"({reason}); nothing of it was run; {advice}.") from None
     out = flatten(obj)
     out.classes = sorted(n for n in unknown if not n.startswith(PLAIN_DATA))
     out.torchscript = script
