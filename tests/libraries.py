@@ -332,3 +332,16 @@ def fastai_export(vocab_size=40, seed=0):
                                 "fastai.text.models.awdlstm": [AWD_LSTM, WeightDropout],
                                 "fastai.text.models.core": [LinearDecoder]})
     return data, lm
+
+
+def assert_awd_layers_equal(found, lm, atol: float):
+    """Every WeightDropout-wrapped LSTM of an AWD-LSTM language model (lm[0].rnns) equals the module found for it,
+    each fed the one before's output, as fastai runs them in eval mode."""
+    x = torch.randn(2, 9, lm[0].rnns[0].module.input_size)
+    with torch.no_grad():
+        for k, wd in enumerate(lm[0].rnns):
+            mod = found.modules[f"0.rnns.{k}.module"].module
+            mod.batch_first = True
+            want = wd(x)[0]
+            torch.testing.assert_close(mod(x)[0], want, rtol=0, atol=atol)
+            x = want

@@ -6,7 +6,7 @@ import io
 
 import torch
 import torch.nn as nn
-from libraries import AWD_LSTM, LinearDecoder
+from libraries import AWD_LSTM, LinearDecoder, assert_awd_layers_equal
 
 from explorer import load_recurrent
 from explorer.io.readers.foreign import read_foreign
@@ -25,14 +25,7 @@ def test_learn_save_of_an_awd_lstm_language_model_finds_every_layer_exactly():
     found = read_foreign(saved({"model": lm.state_dict(), "opt": opt.state_dict()}))     # learn.save("lm")
     assert set(found.modules) == {"0.rnns.0.module", "0.rnns.1.module", "0.rnns.2.module"}
     assert any("WeightDropout" in n for n in found.notes)
-    x = torch.randn(2, 9, 12)
-    with torch.no_grad():
-        for k, wd in enumerate(lm[0].rnns):
-            mod = found.modules[f"0.rnns.{k}.module"].module
-            mod.batch_first = True
-            want = wd(x)[0]
-            torch.testing.assert_close(mod(x)[0], want, rtol=0, atol=1e-6)
-            x = want
+    assert_awd_layers_equal(found, lm, 1e-6)
 
 
 def test_learn_save_encoder_too():

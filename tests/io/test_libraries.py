@@ -135,14 +135,7 @@ def test_fastai_export_pkl_opens_every_layer_with_its_vocabulary_and_decoder():
     data, lm = L.fastai_export(vocab_size=40)
     found = read_foreign(data)
     assert set(found.modules) == {"0.rnns.0.module", "0.rnns.1.module", "0.rnns.2.module"} and found.library == "fastai"
-    x = torch.randn(2, 9, 12)
-    with torch.no_grad():
-        for k, wd in enumerate(lm[0].rnns):
-            mod = found.modules[f"0.rnns.{k}.module"].module
-            mod.batch_first = True
-            want = wd(x)[0]
-            torch.testing.assert_close(mod(x)[0], want, rtol=0, atol=ATOL)
-            x = want
+    L.assert_awd_layers_equal(found, lm, ATOL)
     m = explorer.open_model(data, prefix="0.rnns.2.module")
     assert m.head.source_key == "1.decoder.weight" and m.task == "language model"
     assert m.vocab is None or len(m.vocab) == 40                  # the last layer reads the one before, not tokens

@@ -101,11 +101,14 @@ def called_globals(raw: bytes) -> set[str]:
     memo: dict = {}
     called: set[str] = set()
 
-    def pop_to_mark():
+    def pop_to_mark() -> list:
+        """The items above the last MARK, in the order they were pushed (the MARK goes too)."""
+        items = []
         while stack and stack[-1] is not MARK:
-            stack.pop()
+            items.append(stack.pop())
         if stack:
             stack.pop()
+        return items[::-1]
 
     def pop():
         return stack.pop() if stack else None
@@ -144,12 +147,7 @@ def called_globals(raw: bytes) -> set[str]:
             items = [pop() for _ in range(k)][::-1]
             stack.append(("t", items))
         elif n == "TUPLE":
-            items = []
-            while stack and stack[-1] is not MARK:
-                items.append(stack.pop())
-            if stack:
-                stack.pop()
-            stack.append(("t", items[::-1]))
+            stack.append(("t", pop_to_mark()))
         elif n in ("NEWOBJ", "NEWOBJ_EX"):
             pop()
             if n == "NEWOBJ_EX":
@@ -161,13 +159,9 @@ def called_globals(raw: bytes) -> set[str]:
             pop_to_mark()
             stack.append(("o",))
         elif n == "OBJ":
-            items = []
-            while stack and stack[-1] is not MARK:
-                items.append(stack.pop())
-            if stack:
-                stack.pop()
-            if items and isinstance(items[-1], tuple) and items[-1][0] == "g":
-                called.add(items[-1][1])
+            items = pop_to_mark()
+            if items and isinstance(items[0], tuple) and items[0][0] == "g":
+                called.add(items[0][1])
             stack.append(("o",))
         elif n == "MARK":
             stack.append(MARK)
