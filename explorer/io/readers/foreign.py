@@ -295,8 +295,8 @@ def _rebuild(prefix: str, g: dict, pickled: Optional[pickles.PickledModule], ove
     bias = ("bias_ih", 0, False) in g
     w_hh, w_ih = g.get(("weight_hh", 0, False)), g.get(("weight_ih", 0, False))
     if w_hh is None or w_ih is None or w_hh.dim() != 2 or w_ih.dim() != 2:
-        raise InputError(f"the recurrent weights under {name!r} are incomplete (weight_ih_l0/weight_hh_l0 missing "
-                         "or not 2-D); is the file cut short?")
+        raise InputError(f"the recurrent weights under {short(name)!r} are incomplete (weight_ih_l0 or weight_hh_l0 is "
+                         "missing or not 2-D); check that the file holds the whole model's weights.")
     rows, h_out = w_hh.shape
     w_hr = g.get(("weight_hr", 0, False))
     if w_hr is not None and (w_hr.dim() != 2 or w_hr.shape[0] >= w_hr.shape[1] or w_hr.shape[0] != h_out):

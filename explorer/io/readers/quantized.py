@@ -46,7 +46,8 @@ def dequantized(prefix: str, entries: dict[int, dict], attrs: Optional[dict] = N
     name = short(prefix or "(top level)")
     E = len(entries)
     if sorted(entries) != list(range(E)) or not all({"w_ih", "w_hh"} <= set(e) for e in entries.values()):
-        raise InputError(f"the quantized weights under {name!r} are incomplete; is the file cut short?")
+        raise InputError(f"the quantized weights under {short(name)!r} are incomplete; check that the file holds the whole "
+                         "quantized model's state_dict.")
     w = {k: {s: (t.dequantize() if t.is_quantized else t).float() for s, t in e.items() if isinstance(t, Tensor)}
          for k, e in entries.items()}
     rows, H = w[0]["w_hh"].shape
