@@ -30,7 +30,7 @@ from explorer.io.models.pretrained import list_pretrained, load_pretrained
 # Every floor's modules, so a notebook reaches explorer.analysis.units (say) after `import explorer`.
 # Imported by name, not bound here: the old flat names (explorer.kinds …) are not kept.
 for _name in ("core.cells", "core.kinds", "core.windows", "io.models.cards", "io.readers.foreign", "io.inputs.series", "io.models.tasks",
-              "io.inputs.tokens", "analysis.compare", "analysis.diagram", "analysis.export", "analysis.lessons",
+              "io.inputs.tokens", "io.inputs.vocabularies", "analysis.compare", "analysis.diagram", "analysis.export", "analysis.lessons",
               "analysis.patterns", "analysis.stepview", "analysis.units", "training.jobs", "training.trainer"):
     _importlib.import_module(f"{__name__}.{_name}")
 del _name

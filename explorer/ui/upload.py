@@ -24,7 +24,8 @@ UPLOAD_HELP = ("Ours (with config and vocab), or what your project saved: a stat
                "a Keras .keras/.h5 or an ONNX model. "
                "The content decides how it is read, not the name. Nothing in the file is imported or run: "
                "only tensors and plain settings are read, and files that reach for code are refused.")
-VOCAB_HELP = ("A JSON {token: id} or list, one token per line, or the training corpus itself (the vocabulary is "
+VOCAB_HELP = ("fairseq's dict.txt, Keras' word_index.json or Tokenizer JSON, fastai's itos.pkl, a SentencePiece "
+              ".vocab, a JSON {token: id}, {id: token} or list, one token per line, or the training corpus itself (the vocabulary is "
               "rebuilt the way PyTorch's word_language_model example builds it: words split on whitespace, <eos> "
               "after every line, ids in order of first appearance).")
 
@@ -98,7 +99,7 @@ def upload() -> SelectedModel | None:
                   ": upload its vocabulary to read your own text through them."))
     vfs = sb.file_uploader("another vocabulary (tokens, or the training corpus: several files in order)" if own else
                            "vocabulary (tokens, or the training corpus: several files in order)",
-                           type=["txt", "json", "vocab", "tokens"], key="ckpt_vocab", help=VOCAB_HELP,
+                           type=["txt", "json", "vocab", "tokens", "pkl"], key="ckpt_vocab", help=VOCAB_HELP,
                            accept_multiple_files=True)
     if not vfs and own:
         return SelectedModel(f"{pkey}:own-vocab", label, m.core, m, {"note": f"its own vocabulary ({own})"})
@@ -106,8 +107,11 @@ def upload() -> SelectedModel | None:
         sb.caption("Without a vocabulary the recurrent core reads synthetic inputs.")
         return SelectedModel(pkey, label, m.core, m)
     vocab = vocabulary([v.getvalue() for v in vfs], emb.num_embeddings)
-    sb.caption(f"vocabulary: {len(vocab):,} {'characters' if vocab.level == 'char' else 'words'}"
-               + (f" from {len(vfs)} files" if len(vfs) > 1 else ""))
+    unit = {"char": "characters", "piece": "pieces"}.get(vocab.level, "words")
+    sb.caption(f"vocabulary: {len(vocab):,} {unit}" + (f" from {len(vfs)} files" if len(vfs) > 1 else "")
+               + (f", read as {md_escape(vocab.how)}" if getattr(vocab, "how", "") else ""))
+    for note in getattr(vocab, "notes", []):
+        sb.info(md_escape(note))
     mv = dataclasses.replace(m, vocab=vocab)
     digest = state.digest(b"".join(v.getvalue() for v in vfs))
     return SelectedModel(f"{pkey}:vocab:{digest}", label, mv.core, mv,

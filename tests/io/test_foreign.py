@@ -200,7 +200,8 @@ def test_refusals_are_one_sentence(src, match):
 def test_vocabularies_json_lines_and_corpus():
     import json
 
-    from explorer.io.inputs.tokens import TokenVocab, read_vocabulary
+    from explorer.io.inputs.tokens import TokenVocab
+    from explorer.io.inputs.vocabularies import read_vocabulary
     corpus = "the king said\nthe queen said no\n"
     v = read_vocabulary(corpus.encode(), rows=6)
     assert v.itos == ["the", "king", "said", "<eos>", "queen", "no"] and v.level == "word"
@@ -213,8 +214,8 @@ def test_vocabularies_json_lines_and_corpus():
     assert isinstance(lines, TokenVocab)
     with pytest.raises(InputError, match="5 rows"):
         read_vocabulary(corpus.encode(), rows=5)
-    with pytest.raises(InputError, match="without gaps"):
-        read_vocabulary(json.dumps({"a": 0, "b": 5}).encode(), rows=2)
+    gaps = read_vocabulary(json.dumps({"a": 0, "b": 5}).encode(), rows=2)      # ids beyond the rows: dropped, said
+    assert gaps.itos == ["a", "<id 1>"] and any("dropped" in n for n in gaps.notes)
 
 
 def test_the_opened_token_model_equals_the_original_model():

@@ -19,7 +19,7 @@ from explorer import InputError
 from explorer.analysis.units import regex_track
 from explorer.io.inputs.data import read_text
 from explorer.io.inputs.series import read_table
-from explorer.io.inputs.tokens import read_vocabulary
+from explorer.io.inputs.vocabularies import read_vocabulary
 
 N_FILES, N_TEXTS = 520, 160
 

@@ -1,31 +1,21 @@
-"""A foreign model's own vocabulary, so the user's text goes through the user's own embedding.
+"""A foreign model's own vocabulary (TokenVocab), so the user's text goes through the model's own embedding.
 
-    vocab = read_vocabulary(uploaded_bytes, rows=embedding.num_embeddings)
+    vocab = vocabularies.read_vocabulary(uploaded_bytes, rows=embedding.num_embeddings)   # every format
     vocab.tokens("To be or not") -> ["To", "be", "or", "not", "<eos>"]     (word level)
     vocab.encode(text) -> LongTensor (T,)        vocab.unknown(text) -> tokens it does not know
 
-What can be uploaded (the content decides):
-- a JSON object {token: id} or a JSON list of tokens (id = position);
-- a token list, one per line (id = line number);
-- the training corpus itself: the vocabulary is rebuilt the way pytorch/examples'
-  word_language_model (data.py) builds it: each line split on whitespace, "<eos>" appended,
-  ids in order of first appearance.
-The level is "char" when (almost) every token but specials like <unk> is one character, else "word". Word-level text is
-tokenised the same way as the corpus (whitespace, "<eos>" after every line).
+The level is "piece" for SentencePiece vocabularies, "char" when (almost) every token but specials like <unk> is
+one character, else "word". Word-level text is tokenised as word_language_model's corpus is (whitespace, "<eos>"
+after every line); corpus_vocabulary() rebuilds that model's Dictionary from a corpus.
 """
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import torch
 from torch import Tensor
 
-from explorer.errors import InputError
-
-from .data import read_text
-
-EOS, UNKS = "<eos>", ("<unk>", "<UNK>", "[UNK]", "<oov>", "xxunk")     # xxunk: fastai's
+EOS, UNKS = "<eos>", ("<unk>", "<UNK>", "[UNK]", "<oov>", "<OOV>", "xxunk")     # <OOV>: Keras users; xxunk: fastai
 
 
 class TokenVocab:
@@ -34,6 +24,9 @@ class TokenVocab:
 
     def __init__(self, itos: list[str], level: Optional[str] = None, reverse: bool = False):
         self.itos = list(itos)
+        self.how = ""                         # how the file was read ("fairseq's dict.txt …"), for people
+        self.notes: list[str] = []            # what reading it dropped or approximated
+        self.lower, self.filters = False, ""  # Keras' Tokenizer: text lower-cased, these characters removed first
         self.reverse = reverse                # a backward language model reads the text from its end (Flair)
         self.stoi = {t: i for i, t in enumerate(self.itos)}
         plain = [t for t in self.itos if not (t[:1] in "<[" and t[-1:] in ">]" and len(t) > 2)]   # not <unk>, [PAD]
@@ -48,10 +41,33 @@ class TokenVocab:
         """The text cut into this vocabulary's tokens (before mapping to ids)."""
         if self.level == "char":
             out = list(text)
+        elif self.level == "piece":
+            out = self._pieces(text)
         else:
+            if self.lower:
+                text = text.lower()
+            if self.filters:
+                text = text.translate({ord(c): " " for c in self.filters if c != "\n"})
             eos = [EOS] if EOS in self.stoi else []
             out = [w for line in text.split("\n") if line.strip() for w in line.split() + eos]
         return out[::-1] if self.reverse else out
+
+    def _pieces(self, text: str) -> list[str]:
+        """SentencePiece-style pieces ("▁" marks a word's start) by longest match; a character no piece covers is
+        one unknown token."""
+        s = "▁" + "▁".join(text.split())
+        longest = max((len(p) for p in self.itos), default=1)
+        out, k = [], 0
+        while k < len(s):
+            for n in range(min(longest, len(s) - k), 0, -1):
+                if s[k:k + n] in self.stoi:
+                    out.append(s[k:k + n])
+                    k += n
+                    break
+            else:
+                out.append(s[k])
+                k += 1
+        return out
 
     def known(self, text: str) -> list[str]:
         """The tokens that will be read: unknown ones become <unk> or are left out."""
@@ -86,47 +102,3 @@ def corpus_vocabulary(text: str) -> list[str]:
         for w in line.split() + [EOS]:
             seen.setdefault(w)
     return list(seen)
-
-
-def read_vocabulary(data: bytes, rows: int) -> TokenVocab:
-    """A vocabulary upload for an embedding of `rows` rows (see the module docstring)."""
-    text = read_text(data, max_chars=50_000_000, name="the vocabulary file")
-    stripped = text.strip()
-    itos = None
-    if stripped[:1] in "{[":
-        try:
-            obj = json.loads(stripped)
-        except RecursionError:
-            raise InputError("the JSON vocabulary nests lists or objects too deeply to be a vocabulary; upload a "
-                             "{token: id} object, a token list or the corpus.") from None
-        except ValueError:
-            obj = None
-        if isinstance(obj, dict) and all(isinstance(v, int) for v in obj.values()):
-            if sorted(obj.values()) != list(range(len(obj))):
-                raise InputError("the JSON vocabulary's ids must be 0, 1, 2, … without gaps; check the file.")
-            itos = [t for t, _ in sorted(obj.items(), key=lambda kv: kv[1])]
-        elif isinstance(obj, list) and all(isinstance(t, str) for t in obj):
-            itos = obj
-    if itos is None:
-        lines = text.split("\n")
-        if lines and lines[-1] == "":
-            lines = lines[:-1]
-        one_per_line = len(lines) == rows and all(len(x.split()) <= 1 for x in lines)
-        itos = [x.strip() if x.strip() else x for x in lines] if one_per_line else corpus_vocabulary(text)
-        how = "one token per line" if one_per_line else "a corpus (word_language_model's way: words, <eos> per line)"
-    else:
-        how = "JSON"
-    if len(itos) != rows:
-        if how.startswith("a corpus") and len(itos) < rows:
-            hint = ("a model trained like word_language_model builds its dictionary from train.txt, valid.txt and "
-                    "test.txt together: upload all three, in that order")
-        elif 0 < rows - len(itos) <= 4:
-            hint = (f"the model has {rows - len(itos)} more row(s): special tokens such as <unk>, <pad>, <sos>, <eos> "
-                    "that your list leaves out, probably first")
-        else:
-            hint = "upload the token list or the corpus the model was trained with"
-        raise InputError(f"the vocabulary has {len(itos):,} tokens (read as {how}) but the model's embedding has "
-                         f"{rows:,} rows; {hint}.")
-    if len(set(itos)) != len(itos):
-        raise InputError("the vocabulary lists some token twice; each id needs its own token.")
-    return TokenVocab(itos)

@@ -31,7 +31,8 @@ from explorer.errors import InputError
 from ..files import read_bytes
 from ..inputs.data import Vocab
 from ..inputs.series import Scaler, Table, finite, read_table
-from ..inputs.tokens import TokenVocab, read_vocabulary
+from ..inputs.tokens import TokenVocab
+from ..inputs.vocabularies import read_vocabulary
 from ..readers.foreign import FoundModule, read_foreign, with_settings
 from . import tasks
 from .checkpoints import load_model
