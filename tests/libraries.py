@@ -345,3 +345,29 @@ def assert_awd_layers_equal(found, lm, atol: float):
             want = wd(x)[0]
             torch.testing.assert_close(mod(x)[0], want, rtol=0, atol=atol)
             x = want
+
+
+# ---- OpenNMT-py: onmt/models/model_saver.py (the checkpoint dict), onmt/inputters/inputter.py (vocabs_to_dict),
+# onmt/encoders/rnn_encoder.py and onmt/decoders/decoder.py (InputFeedRNNDecoder's StackedLSTM), commit 97111d97 ----
+
+def opennmt_checkpoint(src_words=30, tgt_words=25, emb=8, hidden=12, seed=0):
+    """torch.save({"model", "generator", "vocab", "opt", "optim"}) of an RNN encoder-decoder.
+    Returns (bytes, the encoder's embedding, its LSTM, the source tokens)."""
+    torch.manual_seed(seed)
+    src = ["<unk>", "<blank>", "<s>", "</s>"] + [f"s{k}" for k in range(src_words - 4)]
+    tgt = ["<unk>", "<blank>", "<s>", "</s>"] + [f"t{k}" for k in range(tgt_words - 4)]
+    enc_emb, enc = nn.Embedding(src_words, emb, padding_idx=1), nn.LSTM(emb, hidden, 2)
+    dec_emb, cell = nn.Embedding(tgt_words, emb, padding_idx=1), nn.LSTMCell(emb + hidden, hidden)
+    gen = nn.Linear(hidden, tgt_words)
+    model = OrderedDict([("encoder.embeddings.make_embedding.emb_luts.0.weight", enc_emb.weight.detach())]
+                        + [(f"encoder.rnn.{k}", v) for k, v in enc.state_dict().items()]
+                        + [("decoder.embeddings.make_embedding.emb_luts.0.weight", dec_emb.weight.detach())]
+                        + [(f"decoder.rnn.layers.0.{k}", v) for k, v in cell.state_dict().items()]
+                        + [("decoder.attn.linear_out.weight", torch.randn(hidden, 2 * hidden))])
+    opt = argparse.Namespace(encoder_type="rnn", decoder_type="rnn", rnn_type="LSTM", enc_layers=2, dec_layers=1,
+                             hidden_size=hidden, word_vec_size=emb, input_feed=1)
+    ckpt = {"model": model, "generator": gen.state_dict(), "opt": opt, "optim": {"step": 100},
+            "vocab": {"src": src, "tgt": tgt, "data_task": "seq2seq", "decoder_start_token": "<s>"}}
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    return buf.getvalue(), enc_emb.eval(), enc.eval(), src

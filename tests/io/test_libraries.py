@@ -182,3 +182,17 @@ def test_loading_imports_none_of_the_libraries(tmp_path):
     got = {os.path.basename(k): v for k, v in out.items()}
     assert got["flair.pt"] == ["rnn"] and got["gru4rec.pt"] == ["G.0"] and got["trainer.pt"] == ["gru"]
     assert got["forecast.ckpt"] == ["rnn"] and len(got["export.pkl"]) == 3 and "model.pt.ckpt" in got["model.pt"]
+
+
+def test_opennmt_encoder_reads_text_through_its_own_vocabulary():
+    data, emb, lstm, src = L.opennmt_checkpoint()
+    found = read_foreign(data)
+    assert found.library == "OpenNMT-py" and {"encoder.rnn", "decoder.rnn.layers.0"} <= set(found.modules)
+    m = explorer.open_model(data, prefix="encoder.rnn")
+    assert m.embedding.source_key == "encoder.embeddings.make_embedding.emb_luts.0.weight"
+    assert m.vocab.itos == src and "OpenNMT-py's source vocabulary" in m.recorded["vocabulary"]
+    ids = torch.tensor([src.index(w) for w in "s3 s7 s1 s9".split()])
+    with torch.no_grad():
+        want = lstm.double()(emb.weight.double()[ids])[0]
+        got = m.core.double()(m.inputs("s3 s7 s1 s9").double())[0]
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)

@@ -9,7 +9,8 @@ FILES = {"flair-forward.pt": lambda: L.flair_language_model()[0],
          "gru4rec.pt": lambda: L.gru4rec_official()[0],
          "model_00003.pt": lambda: L.gru4rec_pytorch_checkpoint()[0],
          "deepar.ckpt": lambda: L.forecasting_checkpoint()[0],
-         "export.pkl": lambda: L.fastai_export()[0]}
+         "export.pkl": lambda: L.fastai_export()[0],
+         "model_step_100.pt": lambda: L.opennmt_checkpoint()[0]}
 
 
 @pytest.mark.parametrize("name", list(FILES))

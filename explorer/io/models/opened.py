@@ -243,14 +243,16 @@ def opened_from(found, pre: str, settings: Optional[dict] = None, task: Optional
         m.vocab = vocabulary(vocab, parts.embedding.num_embeddings)
         if reverse and isinstance(m.vocab, TokenVocab):
             m.vocab = TokenVocab(m.vocab.itos, m.vocab.level, reverse=True)
-    elif found.vocab and parts.embedding is not None:
-        if len(found.vocab) == parts.embedding.num_embeddings and len(set(found.vocab)) == len(found.vocab):
-            m.vocab = TokenVocab(found.vocab, reverse=reverse)
-            m.recorded["vocabulary"] = found.vocab_from
-            m.notes.append(f"The vocabulary saved in the file, {found.vocab_from}, is used: type text (or ids) "
+    elif (found.hints.get(pre, {}).get("vocab") or found.vocab) and parts.embedding is not None:
+        own = found.hints.get(pre, {}).get("vocab") or found.vocab          # this module's (OpenNMT's src), else the file's
+        where = found.hints.get(pre, {}).get("vocab_from") or found.vocab_from
+        if len(own) == parts.embedding.num_embeddings and len(set(own)) == len(own):
+            m.vocab = TokenVocab(own, reverse=reverse)
+            m.recorded["vocabulary"] = where
+            m.notes.append(f"The vocabulary saved in the file, {where}, is used: type text (or ids) "
                            "and it goes through the model's own embedding; upload another vocabulary to replace it.")
         else:
-            m.notes.append(f"The file carries {found.vocab_from}, but its {len(found.vocab):,} tokens do not match "
+            m.notes.append(f"The file carries {where}, but its {len(own):,} tokens do not match "
                            f"the embedding's {parts.embedding.num_embeddings:,} rows; upload the vocabulary it was "
                            "trained with.")
     return m.eval()

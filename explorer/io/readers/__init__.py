@@ -14,6 +14,7 @@
     fastai.py       fastai / ULMFiT: WeightDropout halves put back together; learn.export()'s vocabulary, decoder
     flair.py        Flair's LanguageModel.save(): its dictionary as the vocabulary, is_forward_lm
     gru4rec.py      GRU4Rec (official port: GRUCells, item map, tied head h·Wyᵀ + By) and GRU4REC-pytorch
+    opennmt.py      OpenNMT-py: the encoder's deep embedding key and the source vocabulary the checkpoint carries
     forecasting.py  pytorch-forecasting and Darts: batch_first as they build it, a GroupNormalizer's numbers,
                     Darts' model.pt (no weights: model.pt.ckpt beside it)
 

@@ -34,12 +34,12 @@ from explorer.errors import InputError
 
 from .. import budget
 from ..files import load_safetensors, read_bytes, short
-from . import fastai, flair, forecasting, formats, frameworks, gru4rec, opcodes, pickles, protocols, quantized
+from . import fastai, flair, forecasting, formats, frameworks, gru4rec, opcodes, opennmt, pickles, protocols, quantized
 from .found import Foreign, FoundModule
 
 Source = Union[str, bytes, dict]
 # One module per library's own layout (its key names, wrappers, saved settings): each adapts what was found.
-LAYOUTS = (fastai, flair, gru4rec, forecasting)
+LAYOUTS = (fastai, flair, gru4rec, forecasting, opennmt)
 WRAPPERS = ("state_dict", "model_state_dict", "model", "net", "network", "state")
 
 _LAYER = re.compile(r"^(?P<prefix>.*?)\.?(?P<name>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)"
