@@ -16,6 +16,7 @@ from explorer.core.gradients import GradientFlow, char_objective, gradient_flow,
 from explorer.core.trace import Intervention
 from explorer.errors import InputError
 from explorer.io.inputs.data import Vocab
+from explorer.io.models.heads import READINGS
 from explorer.io.models.ours import ModelConfig, build, comparable_configs, count_parameters
 
 from .units import init_core, spectral_radius
@@ -120,8 +121,8 @@ def task_objective(m, ids: Optional[Tensor] = None):
         return (lambda out: torch.nn.functional.cross_entropy(head(out[-2:-1].to(head.weight.dtype)), tgt),
                 "its next-token loss at the last step")
     if m.task in ("classifier", "regressor") and head is not None:
-        if m.final_only and m.task == "classifier":        # both directions' final states: h_n of the last layer
-            feats = lambda out: torch.cat([out[-1, :H], out[0, H:]])
+        if m.final_only and m.task == "classifier":        # as the head reads the whole input (heads.READINGS)
+            feats = lambda out: READINGS[m.reading](out[:, None], H)[0, 0]
         else:
             feats = lambda out: out[-1]
         if m.task == "classifier":

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer.io.models.heads import probabilities
+
 
 @dataclass
 class Says:
@@ -74,11 +76,12 @@ def says(m, output, a: int, *, ids=None, x=None, series=None, scaler=None, targe
                 return Says(task, steps, "A bidirectional classifier speaks once, after reading the whole input.")
             p = m.readout(torch.as_tensor(x))[0].double().numpy()          # (B=1, K)
             k = p.shape[-1]
-            return Says(task, steps, "This classifier reads the text in both directions, so its verdict exists only "
-                        "once the whole input has been read (both directions' final states): a per-step reading "
-                        "is not what the model computes. Its verdict:", probs=p[:1], classes=class_names(k), final=True)
+            how = getattr(m, "reading", "forward then backward")
+            return Says(task, steps, "This classifier speaks once, after the whole input has been read (its head reads "
+                        f"{how}, features that exist only then): a per-step reading is not what the model computes. "
+                        "Its verdict:", probs=p[:1], classes=class_names(k), final=True)
         z = _head(m, output).double()
-        p = (torch.sigmoid(z) if z.shape[-1] == 1 else torch.softmax(z, -1)).numpy()
+        p = probabilities(z, getattr(m, "activation", None)).numpy()
         return Says(task, steps, "The verdict forming as it reads: the head applied to the state after each step, "
                                  "i.e. what the model would say if the input ended there (the last step is its verdict).",
                     probs=p, classes=class_names(p.shape[1]))

@@ -88,7 +88,7 @@ def test_bidirectional_sentiment_classifier_gives_one_verdict_equal_to_its_forwa
     net = Sentiment(len(VOCAB), embedding_dim=8, hidden_dim=4).double().eval()
     m = explorer.open_model(both(net)[how], vocab=vocab_json())
     assert m.task == "classifier" and m.head.source_key == "fc.weight" and m.embedding.source_key == "embedding.weight"
-    assert m.final_only and m.assumed["reads"] == "both directions' final states"
+    assert m.final_only and m.assumed["reads"] == "forward then backward"
     x = m.inputs("the film was great and moving")
     ids = m.vocab.encode("the film was great and moving")
     p = m.readout(x)

@@ -10,12 +10,18 @@ after every line); corpus_vocabulary() rebuilds that model's Dictionary from a c
 """
 from __future__ import annotations
 
+import unicodedata
 from typing import Optional
 
 import torch
 from torch import Tensor
 
 EOS, UNKS = "<eos>", ("<unk>", "<UNK>", "[UNK]", "<oov>", "<OOV>", "xxunk")     # <OOV>: Keras users; xxunk: fastai
+
+
+def fold_accents(text: str) -> str:
+    """PyTorch's name-classifier tutorial's unicodeToAscii without its filter: "Ślusàrski" -> "Slusarski"."""
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 
 class TokenVocab:
@@ -27,6 +33,7 @@ class TokenVocab:
         self.how = ""                         # how the file was read ("fairseq's dict.txt …"), for people
         self.notes: list[str] = []            # what reading it dropped or approximated
         self.lower, self.filters = False, ""  # Keras' Tokenizer: text lower-cased, these characters removed first
+        self.fold = False                     # accents folded away first (one-hot alphabets, as the tutorial does)
         self.reverse = reverse                # a backward language model reads the text from its end (Flair)
         self.stoi = {t: i for i, t in enumerate(self.itos)}
         plain = [t for t in self.itos if not (t[:1] in "<[" and t[-1:] in ">]" and len(t) > 2)]   # not <unk>, [PAD]
@@ -39,6 +46,8 @@ class TokenVocab:
 
     def tokens(self, text: str) -> list[str]:
         """The text cut into this vocabulary's tokens (before mapping to ids)."""
+        if self.fold:
+            text = fold_accents(text)
         if self.level == "char":
             out = list(text)
         elif self.level == "piece":

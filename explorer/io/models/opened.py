@@ -10,9 +10,9 @@ What each task's readout is, and why it equals the model's own forward:
 - language model: softmax(head(output_t)) at every step (the next-token distribution);
 - classifier: the head applied to the last layer's h_t at each step: what the model would say if the
   text ended there (at the last step this is exactly its verdict). Probabilities: softmax over K > 1
-  classes, sigmoid for one logit. A bidirectional classifier reads both directions' final states
-  (h_n of the last layer, forward then backward, as the common tutorials concatenate them), which
-  exist only once the whole input is read: one verdict, (1, B, K);
+  classes, sigmoid for one logit (a LogSoftmax or Sigmoid after the head in a whole pickle is read with it).
+  A bidirectional classifier reads features that exist only once the whole input is read (both
+  directions' final states in either order, the last step, pooling: `reading`, heads.py): one verdict, (1, B, K);
 - regressor: head(output_t) at every step: the forecast after reading up to t (bidirectional: the
   last step's output only, (1, B, K));
 - encoder: None; there is no head to read.
@@ -29,12 +29,13 @@ from torch import Tensor, nn
 from explorer.errors import InputError
 
 from ..files import read_bytes
+from ..inputs import alphabets
 from ..inputs.data import Vocab
 from ..inputs.series import Scaler, Table, finite, read_table
 from ..inputs.tokens import TokenVocab
 from ..inputs.vocabularies import read_vocabulary
 from ..readers.foreign import FoundModule, read_foreign, with_settings
-from . import tasks
+from . import heads, tasks
 from .checkpoints import load_model
 from .ours import CharModel, SeqModel
 
@@ -57,6 +58,8 @@ class OpenedModel:
     cfg: Any = None                                 # our ModelConfig, when the file is ours
     card: dict = field(default_factory=dict)
     possible: list = field(default_factory=lambda: list(tasks.TASKS))   # tasks this file's pieces allow
+    reading: str = heads.DEFAULT_READING            # how a bidirectional classifier's head reads (heads.READINGS)
+    activation: Optional[str] = None                # the module after the head in a whole pickle (LogSoftmax, Sigmoid)
 
     # ---- what the model reads ------------------------------------------------------------------
     @property
@@ -72,8 +75,23 @@ class OpenedModel:
 
     @property
     def final_only(self) -> bool:
-        """Whether the head speaks once, after the whole input (bidirectional classifier or regressor)."""
-        return self.core.bidirectional and self.task in ("classifier", "regressor")
+        """Whether the head speaks once, after the whole input (a bidirectional classifier or regressor, or a head
+        reading pooled features, fastai's [last, max, mean])."""
+        pooled = self.head is not None and self.head.in_features == 3 * self.width
+        return (self.core.bidirectional and self.task in ("classifier", "regressor")) or \
+            (pooled and self.task == "classifier")
+
+    @property
+    def width(self) -> int:
+        """Features of the last layer's output per step: directions × (proj_size or hidden_size)."""
+        return (2 if self.core.bidirectional else 1) * (self.core.proj_size or self.core.hidden_size)
+
+    @property
+    def readings(self) -> list[str]:
+        """How this head could read the outputs (heads.READINGS), when it speaks once; [] otherwise."""
+        if self.head is None or not self.final_only or self.task != "classifier":
+            return []
+        return heads.readings_for(self.head.in_features, self.width)
 
     def _dtype(self) -> torch.dtype:
         return self.core.weight_ih_l0.dtype
@@ -152,8 +170,8 @@ class OpenedModel:
             out, h_n = out[:, None], h_n[:, None]
         elif self.core.batch_first:
             out = out.transpose(0, 1)                                     # (T, B, D*H_out)
-        if self.final_only and self.task == "classifier":
-            feats = torch.cat([h_n[-2], h_n[-1]], -1)[None]                # forward's, then backward's final state
+        if self.final_only and self.task == "classifier":               # as the head reads (a setting, see heads.py)
+            feats = heads.READINGS[self.reading](out, self.core.proj_size or self.core.hidden_size)
         elif self.final_only:
             feats = out[-1:]
         else:
@@ -168,7 +186,7 @@ class OpenedModel:
             return None
         if self.task == "regressor":
             return z
-        return torch.sigmoid(z) if z.shape[-1] == 1 else torch.softmax(z, -1)
+        return heads.probabilities(z, self.activation)
 
     def eval(self):
         for m in (self.core, self.embedding, self.head):
@@ -177,11 +195,14 @@ class OpenedModel:
         return self
 
 
-def open_model(source, *, prefix: Optional[str] = None, vocab=None, overrides: Optional[dict] = None) -> OpenedModel:
+def open_model(source, *, prefix: Optional[str] = None, vocab=None, overrides: Optional[dict] = None,
+               alphabet: Optional[str] = None, reading: Optional[str] = None) -> OpenedModel:
     """A model as it is used (see the module docstring). source: a path, bytes or a state_dict, or a
     pretrained name; prefix picks one recurrent module (default the first, as m.cores lists them);
     vocab: a vocabulary file's bytes or path (several: a list, read in order) or a vocabulary;
-    overrides: {prefix: {"nonlinearity": …, "batch_first": …, "task": …}} or those keys directly."""
+    overrides: {prefix: {"nonlinearity": …, "batch_first": …, "task": …}} or those keys directly;
+    alphabet: the letters a model without an embedding reads one-hot (the name-classifier tutorial's
+    alphabets.TUTORIAL); reading: how a bidirectional classifier's head reads (heads.READINGS)."""
     overrides = dict(overrides or {})
     if isinstance(source, str) and not os.path.exists(source):
         from .pretrained import list_pretrained, load_pretrained
@@ -204,16 +225,25 @@ def open_model(source, *, prefix: Optional[str] = None, vocab=None, overrides: O
         raise InputError(f"this file has no recurrent module {str(pre)[:60]!r}; it has "
                          f"{', '.join(repr(p) for p in prefixes[:8])}.")
     settings = {k: v for k, v in {**flat, **per.get(pre, {})}.items() if k in ("nonlinearity", "batch_first")}
-    return opened_from(found, pre, settings, per.get(pre, {}).get("task", flat.get("task")), vocab)
+    return opened_from(found, pre, settings, per.get(pre, {}).get("task", flat.get("task")), vocab, alphabet=alphabet,
+                       reading=reading)
 
 
-def opened_from(found, pre: str, settings: Optional[dict] = None, task: Optional[str] = None, vocab=None) -> OpenedModel:
+def opened_from(found, pre: str, settings: Optional[dict] = None, task: Optional[str] = None, vocab=None, *,
+                alphabet: Optional[str] = None, reading: Optional[str] = None) -> OpenedModel:
     """One module of what read_foreign found, as an OpenedModel: settings (nonlinearity, batch_first) and
-    task as the user set them (None: as recorded, else inferred and marked assumed)."""
+    task as the user set them (None: as recorded, else inferred and marked assumed); alphabet: the letters a model
+    without an embedding reads one-hot (alphabets.py); reading: how a bidirectional classifier's head reads."""
     fm: FoundModule = found.modules[pre]
     if settings:
         fm = with_settings(fm, **settings)
     parts = tasks.parts_for(found, pre)
+    if alphabet is not None and parts.embedding is None:
+        if len(alphabet) != fm.module.input_size:
+            raise InputError(f"the alphabet has {len(alphabet)} letters but this model reads {fm.module.input_size} "
+                             "inputs per step; give one letter per input, in the order it was trained with.")
+        parts.embedding = alphabets.one_hot(len(alphabet), fm.module.weight_ih_l0.dtype)
+        vocab = alphabets.one_hot_vocab(alphabet)
     inferred, why = tasks.infer_task(found, pre, parts)
     assumed, recorded = dict(fm.assumed), dict(fm.recorded)
     said = tasks.recorded_task(found)
@@ -229,11 +259,18 @@ def opened_from(found, pre: str, settings: Optional[dict] = None, task: Optional
         raise InputError(f"a {task} needs a head, and no linear layer reading this module's output was found "
                          "beside it; pick the task 'encoder'.")
     head = None if parts.more else parts.head
-    if task == "classifier":
-        assumed.setdefault("reads", "both directions' final states" if fm.module.bidirectional else "the last step")
     m = OpenedModel(fm.module, {p: f.module for p, f in found.modules.items()}, pre, task, parts.embedding, head,
                     assumed=assumed, recorded=recorded, notes=list(found.notes) + parts.notes, why=why)
     m.possible = [t for t in tasks.TASKS if t == "encoder" or parts.head is not None]
+    m.activation = heads.activation_after(found.pickled, getattr(head, "source_key", None))
+    if m.activation:
+        recorded["after the head"] = m.activation
+    if task == "classifier" and m.readings:
+        m.reading = reading if reading in m.readings else m.readings[0]
+        if reading is None:                                  # a file of weights cannot tell (heads.py)
+            assumed["reads"] = m.reading
+    elif task == "classifier":
+        assumed.setdefault("reads", "the last step")
     m.scaler = _scaler(found)
     if m.scaler is not None:
         m.notes.append(f"This file carries a fitted {m.scaler.source.split()[-1]}; its numbers were read without "

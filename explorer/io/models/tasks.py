@@ -132,12 +132,13 @@ def parts_for(found: Foreign, prefix: str) -> Parts:
     width = (2 if mod.bidirectional else 1) * (mod.proj_size or mod.hidden_size)
     emb_key = embs[0] if embs else None
     # The input embedding is never the head; a tied head has its own name and shares the tensor.
-    heads = [k for k, t in owned.items() if t.shape[1] == width and _cls(found, k) in ("", "Linear") and k != emb_key
-             and not (_EMB_NAME.search(k.rpartition(".")[0]) and not has_bias(k) and not _HEAD_NAME.search(k))]
+    # A head reads the output (width) or, like fastai's PoolingLinearClassifier, [last, max, mean] of it (3 × width).
+    heads = [k for k, t in owned.items() if t.shape[1] in (width, 3 * width) and _cls(found, k) in ("", "Linear")
+             and k != emb_key and not (_EMB_NAME.search(k.rpartition(".")[0]) and not has_bias(k) and not _HEAD_NAME.search(k))]
     if isinstance(hint.get("head"), str) and hint["head"] in owned and owned[hint["head"]].shape[1] == width:
         heads = [hint["head"]]                                  # named by the library's reader (a tied head too)
-    heads.sort(key=lambda k: (_cls(found, k) != "Linear", not _HEAD_NAME.search(k.rpartition(".")[0]), not has_bias(k),
-                              k.count("."), k))
+    heads.sort(key=lambda k: (owned[k].shape[1] != width, _cls(found, k) != "Linear", not _HEAD_NAME.search(k.rpartition(".")[0]),
+                              not has_bias(k), k.count("."), k))
     if heads:
         key = heads[0]
         w = owned[key]
