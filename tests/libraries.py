@@ -371,3 +371,44 @@ def opennmt_checkpoint(src_words=30, tgt_words=25, emb=8, hidden=12, seed=0):
     buf = io.BytesIO()
     torch.save(ckpt, buf)
     return buf.getvalue(), enc_emb.eval(), enc.eval(), src
+
+
+# ---- PyTorch's name-classifier tutorial (intermediate/char_rnn_classification_tutorial.py, 2024) and
+# bentrevett/pytorch-sentiment-analysis' bidirectional LSTM (2023 and before) ----
+
+LANGUAGES = ["Arabic", "Chinese", "Czech", "Dutch", "English", "French", "German", "Greek", "Irish", "Italian",
+             "Japanese", "Korean", "Polish", "Portuguese", "Russian", "Scottish", "Spanish", "Vietnamese"]
+
+
+class CharRNN(nn.Module):
+    """The tutorial's model (intermediate/char_rnn_classification_tutorial.py, its 2024 rewrite)."""
+
+    def __init__(self, input_size, hidden_size, output_size):
+        super().__init__()
+        self.rnn = nn.RNN(input_size, hidden_size)
+        self.h2o = nn.Linear(hidden_size, output_size)
+        self.softmax = nn.LogSoftmax(dim=1)
+
+    def forward(self, line_tensor):
+        rnn_out, hidden = self.rnn(line_tensor)
+        output = self.h2o(hidden[0])
+        return self.softmax(output)
+
+
+class SentimentLSTM(nn.Module):
+    """bentrevett/pytorch-sentiment-analysis' LSTM, 2023: hidden = cat([hidden[-1], hidden[-2]]) (backward first);
+    its earlier version: cat((hidden[-2], hidden[-1])) (forward first)."""
+
+    def __init__(self, vocab, emb, hidden, classes, backward_first):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, emb)
+        self.lstm = nn.LSTM(emb, hidden, 2, bidirectional=True, batch_first=True)
+        self.fc = nn.Linear(2 * hidden, classes)
+        self.backward_first = backward_first
+
+    def forward(self, ids):
+        _, (hidden, _) = self.lstm(self.embedding(ids))
+        h = torch.cat([hidden[-1], hidden[-2]], -1) if self.backward_first else torch.cat([hidden[-2], hidden[-1]], -1)
+        return self.fc(h)
+
+

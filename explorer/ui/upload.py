@@ -10,6 +10,7 @@ import streamlit as st
 from explorer import InputError
 from explorer.core.kinds import KINDS
 from explorer.io.files import short
+from explorer.io.inputs import alphabets
 from explorer.io.models.checkpoints import load_model
 from explorer.io.models.opened import opened_from, vocabulary
 from explorer.io.readers.foreign import read_foreign
@@ -80,17 +81,29 @@ def upload() -> SelectedModel | None:
         sb.caption("batch_first: False (assumed; it only matters when you feed the module yourself: the app always "
                    "passes inputs in the module's own layout)")
     m = _opened(key, found, pre, settings, None)            # the task as the file says or as inferred
+    alphabet = _alphabet_picker(m) if m.embedding is None else None
+    if alphabet:
+        m = _opened(key, found, pre, settings, None, alphabet)
     task = _task_picker(m, f"{key}:{pre}")
     if task != m.task:
-        m = _opened(key, found, pre, settings, task)
+        m = _opened(key, found, pre, settings, task, alphabet)
+    if m.readings:
+        reading = _reading_picker(m)
+        if reading != m.reading:
+            m = _opened(key, found, pre, settings, task, alphabet, reading)
     for note in m.notes[len(found.notes):]:
         sb.info(md_escape(note))
     nonlin = m.core.nonlinearity if kind.has_nonlinearity else ""
     label = f"{short(f.name, 60)} · {pre or 'top level'}" + (f" · {nonlin}" if nonlin else "")
-    pkey = f"{key}:{pre}:{nonlin}:{m.task}"
+    pkey = f"{key}:{pre}:{nonlin}:{m.task}" + (f":{m.reading}" if m.readings else "")
     emb, head = m.embedding, m.head
     if emb is None:
         return SelectedModel(pkey, label, m.core, m)
+    if alphabet:                                            # one-hot letters: the alphabet is the vocabulary
+        sb.caption(f"It reads one-hot letters of a {len(alphabet)}-letter alphabet (accents folded away, as the "
+                   "tutorial's unicodeToAscii does); type a word or a name.")
+        return SelectedModel(f"{pkey}:alphabet:{state.digest(alphabet.encode())}", label, m.core, m,
+                             {"note": "one-hot letters"})
     own = m.recorded.get("vocabulary")                      # the vocabulary the file carries (Flair, fastai …)
     sb.caption(f"This file has an embedding ({emb.num_embeddings:,} × {emb.embedding_dim}, "
                f"'{md_escape(emb.source_key)}')" + (f" and a head ('{md_escape(head.source_key)}', "
@@ -131,10 +144,44 @@ def _task_picker(m, key: str) -> str:
     return sb.selectbox("task", m.possible, key="ck_task", help=TASK_HELP)
 
 
-def _opened(key: str, found, pre: str, settings: dict, task):
+def _opened(key: str, found, pre: str, settings: dict, task, alphabet=None, reading=None):
     cache = st.session_state.setdefault("uploads", {})
-    k = f"opened:{key}:{pre}:{sorted(settings.items())}:{task}"
+    k = f"opened:{key}:{pre}:{sorted(settings.items())}:{task}:{alphabet}:{reading}"
     if k not in cache:
-        cache[k] = opened_from(found, pre, settings, task)
+        cache[k] = opened_from(found, pre, settings, task, alphabet=alphabet, reading=reading)
     return cache[k]
+
+
+NUMBERS, OWN = "numbers (a series or features)", "letters of my own alphabet…"
+ALPHABET_HELP = ("A model without an embedding reads numbers per step. If those are one-hot letters (PyTorch's "
+                 "name-classifier tutorial reads 57: ascii_letters + \" .,;'\"), pick the alphabet, in the order the "
+                 "model was trained with, and type text instead.")
+READING_HELP = ("A bidirectional classifier's head reads features that exist once the whole text is read. Tutorials "
+                "build them differently (the final states forward then backward, or backward then forward as "
+                "pytorch-sentiment-analysis does since 2023; the last step; pooling) and a file of weights cannot "
+                "tell which: pick what your model's forward does.")
+
+
+def _alphabet_picker(m) -> str | None:
+    """For a model without an embedding: read numbers, or one-hot letters of an alphabet (picked or typed)."""
+    sb = st.sidebar
+    options = [NUMBERS] + list(alphabets.alphabets_for(m.core.input_size)) + [OWN]
+    state.keep_valid("ck_alphabet", options, NUMBERS)
+    pick = sb.selectbox("what it reads per step", options, key="ck_alphabet", help=ALPHABET_HELP)
+    if pick == NUMBERS:
+        return None
+    if pick == OWN:
+        typed = sb.text_input(f"the alphabet: {m.core.input_size} letters in the model's order", key="ck_alphabet_own",
+                              max_chars=4096)
+        return typed or None
+    return alphabets.ALPHABETS[pick]
+
+
+def _reading_picker(m) -> str | None:
+    sb = st.sidebar
+    state.keep_valid("ck_reading", m.readings, m.reading)
+    pick = sb.selectbox("how its head reads the whole input", m.readings, key="ck_reading", help=READING_HELP)
+    if "reads" in m.assumed and pick == m.reading:
+        sb.caption(f"reads: {md_escape(pick)} (assumed: the file cannot tell; pick what your model's forward does)")
+    return pick
 

@@ -5,31 +5,13 @@ import string
 
 import pytest
 import torch
-from libraries import library_save
+from libraries import LANGUAGES, CharRNN, SentimentLSTM, library_save
 from torch import nn
 
 import explorer
 from explorer import InputError
 from explorer.io.inputs.alphabets import TUTORIAL, alphabets_for
 from explorer.io.models.heads import READINGS
-
-LANGUAGES = ["Arabic", "Chinese", "Czech", "Dutch", "English", "French", "German", "Greek", "Irish", "Italian",
-             "Japanese", "Korean", "Polish", "Portuguese", "Russian", "Scottish", "Spanish", "Vietnamese"]
-
-
-class CharRNN(nn.Module):
-    """The tutorial's model (intermediate/char_rnn_classification_tutorial.py, its 2024 rewrite)."""
-
-    def __init__(self, input_size, hidden_size, output_size):
-        super().__init__()
-        self.rnn = nn.RNN(input_size, hidden_size)
-        self.h2o = nn.Linear(hidden_size, output_size)
-        self.softmax = nn.LogSoftmax(dim=1)
-
-    def forward(self, line_tensor):
-        rnn_out, hidden = self.rnn(line_tensor)
-        output = self.h2o(hidden[0])
-        return self.softmax(output)
 
 
 def line_to_tensor(line, alphabet=TUTORIAL):
@@ -63,23 +45,6 @@ def test_the_name_classifier_reads_one_hot_letters_and_its_languages_form(whole)
         torch.testing.assert_close(got[-1, 0], want, rtol=0, atol=1e-12)
     with pytest.raises(InputError, match="26 letters"):
         explorer.open_model(data, alphabet=string.ascii_lowercase)
-
-
-class SentimentLSTM(nn.Module):
-    """bentrevett/pytorch-sentiment-analysis' LSTM, 2023: hidden = cat([hidden[-1], hidden[-2]]) (backward first);
-    its earlier version: cat((hidden[-2], hidden[-1])) (forward first)."""
-
-    def __init__(self, vocab, emb, hidden, classes, backward_first):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab, emb)
-        self.lstm = nn.LSTM(emb, hidden, 2, bidirectional=True, batch_first=True)
-        self.fc = nn.Linear(2 * hidden, classes)
-        self.backward_first = backward_first
-
-    def forward(self, ids):
-        _, (hidden, _) = self.lstm(self.embedding(ids))
-        h = torch.cat([hidden[-1], hidden[-2]], -1) if self.backward_first else torch.cat([hidden[-2], hidden[-1]], -1)
-        return self.fc(h)
 
 
 @pytest.mark.parametrize("backward_first", [True, False])

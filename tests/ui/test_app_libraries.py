@@ -52,3 +52,34 @@ def test_gru4rec_reads_its_own_item_ids():
 def test_darts_model_pt_names_the_file_to_upload():
     at = upload_checkpoint(run_app(), "model.pt", L.darts_model_pt())
     assert at.error and "model.pt.ckpt beside it" in at.error[0].value and "\n" not in at.error[0].value
+
+
+def test_the_name_classifier_reads_a_typed_name_through_one_hot_letters():
+    import torch
+    from libraries import LANGUAGES, CharRNN
+    torch.manual_seed(0)
+    data = L.library_save(CharRNN(57, 32, len(LANGUAGES)), {"model": [CharRNN]})
+    at = upload_checkpoint(run_app(), "char_rnn.pt", data)
+    pick = at.sidebar.selectbox(key="ck_alphabet")
+    assert any("57" in o for o in pick.options)
+    pick.set_value(next(o for o in pick.options if "57" in o)).run()
+    ok(at)
+    assert "task: **classifier**" in " ".join(c.value for c in at.sidebar.caption)
+    at.text_area(key="text_area").set_value("Satoshi").run()
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert [str(t) for t in gates(at)["h"]["ticktext"]] == list("Satoshi")
+
+
+def test_a_bidirectional_classifier_offers_its_readings():
+    import torch
+    from libraries import SentimentLSTM
+    torch.manual_seed(1)
+    data = L.library_save(SentimentLSTM(40, 6, 5, 2, True).state_dict(), {})
+    at = upload_checkpoint(run_app(), "sentiment.pt", data)
+    pick = at.sidebar.selectbox(key="ck_reading")
+    assert pick.value == "forward then backward" and "backward then forward" in pick.options
+    assert any("assumed: the file cannot tell" in c.value for c in at.sidebar.caption)
+    pick.set_value("backward then forward").run()
+    ok(at)
+    assert not at.exception
