@@ -40,7 +40,10 @@ def _head(m, output) -> torch.Tensor:
         return head(torch.as_tensor(np.asarray(output)).to(head.weight.dtype))
 
 
-def class_names(k: int) -> list[str]:
+def class_names(k: int, names=None) -> list[str]:
+    """The classes' names: the user's (one per output), else "class j"."""
+    if names is not None and len(names) == k:
+        return [str(n) for n in names]
     return ["positive (p of the one logit)"] if k == 1 else [f"class {j}" for j in range(k)]
 
 
@@ -79,12 +82,12 @@ def says(m, output, a: int, *, ids=None, x=None, series=None, scaler=None, targe
             how = getattr(m, "reading", "forward then backward")
             return Says(task, steps, "This classifier speaks once, after the whole input has been read (its head reads "
                         f"{how}, features that exist only then): a per-step reading is not what the model computes. "
-                        "Its verdict:", probs=p[:1], classes=class_names(k), final=True)
+                        "Its verdict:", probs=p[:1], classes=class_names(k, getattr(m, "classes", None)), final=True)
         z = _head(m, output).double()
         p = probabilities(z, getattr(m, "activation", None)).numpy()
         return Says(task, steps, "The verdict forming as it reads: the head applied to the state after each step, "
                                  "i.e. what the model would say if the input ended there (the last step is its verdict).",
-                    probs=p, classes=class_names(p.shape[1]))
+                    probs=p, classes=class_names(p.shape[1], getattr(m, "classes", None)))
     # a regressor / forecaster: head output k forecasts the data's feature `target` (a one-output head: k = 0)
     k = target if m.head.out_features > target else 0
     if m.final_only:

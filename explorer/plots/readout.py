@@ -17,9 +17,10 @@ def _labels(labels: Optional[Sequence[str]]):
     return [safe_label(str(c)) for c in labels] if labels is not None else None
 
 
-def _layout(title: str, y_title: str, height: int = 320, **extra) -> dict:
-    return dict(title=title, font=FONT, **STYLE, height=height, margin=dict(l=60, r=10, t=50, b=40),
-                legend=dict(orientation="h", y=-0.2), xaxis=dict(title=dict(text="step")),
+def _layout(title: str, y_title: str, height: int = 380, **extra) -> dict:
+    # The legend hangs below the x-axis title (never over it): anchored by its top, with the margin to hold it.
+    return dict(title=title, font=FONT, **STYLE, height=height, margin=dict(l=60, r=10, t=50, b=100),
+                legend=dict(orientation="h", y=-0.3, yanchor="top"), xaxis=dict(title=dict(text="step")),
                 yaxis=dict(title=dict(text=y_title)), **extra)
 
 
@@ -40,12 +41,20 @@ def forecast_figure(steps: np.ndarray, prediction: np.ndarray, actual: np.ndarra
 
 def class_figure(steps: np.ndarray, probs: np.ndarray, classes: Sequence[str],
                  labels: Optional[Sequence[str]] = None) -> go.Figure:
-    """Class probabilities after each step (T, K): the verdict forming as the model reads."""
+    """Class probabilities after each step (T, K): the verdict forming as the model reads. With more classes than
+    colours (18 languages), the classes that ever come highest get a colour each, in order of their peak, and the
+    others are drawn as one grey line, their probabilities together."""
     text = _labels(labels)
     hover = "step %{x}" + (" · %{text}" if text else "") + "<br>%{y:.1%}<extra>%{fullData.name}</extra>"
-    data = [dict(type="scatter", x=np.asarray(steps), y=np.asarray(probs[:, k], dtype=np.float64), mode="lines",
-                 name=html.escape(c), line=dict(color=PALETTE[k % len(PALETTE)], width=2), text=text, hovertemplate=hover)
-            for k, c in enumerate(classes)]
+    probs = np.asarray(probs, dtype=np.float64)
+    K = probs.shape[1]
+    shown = list(range(K)) if K <= len(PALETTE) else list(np.argsort(-probs.max(0), kind="stable")[:len(PALETTE) - 1])
+    data = [dict(type="scatter", x=np.asarray(steps), y=probs[:, k], mode="lines", name=html.escape(str(classes[k])),
+                 line=dict(color=PALETTE[j], width=2), text=text, hovertemplate=hover) for j, k in enumerate(shown)]
+    if len(shown) < K:
+        rest = probs[:, [k for k in range(K) if k not in shown]].sum(1)
+        data.append(dict(type="scatter", x=np.asarray(steps), y=rest, mode="lines", name=f"the other {K - len(shown)} together",
+                         line=dict(color="#999999", width=1.5, dash="dot"), text=text, hovertemplate=hover))
     ticks = dict(tickmode="array", tickvals=list(np.asarray(steps)), ticktext=text) if text and len(text) <= 60 else {}
     lay = _layout("what the classifier would say if the input ended here", "probability")
     lay["yaxis"].update(range=[0, 1], tickformat=".0%")

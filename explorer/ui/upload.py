@@ -84,7 +84,7 @@ def upload() -> SelectedModel | None:
     alphabet = _alphabet_picker(m) if m.embedding is None else None
     if alphabet:
         m = _opened(key, found, pre, settings, None, alphabet)
-    task = _task_picker(m, f"{key}:{pre}")
+    task = _task_picker(m, f"{key}:{pre}:{alphabet}")
     if task != m.task:
         m = _opened(key, found, pre, settings, task, alphabet)
     if m.readings:
@@ -96,6 +96,8 @@ def upload() -> SelectedModel | None:
     nonlin = m.core.nonlinearity if kind.has_nonlinearity else ""
     label = f"{short(f.name, 60)} · {pre or 'top level'}" + (f" · {nonlin}" if nonlin else "")
     pkey = f"{key}:{pre}:{nonlin}:{m.task}" + (f":{m.reading}" if m.readings else "")
+    if m.task == "classifier" and m.head is not None and m.head.out_features > 1:
+        m, pkey = _class_names(m, pkey)
     emb, head = m.embedding, m.head
     if emb is None:
         return SelectedModel(pkey, label, m.core, m)
@@ -140,6 +142,9 @@ def _task_picker(m, key: str) -> str:
     how = "recorded in the file" if "task" in m.recorded else ("set by you" if m.why == "set by you"
                                                                  else f"assumed: {m.why}")
     sb.caption(f"task: **{m.task}** ({md_escape(how)})")
+    if st.session_state.get("ck_task_for") != key:           # another file, module or alphabet: its own task first
+        st.session_state["ck_task_for"] = key
+        st.session_state.pop("ck_task", None)
     state.keep_valid("ck_task", m.possible, m.task)
     return sb.selectbox("task", m.possible, key="ck_task", help=TASK_HELP)
 
@@ -169,12 +174,30 @@ def _alphabet_picker(m) -> str | None:
     state.keep_valid("ck_alphabet", options, NUMBERS)
     pick = sb.selectbox("what it reads per step", options, key="ck_alphabet", help=ALPHABET_HELP)
     if pick == NUMBERS:
+        if len(options) > 2:
+            sb.caption(f"It reads {m.core.input_size} numbers per step, as many as the letters of "
+                       f"{md_escape(options[1].split(':')[0])}: if they are one-hot letters, pick that alphabet above.")
         return None
     if pick == OWN:
         typed = sb.text_input(f"the alphabet: {m.core.input_size} letters in the model's order", key="ck_alphabet_own",
                               max_chars=4096)
         return typed or None
     return alphabets.ALPHABETS[pick]
+
+
+def _class_names(m, pkey: str):
+    """The classes' names, typed (a file of weights does not keep them): the model with them, and its key."""
+    k = m.head.out_features
+    typed = st.sidebar.text_input(f"class names ({k}, comma-separated, in the head's order)", key="ck_classes",
+                                  max_chars=8000, help="e.g. the name-classifier tutorial's languages: Arabic, Chinese, "
+                                                       "Czech, … in the order of its data files.")
+    names = [s.strip() for s in typed.split(",")] if typed.strip() else []
+    if names and len(names) != k:
+        st.sidebar.caption(f"{len(names)} names for {k} classes: the classes are numbered instead.")
+        return m, pkey
+    if not names:
+        return m, pkey
+    return dataclasses.replace(m, classes=names), f"{pkey}:classes:{state.digest(typed.encode())}"
 
 
 def _reading_picker(m) -> str | None:

@@ -65,6 +65,7 @@ def test_the_name_classifier_reads_a_typed_name_through_one_hot_letters():
     pick.set_value(next(o for o in pick.options if "57" in o)).run()
     ok(at)
     assert "task: **classifier**" in " ".join(c.value for c in at.sidebar.caption)
+    assert at.sidebar.selectbox(key="ck_task").value == "classifier"
     at.text_area(key="text_area").set_value("Satoshi").run()
     ok(at)
     assert not at.error, [e.value for e in at.error]

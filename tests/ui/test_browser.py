@@ -236,3 +236,52 @@ def test_the_default_training_run_learns_and_its_history_plays(server):
         fig.get_by_text("pause").click()
         fig.screenshot(path=os.path.join(SHOTS, "train-history-playing.png"))
         shot(page, "train-after.png")
+
+
+def test_a_student_types_a_name_and_sees_the_languages_form(server, tmp_path):
+    # PyTorch's name-classifier tutorial's model (one-hot letters, an RNN, LogSoftmax over 18 languages), trained a
+    # little here on a few names; the student picks the tutorial's alphabet, types "Satoshi" and reads the verdict.
+    import torch
+    from libraries import LANGUAGES, CharRNN, library_save
+    from explorer.io.inputs.alphabets import TUTORIAL
+    torch.manual_seed(0)
+    model = CharRNN(57, 32, len(LANGUAGES))
+    names = {"Japanese": ["Satoshi", "Tanaka", "Yamamoto", "Suzuki"], "Russian": ["Ivanov", "Petrov", "Smirnov"],
+             "Irish": ["O'Neal", "Murphy", "Kelly"]}
+    opt = torch.optim.Adam(model.parameters(), 0.02)
+    for _ in range(60):
+        for lang, ns in names.items():
+            for n in ns:
+                x = torch.zeros(len(n), 1, 57)
+                x[torch.arange(len(n)), 0, torch.tensor([TUTORIAL.index(c) for c in n])] = 1
+                loss = torch.nn.functional.nll_loss(model(x), torch.tensor([LANGUAGES.index(lang)]))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+    path = tmp_path / "char_rnn.pt"
+    path.write_bytes(library_save(model, {"model": [CharRNN]}))
+    with browser_page(1280, 900) as page:
+        page.goto(server + "/?model_choice=" + urllib.parse.quote("upload a checkpoint…"))
+        wait_idle(page)
+        page.locator("[data-testid='stSidebar'] [data-testid='stFileUploader'] input[type='file']").first \
+            .set_input_files(str(path))
+        wait_idle(page)
+        assert page.get_by_text("as many as the letters of PyTorch's name-classifier tutorial").first.is_visible()
+        sel = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").filter(has_text="what it reads per step")
+        sel.locator("input").first.click()
+        page.get_by_role("option").filter(has_text="name-classifier tutorial").first.click()
+        wait_idle(page)
+        names = page.locator("[data-testid='stSidebar'] input[aria-label^='class names']").first
+        names.fill(", ".join(LANGUAGES))
+        names.press("Enter")
+        wait_idle(page)
+        box = page.locator("textarea").first
+        box.fill("Satoshi")
+        box.press("Control+Enter")
+        wait_idle(page)
+        no_exception(page, "name classifier")
+        assert page.get_by_text("task: classifier").first.is_visible()
+        fig = page.locator(".stPlotlyChart").filter(has_text="Japanese")
+        fig.first.wait_for(timeout=60_000)
+        fig.first.scroll_into_view_if_needed()
+        shot(page, "name-classifier.png")

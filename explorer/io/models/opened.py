@@ -60,6 +60,7 @@ class OpenedModel:
     possible: list = field(default_factory=lambda: list(tasks.TASKS))   # tasks this file's pieces allow
     reading: str = heads.DEFAULT_READING            # how a bidirectional classifier's head reads (heads.READINGS)
     activation: Optional[str] = None                # the module after the head in a whole pickle (LogSoftmax, Sigmoid)
+    classes: Optional[list] = None                  # the classes' names, when given (a file of weights has none)
 
     # ---- what the model reads ------------------------------------------------------------------
     @property
