@@ -114,7 +114,7 @@ def test_the_three_feature_forecaster_takes_three_columns():
 def test_classifiers_say_their_verdict_never_a_next_token():
     at = _open("sentiment.pt")
     open_view(at, "What it says")
-    assert "only once the whole input has been read" in _text(at)
+    assert "speaks once, after the whole input has been read" in _text(at)
     bars = next(s for s in specs(at) if s["data"][0].get("type") == "bar")
     m = explorer.open_model(MODELS["sentiment.pt"][0], vocab=json.dumps({t: i for i, t in enumerate(VOCAB)}).encode())
     want = float(m.readout(m.inputs(TEXT))[0, 0, 0])

@@ -243,6 +243,7 @@ def test_a_student_types_a_name_and_sees_the_languages_form(server, tmp_path):
     # little here on a few names; the student picks the tutorial's alphabet, types "Satoshi" and reads the verdict.
     import torch
     from libraries import LANGUAGES, CharRNN, library_save
+
     from explorer.io.inputs.alphabets import TUTORIAL
     torch.manual_seed(0)
     model = CharRNN(57, 32, len(LANGUAGES))
