@@ -412,3 +412,31 @@ class SentimentLSTM(nn.Module):
         return self.fc(h)
 
 
+
+
+# ---- a DeepSpeech-style acoustic model for CTC, and MFCC features as numpy.save / librosa write them ----
+
+class SpeechCTC(nn.Module):
+    """A speech recogniser's acoustic model (DeepSpeech-style): 40 MFCC per frame, bidirectional GRUs, a character
+    per frame for CTC (28 letters and a blank), log-probabilities as nn.CTCLoss takes them."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(40, 16, 2, bidirectional=True, batch_first=True)
+        self.fc = nn.Linear(32, 29)
+
+    def forward(self, x):
+        return self.fc(self.rnn(x)[0]).log_softmax(-1)
+
+
+def mfcc_file(T=50, seed=4, librosa_layout=False, npz=False) -> tuple[bytes, torch.Tensor]:
+    import io
+
+    import numpy as np
+    x = np.random.default_rng(seed).normal(size=(T, 40))
+    buf = io.BytesIO()
+    arr = x.T if librosa_layout else x
+    np.savez(buf, mfcc=arr, labels=np.arange(3)) if npz else np.save(buf, arr)
+    return buf.getvalue(), torch.from_numpy(x)
+
+

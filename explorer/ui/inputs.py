@@ -9,7 +9,7 @@ import streamlit as st
 from explorer import InputError
 from explorer.io.files import short
 from explorer.io.inputs import data as D
-from explorer.io.inputs.series import Scaler, read_table
+from explorer.io.inputs.series import Scaler, read_array, read_table
 
 from . import state
 from .state import MAX_CHARS, SelectedModel, digest, md_escape
@@ -94,15 +94,18 @@ def series_input(p: SelectedModel, where=st) -> UserInput | None:
     choices = []
     if p.model is not None and p.model.__class__.__name__ == "SeqModel":
         choices += {2: ["adding problem"], 10: ["copy task"], 1: ["noisy sine"]}.get(I, [])
-    choices += ["CSV upload", "random Gaussian input"]
+    choices += ["CSV upload", FEATURES, "random Gaussian input"]
     c1, c2 = where.columns([1, 2])
     # A forecaster reads its own data first; a bare module (no head) the synthetic choices or noise.
     first = "CSV upload" if p.task == "regressor" and p.opened.cfg is None else \
-        next(c for c in choices if c != "CSV upload")
+        FEATURES if p.task == "classifier" and p.opened.cfg is None else \
+        next(c for c in choices if c not in ("CSV upload", FEATURES))
     state.keep_valid("series_src", choices, first)
     src = c1.selectbox("input", choices, key="series_src")
     if src == "CSV upload":
         return _csv_input(p, I, c1, c2)
+    if src == FEATURES:
+        return _array_input(p, I, c1, c2)
     state.start_at("series_T", 100 if src != "random Gaussian input" else 200, 10, 2000)
     T = c1.slider("sequence length T", 10, 2000, key="series_T")
     state.start_at("series_seed", 0, 0, 10_000)
@@ -113,6 +116,7 @@ def series_input(p: SelectedModel, where=st) -> UserInput | None:
     return UserInput(f"series:{src}:{T}:{seed}:" + digest(x.numpy().tobytes()), x, None, src, base)
 
 
+FEATURES = "feature file (.npy, .npz)"
 SCALINGS = {"none": "none", "min-max to [0, 1]": "min-max", "standardise": "standardise"}
 OWN_SCALER = "the checkpoint's own scaler"
 
@@ -135,21 +139,44 @@ def _csv_input(p: SelectedModel, I: int, c1, c2) -> UserInput | None:
     if len(cols) != I:
         raise InputError(f"pick {I} column{'s' if I > 1 else ''} for the model's {I} input feature"
                          f"{'s' if I > 1 else ''} ({len(cols)} picked).")
-    own = p.opened.scaler
-    options = ([OWN_SCALER] if own is not None else []) + list(SCALINGS)
-    default = OWN_SCALER if own is not None else ("standardise" if p.opened.cfg is not None else "min-max to [0, 1]")
-    state.keep_valid("csv_scale", options, default)
-    how = c1.selectbox("scaling", options, key="csv_scale",
-                       help="Fitted on this series (or the checkpoint's own fitted scaler, when it carries one).")
     raw = table.features(cols, n=I)
-    scaler = own if how == OWN_SCALER else Scaler.fit(raw, SCALINGS[how])
+    default = "standardise" if p.opened.cfg is not None else "min-max to [0, 1]"
+    scaler, how, said = _scaling(p, raw, cols, c1, default)
     x = p.opened.series(raw, scale=scaler)
     labels = table.row_labels()
     c2.caption(md_escape(f"{short(up.name, 60)}: {table.rows:,} rows" + (f", steps labelled by {next(iter(table.labels))}"
-                                                             if labels else "") + ". " + scaler.describe(cols))
-               + ("" if how != default or own is not None else " (assumed: the file carries no scaler)"))
+                                                             if labels else "") + ". " + said))
     return UserInput(f"csv:{digest(up.getvalue())}:{cols}:{how}", x, None, short(up.name, 60), labels=labels, series=raw,
                      scaler=scaler, columns=list(cols))
+
+
+def _scaling(p: SelectedModel, raw, cols, c1, default: str):
+    """The scaler a series is read with: the checkpoint's own, or one fitted on it. (scaler, choice, sentence)."""
+    own = p.opened.scaler
+    options = ([OWN_SCALER] if own is not None else []) + list(SCALINGS)
+    default = OWN_SCALER if own is not None else default
+    state.keep_valid("csv_scale", options, default)
+    how = c1.selectbox("scaling", options, key="csv_scale",
+                       help="Fitted on this series (or the checkpoint's own fitted scaler, when it carries one).")
+    scaler = own if how == OWN_SCALER else Scaler.fit(raw, SCALINGS[how])
+    said = scaler.describe(cols) + ("" if how != default or own is not None else " (assumed: the file carries no scaler)")
+    return scaler, how, said
+
+
+def _array_input(p: SelectedModel, I: int, c1, c2) -> UserInput | None:
+    """A NumPy feature file (.npy / .npz), e.g. a speech model's MFCC frames: (T, I), read as saved."""
+    up = c2.file_uploader(f"features: a .npy or .npz of (T, {I}) numbers, one row per step", type=["npy", "npz"],
+                          key="array_upload")
+    if up is None:
+        c2.info(f"Upload the features this model reads ({I} per step, e.g. MFCC frames saved with numpy.save), or "
+                "pick another input on the left.")
+        return None
+    raw, how_read = read_array(up.getvalue(), I, name=up.name)
+    cols = [f"feature {k}" for k in range(I)]
+    scaler, how, said = _scaling(p, raw, cols, c1, "none")
+    c2.caption(md_escape(f"{short(up.name, 60)}: {how_read}. {said}"))
+    return UserInput(f"npy:{digest(up.getvalue())}:{how}", p.opened.series(raw, scale=scaler), None, short(up.name, 60),
+                     series=raw, scaler=scaler, columns=cols)
 
 
 def _table(data: bytes, name: str):

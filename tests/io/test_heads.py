@@ -5,7 +5,7 @@ import string
 
 import pytest
 import torch
-from libraries import LANGUAGES, CharRNN, SentimentLSTM, library_save
+from libraries import LANGUAGES, CharRNN, SentimentLSTM, SpeechCTC, library_save, mfcc_file
 from torch import nn
 
 import explorer
@@ -29,7 +29,7 @@ def test_the_name_classifier_reads_one_hot_letters_and_its_languages_form(whole)
     data = library_save(model, {"model": [CharRNN]}) if whole else library_save(model.state_dict(), {})
     assert list(alphabets_for(57).values()) == [TUTORIAL]
     plain = explorer.open_model(data)
-    assert plain.task == "regressor" and plain.embedding is None            # without letters it reads numbers
+    assert plain.embedding is None and plain.task == ("classifier" if whole else "regressor")   # LogSoftmax: classes
     m = explorer.open_model(data, alphabet=TUTORIAL)
     assert m.task == "classifier" and m.embedding.source_key == "one-hot letters"
     if whole:
@@ -56,7 +56,8 @@ def test_a_bidirectional_classifier_reads_in_the_order_it_was_written(backward_f
     with torch.no_grad():
         want = torch.softmax(model(ids[None]), -1)[0]
     m = explorer.open_model(data)
-    assert m.readings[:2] == ["forward then backward", "backward then forward"] and "reads" in m.assumed
+    assert m.readings[1:3] == ["forward then backward", "backward then forward"] and "reads" in m.assumed
+    assert m.reading == "forward then backward"                          # tokens: a verdict after the whole text
     right = "backward then forward" if backward_first else "forward then backward"
     wrong = "forward then backward" if backward_first else "backward then forward"
     for reading, equal in ((right, True), (wrong, False)):
@@ -101,3 +102,28 @@ def test_a_sigmoid_after_a_multi_output_head_is_read_per_class():
     with torch.no_grad():
         want = torch.sigmoid(model.out(model.gru(model.embedding(ids))[0]))
         torch.testing.assert_close(m.readout(m.embed(ids))[:, 0], want, rtol=0, atol=1e-12)
+
+
+def test_a_speech_model_reads_feature_files_and_speaks_a_character_per_frame():
+    from explorer.io.inputs.series import read_array
+    from explorer.io.models.heads import PER_STEP
+    torch.manual_seed(5)
+    model = SpeechCTC().double().eval()
+    m = explorer.open_model(library_save(model.state_dict(), {}))
+    assert m.task == "classifier" and m.reading == PER_STEP and not m.final_only and "reads" in m.assumed
+    for kw in ({}, {"librosa_layout": True}, {"npz": True}):
+        data, x = mfcc_file(**kw)
+        got, how = read_array(data, 40)
+        torch.testing.assert_close(got, x, rtol=0, atol=0)
+        assert ("transposed" in how) == bool(kw.get("librosa_layout")) and ("'mfcc'" in how) == bool(kw.get("npz"))
+    with torch.no_grad():
+        want = model(x[None]).exp()[0]                                 # (T, 29): a character distribution per frame
+        got = m.readout(m.series(x, scale="none"))[:, 0]
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    with pytest.raises(InputError, match="holds Python objects"):
+        import io
+
+        import numpy as np
+        buf = io.BytesIO()
+        np.save(buf, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+        read_array(buf.getvalue(), 40)

@@ -84,3 +84,18 @@ def test_a_bidirectional_classifier_offers_its_readings():
     pick.set_value("backward then forward").run()
     ok(at)
     assert not at.exception
+
+
+def test_a_speech_model_reads_an_npy_of_mfcc_frames():
+    import torch
+    from libraries import SpeechCTC, mfcc_file
+    torch.manual_seed(5)
+    at = upload_checkpoint(run_app(), "acoustic.pt", L.library_save(SpeechCTC().state_dict(), {}))
+    assert "task: **classifier**" in " ".join(c.value for c in at.sidebar.caption)
+    assert at.selectbox(key="series_src").value == "feature file (.npy, .npz)"
+    at.file_uploader(key="array_upload").set_value(("utterance.npy", mfcc_file(librosa_layout=True)[0],
+                                                    "application/octet-stream")).run()
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert any("transposed from (features, T)" in c.value for c in at.caption)
+    assert len(gates(at)["h"]["x"]) == 50

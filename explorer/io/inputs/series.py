@@ -204,3 +204,48 @@ class Scaler:
         what = "min-max to [0, 1]" if self.how == "min-max" else "standardised"
         more = " …" if len(names) > 6 else ""
         return f"Scaling {what}, {self.source}" + (f" ({'; '.join(parts)}{more})." if parts else ".")
+
+
+MAX_ARRAY_BYTES = 200_000_000
+
+
+def read_array(data: bytes, features: int, *, name: str = "the feature file") -> tuple[Tensor, str]:
+    """A NumPy feature file (.npy, or .npz: the array named features/x/mfcc/fbank, else its only or first 2-D one)
+    as (T, features) float64, and a sentence on how it was read. Pickled object arrays are refused (allow_pickle
+    is off: nothing in the file runs). librosa's (n_mfcc, T) layout is transposed when only that fits."""
+    import numpy as np
+    name = short(name, 60)
+    if len(data) > MAX_ARRAY_BYTES:
+        raise InputError(f"{name} is {len(data):,} bytes; the limit is {MAX_ARRAY_BYTES:,}.")
+    try:
+        got = np.load(io.BytesIO(data), allow_pickle=False)
+    except ValueError as e:
+        what = "holds Python objects (a pickle), which are not read" if "pickle" in str(e) else "is not a NumPy file"
+        raise InputError(f"{name} {what}; save the features with numpy.save(path, array) of numbers.") from None
+    except Exception:        # truncated, not a NumPy file at all
+        raise InputError(f"{name} is not a readable .npy or .npz file; save the features with numpy.save.") from None
+    how = ".npy"
+    if isinstance(got, np.lib.npyio.NpzFile):
+        with got:
+            keys = list(got.keys())
+            pick = next((k for k in ("features", "x", "X", "mfcc", "fbank", "feats") if k in keys), None)
+            pick = pick or next((k for k in keys if got[k].ndim == 2), keys[0] if keys else None)
+            if pick is None:
+                raise InputError(f"{name} holds no arrays.")
+            arr = got[pick]
+        how = f".npz array {short(pick, 30)!r}" + (f" (of {len(keys)})" if len(keys) > 1 else "")
+    else:
+        arr = got
+    if arr.dtype.kind not in "fiub":
+        raise InputError(f"{name} holds {arr.dtype} values, not numbers.")
+    arr = arr.squeeze(0) if arr.ndim == 3 and arr.shape[0] == 1 else arr
+    arr = arr[:, None] if arr.ndim == 1 else arr
+    if arr.ndim != 2:
+        raise InputError(f"{name} has shape {arr.shape}; give one row of {features} features per step, (T, {features}).")
+    if arr.shape[1] != features and arr.shape[0] == features:
+        arr, how = arr.T, how + ", transposed from (features, T) as librosa writes it"
+    if arr.shape[1] != features:
+        raise InputError(f"{name} has {arr.shape[1]} features per step (shape {arr.shape}); this model reads {features}.")
+    if arr.shape[0] < 2:
+        raise InputError(f"{name} has {arr.shape[0]} step(s); a sequence needs at least 2.")
+    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float64)), f"{arr.shape[0]:,} steps × {features} features ({how})"

@@ -34,12 +34,17 @@ READINGS = {
     "last, max, mean (fastai)": lambda out, H: torch.cat([out[-1], out.amax(0), out.mean(0)], -1)[None],
 }
 DEFAULT_READING = "forward then backward"
+# A per-frame classifier (CTC over characters, a tagger) speaks at every step, reading that step's output of both
+# directions; it is a classifier at every step, never a verdict at the end.
+PER_STEP = "each step (per frame: CTC, a tagger)"
 ACTIVATIONS = {"LogSoftmax": "softmax", "Softmax": "softmax", "Sigmoid": "sigmoid"}
 
 
 def readings_for(head_in: int, width: int) -> list[str]:
-    """The readings whose features fit a head reading head_in features from a module of output width D*H."""
-    return [r for r in READINGS if head_in == (3 * width if r.startswith("last, max") else width)]
+    """The readings whose features fit a head reading head_in features from a module of output width D*H
+    (the per-frame reading first when it fits)."""
+    final = [r for r in READINGS if head_in == (3 * width if r.startswith("last, max") else width)]
+    return ([PER_STEP] if head_in == width else []) + final
 
 
 def activation_after(pickled: dict, head_key: Optional[str]) -> Optional[str]:

@@ -79,8 +79,9 @@ class OpenedModel:
         """Whether the head speaks once, after the whole input (a bidirectional classifier or regressor, or a head
         reading pooled features, fastai's [last, max, mean])."""
         pooled = self.head is not None and self.head.in_features == 3 * self.width
-        return (self.core.bidirectional and self.task in ("classifier", "regressor")) or \
-            (pooled and self.task == "classifier")
+        if self.task == "classifier":
+            return self.reading != heads.PER_STEP and (self.core.bidirectional or pooled)
+        return self.core.bidirectional and self.task == "regressor"
 
     @property
     def width(self) -> int:
@@ -90,7 +91,8 @@ class OpenedModel:
     @property
     def readings(self) -> list[str]:
         """How this head could read the outputs (heads.READINGS), when it speaks once; [] otherwise."""
-        if self.head is None or not self.final_only or self.task != "classifier":
+        pooled = self.head is not None and self.head.in_features == 3 * self.width
+        if self.head is None or self.task != "classifier" or not (self.core.bidirectional or pooled):
             return []
         return heads.readings_for(self.head.in_features, self.width)
 
@@ -267,7 +269,10 @@ def opened_from(found, pre: str, settings: Optional[dict] = None, task: Optional
     if m.activation:
         recorded["after the head"] = m.activation
     if task == "classifier" and m.readings:
-        m.reading = reading if reading in m.readings else m.readings[0]
+        # tokens: a verdict after the whole text (sentiment); real-valued frames: a class per frame (CTC speech)
+        first = heads.PER_STEP if parts.embedding is None and heads.PER_STEP in m.readings else \
+            next(r for r in m.readings if r != heads.PER_STEP)
+        m.reading = reading if reading in m.readings else first
         if reading is None:                                  # a file of weights cannot tell (heads.py)
             assumed["reads"] = m.reading
     elif task == "classifier":

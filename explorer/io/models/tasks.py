@@ -26,6 +26,7 @@ from explorer.errors import InputError
 from .. import budget
 from ..readers.foreign import _CELL, _LAYER
 from ..readers.found import Foreign
+from .heads import activation_after
 
 TASKS = ("language model", "classifier", "regressor", "encoder")
 _EMB_NAME = re.compile(r"emb|encoder|lookup|tok|word", re.I)
@@ -190,6 +191,11 @@ def infer_task(found: Foreign, prefix: str, parts: Parts) -> tuple[str, str]:
     if parts.token_rows == k:
         return "language model", (f"its head predicts one of the {k:,} tokens of the embedding beside it (its core "
                                   "reads more than that embedding, e.g. an attention context)")
+    after = activation_after(found.pickled, getattr(parts.head, "source_key", None))
+    if after in ("LogSoftmax", "Softmax") or (k >= 2 and found.modules[prefix].module.bidirectional):
+        why = f"a {after} follows its head" if after else "it reads frames in both directions"
+        return "classifier", (f"{why}, and its head has {k} outputs per frame (a per-frame classifier, as CTC "
+                              "speech models and taggers are)")
     return "regressor", f"it reads real values and its head has {k} output{'s' if k > 1 else ''}"
 
 
