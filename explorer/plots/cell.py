@@ -15,12 +15,11 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import numpy as np
-import plotly.colors as pcolors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .figures import FONT, STYLE, safe_label
-from .scales import DIV, SEQ
+from .scales import DIV, SEQ, fills, ink_on
 from .theme import theme_of
 
 # Drawn as the textbooks draw the cell (Olah 2015, "Understanding LSTM Networks"; Cho et al. 2014 for
@@ -83,15 +82,7 @@ def _box_colors(key: str, values: np.ndarray, state_max: float) -> list[str]:
     """The fill of a box for each value: viridis on [0, 1] for sigmoid gates, blue–red otherwise."""
     cs, lo, hi = (SEQ, 0.0, 1.0) if key in SIG_KEYS else (DIV, -state_max, state_max) if key in STATE_KEYS \
         else (DIV, -1.0, 1.0)
-    return pcolors.sample_colorscale(cs, np.clip((np.nan_to_num(values) - lo) / (hi - lo), 0, 1).tolist())
-
-
-def _ink_on(fill: str) -> str:
-    """Black or white, whichever reads better on a fill ("rgb(r, g, b)" or "#rrggbb"): WCAG's luminance."""
-    r, g, b = pcolors.unlabel_rgb(fill) if fill.startswith("rgb") else pcolors.hex_to_rgb(fill)
-    lin = [(c / 255) / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
-    L = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-    return "#000000" if (L + 0.05) / 0.05 >= 1.05 / (L + 0.05) else "#ffffff"
+    return fills(values, cs, lo, hi)
 
 
 def _sentence(kind: str, v: dict, t: int, convention: str) -> str:
@@ -182,7 +173,7 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
                 out.append(go.Scatter(line=dict(color=fills[b[0]][t])))
         out.append(go.Scatter(x=[b[1] for b in boxes], y=[b[2] for b in boxes], mode="text", name="boxes",
                               text=[f"{b[3]}<br><b>{letter(b[0])}{number(b[0], float(v[b[0]][t]))}</b>" for b in boxes],
-                              textfont=dict(size=size[1], color=[_ink_on(fills[b[0]][t]) for b in boxes]),
+                              textfont=dict(size=size[1], color=[ink_on(fills[b[0]][t]) for b in boxes]),
                               hovertemplate="%{text}<extra></extra>", showlegend=False, xaxis="x", yaxis="y"))
         out.append(go.Scatter(x=[w[1] for w in wires], y=[w[2] for w in wires], mode="text", name="wires",
                               text=[f"{w[3]}{float(v[w[0]][t]):+.2f}" for w in wires],

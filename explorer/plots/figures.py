@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 
 from explorer.core.cells import GATE_NAMES
 
-from .scales import DIV, GRADIENT_DECADES, SEQ, gate_scale  # noqa: F401  (re-exported by plots)
+from .scales import DIV, GRADIENT_DECADES, SEQ, fills, gate_scale, ink_on  # noqa: F401  (re-exported by plots)
 from .theme import THEMES, TRANSPARENT
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
@@ -142,11 +142,15 @@ def text_heatmap(chars: Sequence[str], values: np.ndarray, name: str, start: int
     txt = np.array([pad(r, "") for r in rows], dtype=object)
     cd = np.array([pad(p, -1) for p in pos])
     cs, lo, hi = scale or gate_scale(name, z)
-    fig = go.Figure(go.Heatmap(z=z, text=txt, texttemplate="%{text}", customdata=cd, colorscale=cs, zmin=lo, zmax=hi,
-                               showscale=colorbar,
-                               hovertemplate="step %{customdata} · %{text}<br>value %{z:.3f}<extra></extra>",
-                               textfont=dict(family="monospace", size=13), xgap=1, ygap=1,
-                               colorbar=dict(thickness=12)))
+    # Each letter in black or white, whichever reads on its own cell (a heatmap's text has one colour for all):
+    # the letters are a text layer over the cells, coloured cell by cell, in either theme.
+    at = np.argwhere(txt != "")
+    inks = [ink_on(f) for f in fills(z[tuple(at.T)], cs, lo, hi)] if len(at) else []
+    fig = go.Figure([go.Heatmap(z=z, text=txt, customdata=cd, colorscale=cs, zmin=lo, zmax=hi, showscale=colorbar,
+                                hovertemplate="step %{customdata} · %{text}<br>value %{z:.3f}<extra></extra>",
+                                xgap=1, ygap=1, colorbar=dict(thickness=12)),
+                     go.Scatter(x=at[:, 1], y=at[:, 0], text=txt[tuple(at.T)], mode="text", hoverinfo="skip",
+                                showlegend=False, textfont=dict(family="monospace", size=13, color=inks))])
     fig.update_layout(title=title, font=FONT, **STYLE, height=max(200, 40 + 22 * len(rows)), margin=dict(l=10, r=10, t=40, b=10),
                       xaxis=dict(visible=False), yaxis=dict(visible=False, autorange="reversed"))
     return fig

@@ -52,3 +52,22 @@ def gate_scale(name: str, values: Optional[np.ndarray] = None, bound: Optional[f
         bound = float(np.nanmax(np.abs(v))) if v.size and np.isfinite(v).any() else 1.0
     m = max(float(bound), 1e-6)
     return DIV, -m, m
+
+
+def ink_on(fill: str) -> str:
+    """Black or white, whichever reads better on a fill ("rgb(r, g, b)" or "#rrggbb"): WCAG's luminance (the better
+    of the two is always at least 4.58:1)."""
+    import plotly.colors as pcolors
+    r, g, b = pcolors.unlabel_rgb(fill) if fill.startswith("rgb") else pcolors.hex_to_rgb(fill)
+    lin = [(c / 255) / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    L = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    return "#000000" if (L + 0.05) / 0.05 >= 1.05 / (L + 0.05) else "#ffffff"
+
+
+def fills(values: np.ndarray, colorscale, lo: float, hi: float) -> list[str]:
+    """The colour each value gets on a colour scale between lo and hi (NaN: the low end), as "rgb(r, g, b)"."""
+    import plotly.colors as pcolors
+    scale = pcolors.get_colorscale(colorscale) if isinstance(colorscale, str) else \
+        [[float(a), c] for a, c in colorscale]          # a figure's validated scale is a tuple of pairs
+    frac = np.clip((np.nan_to_num(np.asarray(values, np.float64), nan=lo) - lo) / ((hi - lo) or 1.0), 0, 1)
+    return pcolors.sample_colorscale(scale, frac.ravel().tolist())

@@ -139,3 +139,20 @@ def test_a_projectors_figure_has_larger_type_and_thicker_data_lines():
     assert [tr["line"]["width"] for tr in d["data"]] == [3, 3, 1]
     plain = plots.themed(plots.state_lines({"c": np.zeros(3)}, np.arange(3)), "dark").to_dict()
     assert plain["layout"]["font"]["size"] == 13 and plain["data"][0]["line"].get("width", 2) == 2
+
+
+@pytest.mark.parametrize("name, lo, hi", [("f", 0, 1), ("h", -1, 1), ("c", -3, 3)])
+def test_every_letter_of_the_text_figure_reads_on_its_own_cell_in_both_themes(name, lo, hi):
+    """Karpathy's picture: the text coloured by one unit. Each letter's ink is chosen against its own cell, so it
+    reads at WCAG AA (4.5:1) on every cell of either colour scale, light or dark page alike."""
+    rng = np.random.default_rng(0)
+    text = list(("The quick brown fox jumps over the lazy dog.\n" * 8)[:300])
+    vals = rng.uniform(lo, hi, len(text))
+    fig = plots.text_heatmap(text, vals, name)
+    for th in ("light", "dark"):
+        d = plots.themed(fig, th).to_dict()
+        hm, letters = fig.data[0], d["data"][1]
+        assert letters["mode"] == "text" and len(letters["textfont"]["color"]) == len(text)     # every character
+        for x, y, ink in zip(fig.data[1].x, fig.data[1].y, letters["textfont"]["color"]):
+            cell = scales.fills(np.array([hm.z[y][x]]), hm.colorscale, hm.zmin, hm.zmax)[0]
+            assert contrast(ink, cell) >= 4.5, (th, x, y, ink, cell)
