@@ -29,8 +29,11 @@ from torch import Tensor, nn
 from explorer.errors import InputError
 from explorer.io.models.opened import OpenedModel
 
+from . import integrated
+
 METHODS = ("saliency", "input_x_gradient", "integrated_gradients")
 MAX_STEPS = 2000            # a window's steps: the T copies hold T² steps of the core
+COMPLETENESS = 0.01         # the page's integrated gradients add up to the output's change within 1%
 
 
 @dataclass
@@ -39,6 +42,15 @@ class Attribution:
     method: str
     delta: Optional[Tensor] = None  # (B,): sum(values) − (f(x) − f(baseline)), integrated gradients only
     output: Optional[Tensor] = None  # (B,): f(x), the output attributed
+    steps: int = 0                  # integration points used (raised until `tolerance` is met, within a bound)
+    change: Optional[Tensor] = None  # (B,): f(x) − f(baseline), what the attributions should add up to
+
+    @property
+    def error(self) -> Optional[float]:
+        """The worst completeness error as a share of |f(x) − f(baseline)| (None for other methods)."""
+        if self.delta is None or self.change is None:
+            return None
+        return float((self.delta.abs() / self.change.abs().clamp_min(1e-12)).max())
 
 
 def _prepare(model, x, target):
@@ -149,10 +161,16 @@ def _final(core, y):
     return f
 
 
+MAX_IG_POINTS = 2000         # the most integration points the tolerance may raise the points to
+
+
 def attribute(model, x, *, method: str = "integrated_gradients", baseline=None, steps: int = 50,
-              target=None) -> Attribution:
+              target=None, tolerance: Optional[float] = None) -> Attribution:
     """The final output's attribution to each input step, summed over features: (T, B). Methods as Captum
-    defines them; baseline: None (zeros), a number, or a tensor shaped like x; steps: integration points."""
+    defines them; baseline: None (zeros), a number, or a tensor shaped like x; steps: integration points.
+    tolerance (integrated gradients): add points where the path needs them (integrated.adaptive) until
+    |sum − (f(x) − f(baseline))| is within this share of |f(x) − f(baseline)|, up to MAX_IG_POINTS; `error` and
+    `steps` say what was reached. None: exactly `steps` Gauss-Legendre points, as Captum computes them."""
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}, not {str(method)[:30]!r}.")
     core, x, y, _ = _prepare(model, x, target)
@@ -167,19 +185,13 @@ def attribute(model, x, *, method: str = "integrated_gradients", baseline=None, 
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 1000:
         raise InputError(f"steps must be a whole number from 1 to 1000, not {str(steps)[:20]!r}.")
     base = _baseline(baseline, x)
-    nodes, weights = np.polynomial.legendre.leggauss(steps)            # Captum's default: Gauss-Legendre
-    alphas = torch.tensor(0.5 * (nodes + 1), dtype=x.dtype)
-    step = torch.tensor(0.5 * weights, dtype=x.dtype)
-    T, B, I = x.shape
-    path = base[:, :, None] + alphas[None, None, :, None] * (x - base)[:, :, None]     # (T, B, S, I)
-    with torch.enable_grad():
-        xp = path.reshape(T, B * steps, I).clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(f(xp).sum(), xp)
-    g = (g.reshape(T, B, steps, I) * step[None, None, :, None]).sum(2)
-    vals = ((x - base) * g).sum(-1)
+    if tolerance is None:
+        vals, used = integrated.fixed(f, x, base, steps)
+    else:
+        vals, used = integrated.adaptive(f, x, base, tolerance, max_points=max(steps, MAX_IG_POINTS))
     with torch.no_grad():
         fx, fb = f(x), f(base)
-    return Attribution(vals, method, vals.sum(0) - (fx - fb), fx)
+    return Attribution(vals, "integrated_gradients", vals.sum(0) - (fx - fb), fx, used, fx - fb)
 
 
 def _baseline(baseline, x: Tensor) -> Tensor:
@@ -227,9 +239,10 @@ def window_view(m, inp, fraction: float = 0.1) -> dict:
     out = {"C": C[..., 0].double().numpy(), "reach": reach(C), "horizon": horizon(C, fraction),
            "attribution": None, "delta": None, "final_only": C.shape[0] == 1}
     if isinstance(m, OpenedModel) and m.task in ("classifier", "regressor") and m.head is not None:
-        a = attribute(m, inp, steps=32)
+        a = attribute(m, inp, steps=32, tolerance=COMPLETENESS)
         out["attribution"], out["delta"] = a.values[:, 0].double().numpy(), float(a.delta[0])
-        out["output"] = float(a.output[0])
+        out["output"], out["steps"], out["error"] = float(a.output[0]), a.steps, a.error
+        out["change"] = float(a.change[0])
     return out
 
 

@@ -72,7 +72,11 @@ def depends_view(w):
         state.chart(plots.reach_figure(curves), key="dep_reach")
         st.info(CN.far_back(horizons, T))
     if v["attribution"] is not None:
+        met = v["error"] <= CN.COMPLETENESS
         st.markdown(f"**What drove the final {'verdict' if m.task == 'classifier' else 'forecast'}**: integrated "
-                    f"gradients from an all-zero input (32 steps; the attributions sum to the output's change within "
-                    f"{abs(v['delta']):.1e}).")
+                    f"gradients from an all-zero input ({v['steps']} steps; the attributions add up to the output's "
+                    f"change of {v['change']:.3g} within {abs(v['delta']):.1e}, "
+                    + (f"{v['error']:.1%} of it)." if met else
+                       f"**{v['error']:.0%} of it: the 1% it aims for was not met** within the step bound, so read "
+                       "the bars as approximate)."))
         state.chart(plots.attribution_figure(v["attribution"], a, labels), key="dep_attr")

@@ -141,3 +141,19 @@ def test_how_far_back_and_bad_calls():
         explorer.connectivity(rnn, torch.randn(5, 3, dtype=torch.float64), target=99)
     with pytest.raises(InputError, match="open_model result or a stock"):
         explorer.connectivity(nn.Linear(3, 3), torch.randn(5, 3))
+
+
+def test_the_tolerance_meets_one_percent_where_fixed_points_miss_by_most_of_it():
+    """The pretrained LSTM's integrand spikes near the baseline: 64 Gauss-Legendre points miss f(x) − f(0) by 75%;
+    the adaptive panels, whose exact integrals are known from the forward pass, meet 1%."""
+    from explorer.io.inputs.data import SAMPLES
+    m = explorer.open_model("shakespeare-lstm")
+    text = SAMPLES["prose"][:120]
+    fixed = explorer.attribute(m, text, steps=64)
+    assert fixed.steps == 64 and fixed.error > 0.2
+    a = explorer.attribute(m, text, steps=32, tolerance=0.01)
+    assert a.error <= 0.01 and a.steps <= 2000
+    torch.testing.assert_close(a.values.sum(0), a.change, rtol=0.01, atol=0)
+    torch.testing.assert_close(a.output, fixed.output)
+    capped = explorer.attribute(m, text, steps=8, tolerance=1e-9)               # unreachable: it says how far it got
+    assert capped.steps >= 2000 - 8 and capped.error > 1e-9
