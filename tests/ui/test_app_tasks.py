@@ -75,6 +75,9 @@ def test_every_tab_renders_for_every_task(name):
         _no_error(at, view)
         if MODELS[name][3] != "language model":
             assert "expects next" not in _text(at), view
+        if view == "What it depends on" and MODELS[name][3] in ("classifier", "regressor"):
+            said = " ".join(mk.value for mk in at.markdown if "What drove the final" in mk.value)
+            assert "steps; the attributions add up" in said and ("% of it)" in said or "was not met" in said), said
     for tab in ("Cell", "Gradient flow", "Units", "Explore"):
         open_tab(at, tab)
         _no_error(at, tab)
