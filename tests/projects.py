@@ -240,3 +240,49 @@ def fitted_forecaster(csv: bytes, steps: int = 300, seed: int = 0) -> Forecaster
         loss.backward()
         opt.step()
     return net.eval()
+
+
+# ---- scikit-learn scalers as joblib.dump / pickle.dump write them (their classes named as scikit-learn's) ----
+
+class FakeStandardScaler:
+    def __init__(self, mean, std):
+        import numpy as np
+        self.with_mean = self.with_std = True
+        self.mean_, self.scale_, self.var_ = np.asarray(mean, float), np.asarray(std, float), np.asarray(std, float) ** 2
+        self.n_features_in_, self.n_samples_seen_ = len(mean), 100
+
+
+def sklearn_saved(obj, how: str) -> bytes:
+    """obj written as joblib.dump / joblib.dump(compress=3) / pickle.dump would, its class named as scikit-learn's."""
+    cls = type(obj)
+    name = {"FakeMinMaxScaler": "MinMaxScaler", "FakeStandardScaler": "StandardScaler"}[cls.__name__]
+    home, qual = cls.__module__, cls.__qualname__
+    import types
+    names = ["sklearn", "sklearn.preprocessing", "sklearn.preprocessing._data"]
+    old = {n: sys.modules.get(n) for n in names}
+    for n in names:
+        sys.modules[n] = types.ModuleType(n)
+    setattr(sys.modules[names[2]], name, cls)
+    cls.__module__, cls.__qualname__ = names[2], name
+    try:
+        buf = io.BytesIO()
+        import pickle
+
+        import joblib
+        joblib.dump(obj, buf, compress=3) if how == "joblib3" else joblib.dump(obj, buf) if how == "joblib" \
+            else pickle.dump(obj, buf)
+        return buf.getvalue()
+    finally:
+        cls.__module__, cls.__qualname__ = home, qual
+        for n, m in old.items():
+            sys.modules.pop(n) if m is None else sys.modules.__setitem__(n, m)
+
+
+def stock_scaler(lo=10.0, hi=50.0) -> FakeMinMaxScaler:
+    s = FakeMinMaxScaler([lo], [hi])                  # MinMaxScaler(feature_range=(-1, 1)).fit(close)
+    s.feature_range = (-1, 1)
+    s.scale_ = 2 / s.data_range_
+    s.min_ = -1 - s.data_min_ * s.scale_
+    return s
+
+

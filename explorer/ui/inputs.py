@@ -10,6 +10,7 @@ from explorer import InputError
 from explorer.io.files import short
 from explorer.io.inputs import data as D
 from explorer.io.inputs.series import Scaler, read_array, read_table
+from explorer.io.readers.scalers import read_scaler
 
 from . import state
 from .state import MAX_CHARS, SelectedModel, digest, md_escape
@@ -117,7 +118,8 @@ def series_input(p: SelectedModel, where=st) -> UserInput | None:
 
 
 FEATURES = "feature file (.npy, .npz)"
-SCALINGS = {"none": "none", "min-max to [0, 1]": "min-max", "standardise": "standardise"}
+SCALINGS = {"none": "none", "min-max to [0, 1]": "min-max", "min-max to [−1, 1]": "min-max ±1", "standardise": "standardise"}
+UPLOADED = "the uploaded scaler"
 OWN_SCALER = "the checkpoint's own scaler"
 
 
@@ -153,14 +155,31 @@ def _csv_input(p: SelectedModel, I: int, c1, c2) -> UserInput | None:
 def _scaling(p: SelectedModel, raw, cols, c1, default: str):
     """The scaler a series is read with: the checkpoint's own, or one fitted on it. (scaler, choice, sentence)."""
     own = p.opened.scaler
-    options = ([OWN_SCALER] if own is not None else []) + list(SCALINGS)
-    default = OWN_SCALER if own is not None else default
+    up = c1.file_uploader("the scaler saved beside the model (joblib / pickle), if any", key="scaler_upload",
+                          help="A scikit-learn MinMaxScaler or StandardScaler saved with joblib.dump or pickle.dump: "
+                               "read without running anything, and the model reads the series as it was trained.")
+    given = _uploaded_scaler(up.getvalue()) if up is not None else None
+    options = ([UPLOADED] if given is not None else []) + ([OWN_SCALER] if own is not None else []) + list(SCALINGS)
+    default = UPLOADED if given is not None else OWN_SCALER if own is not None else default
     state.keep_valid("csv_scale", options, default)
+    if given is not None and st.session_state.get("_scaler_seen") != digest(up.getvalue()):
+        st.session_state["_scaler_seen"], st.session_state["csv_scale"] = digest(up.getvalue()), UPLOADED
     how = c1.selectbox("scaling", options, key="csv_scale",
                        help="Fitted on this series (or the checkpoint's own fitted scaler, when it carries one).")
-    scaler = own if how == OWN_SCALER else Scaler.fit(raw, SCALINGS[how])
-    said = scaler.describe(cols) + ("" if how != default or own is not None else " (assumed: the file carries no scaler)")
-    return scaler, how, said
+    scaler = given if how == UPLOADED else own if how == OWN_SCALER else Scaler.fit(raw, SCALINGS[how])
+    scaler.check(raw.shape[1])
+    said = scaler.describe(cols) + ("" if how != default or own is not None or given is not None
+                                    else " (assumed: the file carries no scaler)")
+    return scaler, how + (f":{digest(up.getvalue())}" if how == UPLOADED else ""), said
+
+
+def _uploaded_scaler(data: bytes):
+    cache = st.session_state.setdefault("scalers", {})
+    key = digest(data)
+    if key not in cache:
+        cache.clear()
+        cache[key] = read_scaler(data)
+    return cache[key]
 
 
 def _array_input(p: SelectedModel, I: int, c1, c2) -> UserInput | None:

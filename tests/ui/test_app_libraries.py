@@ -1,7 +1,12 @@
 """AppTest: each file the big libraries write (tests/libraries.py) uploaded through the sidebar renders every tab
 with no error; a file's own vocabulary is used without an upload; Darts' model.pt says which file to upload."""
+import os
+import sys
+
 import libraries as L
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "io"))   # test_scalers: its files
 from apptools import gates, ok, open_tab, open_view, run_app, upload_checkpoint
 
 FILES = {"flair-forward.pt": lambda: L.flair_language_model()[0],
@@ -99,3 +104,23 @@ def test_a_speech_model_reads_an_npy_of_mfcc_frames():
     assert not at.error, [e.value for e in at.error]
     assert any("transposed from (features, T)" in c.value for c in at.caption)
     assert len(gates(at)["h"]["x"]) == 50
+
+
+def test_a_forecaster_reads_its_csv_through_the_scaler_saved_beside_it():
+    import io
+
+    import torch
+    from projects import Forecaster, airline_csv, sklearn_saved, stock_scaler
+    torch.manual_seed(0)
+    buf = io.BytesIO()
+    torch.save(Forecaster(features=1, hidden=8, layers=1).state_dict(), buf)
+    at = upload_checkpoint(run_app(), "stock_lstm.pt", buf.getvalue())
+    at.file_uploader(key="csv_upload").set_value(("close.csv", airline_csv(), "text/csv")).run()
+    ok(at)
+    at.file_uploader(key="scaler_upload").set_value(("scaler.save", sklearn_saved(stock_scaler(100, 600), "joblib"),
+                                                     "application/octet-stream")).run()
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="csv_scale").value == "the uploaded scaler"
+    said = " ".join(c.value for c in at.caption).replace("\\", "")
+    assert "min-max to [-1, 1], the uploaded file" in said, said

@@ -29,7 +29,7 @@ from .data import read_text
 
 MAX_ROWS = 1_000_000
 MAX_COLUMNS = 1000
-SCALINGS = ("none", "min-max", "standardise")
+SCALINGS = ("none", "min-max", "min-max ±1", "standardise")     # min-max to [0, 1] or to [−1, 1]
 csv.field_size_limit(2**24)          # a long text column is a label, not a reason to fail (default 131,072)
 
 
@@ -150,14 +150,18 @@ class Scaler:
         F = x.shape[1]
         if how == "none":
             return cls(how, torch.zeros(F, dtype=torch.float64), torch.ones(F, dtype=torch.float64), "none")
-        if how == "min-max":
+        if how in ("min-max", "min-max ±1"):
             lo, hi = x.min(0).values, x.max(0).values
-            return cls(how, lo, 1 / (hi - lo).clamp_min(1e-12), fitted={"min": lo.tolist(), "max": hi.tolist()})
+            span = (hi - lo).clamp_min(1e-12)
+            fitted = {"min": lo.tolist(), "max": hi.tolist(), "range": [0.0, 1.0] if how == "min-max" else [-1.0, 1.0]}
+            if how == "min-max":
+                return cls("min-max", lo, 1 / span, fitted=fitted)
+            return cls("min-max", lo + span / 2, 2 / span, fitted=fitted)      # (x − mid) · 2/span ∈ [−1, 1]
         mean, std = x.mean(0), x.std(0, unbiased=False)
         return cls(how, mean, 1 / std.clamp_min(1e-12), fitted={"mean": mean.tolist(), "std": std.tolist()})
 
     @classmethod
-    def from_sklearn(cls, name: str, attrs: dict) -> Optional["Scaler"]:
+    def from_sklearn(cls, name: str, attrs: dict, source: str = "the checkpoint") -> Optional["Scaler"]:
         """A pickled scikit-learn MinMaxScaler / StandardScaler from its fitted arrays (read inertly by
         explorer.io.readers.pickles, never by importing scikit-learn): sklearn computes x * scale_ + min_ and
         (x - mean_) / scale_."""
@@ -168,12 +172,15 @@ class Scaler:
             fitted = {"min": attrs["data_min_"].tolist()} if "data_min_" in attrs else {}
             if "data_max_" in attrs:
                 fitted["max"] = attrs["data_max_"].tolist()
-            return cls("min-max", offset, scale, f"the checkpoint's {cls_name}", fitted)
+            rng = attrs.get("feature_range")
+            if isinstance(rng, (tuple, list)) and len(rng) == 2 and all(isinstance(v, (int, float)) for v in rng):
+                fitted["range"] = [float(rng[0]), float(rng[1])]
+            return cls("min-max", offset, scale, f"{source}'s {cls_name}", fitted)
         if cls_name == "StandardScaler" and ("mean_" in attrs or "scale_" in attrs):
             F = len(attrs.get("mean_", attrs.get("scale_")).flatten())
             mean = attrs["mean_"].double().flatten() if "mean_" in attrs else torch.zeros(F, dtype=torch.float64)
             scale = attrs["scale_"].double().flatten() if "scale_" in attrs else torch.ones(F, dtype=torch.float64)
-            return cls("standardise", mean, 1 / scale, f"the checkpoint's {cls_name}",
+            return cls("standardise", mean, 1 / scale, f"{source}'s {cls_name}",
                        {"mean": mean.tolist(), "std": scale.tolist()})
         return None
 
@@ -201,7 +208,8 @@ class Scaler:
             if all(k in self.fitted and j < len(self.fitted[k]) for k in keys):
                 a, b = (self.fitted[k][j] for k in keys)
                 parts.append(f"{short(n, 24)}: {keys[0]} {a:.4g}, {keys[1]} {b:.4g}")
-        what = "min-max to [0, 1]" if self.how == "min-max" else "standardised"
+        lo, hi = self.fitted.get("range", [0.0, 1.0])
+        what = f"min-max to [{lo:g}, {hi:g}]" if self.how == "min-max" else "standardised"
         more = " …" if len(names) > 6 else ""
         return f"Scaling {what}, {self.source}" + (f" ({'; '.join(parts)}{more})." if parts else ".")
 
