@@ -11,6 +11,7 @@ from explorer import InputError
 from explorer.core.kinds import KINDS
 from explorer.io.files import short
 from explorer.io.inputs import alphabets
+from explorer.io.inputs.data import read_text
 from explorer.io.models.checkpoints import load_model
 from explorer.io.models.opened import opened_from, vocabulary
 from explorer.io.readers.foreign import read_foreign
@@ -181,6 +182,10 @@ def _alphabet_picker(m) -> str | None:
     if pick == OWN:
         typed = sb.text_input(f"the alphabet: {m.core.input_size} letters in the model's order", key="ck_alphabet_own",
                               max_chars=4096)
+        f = sb.file_uploader("or a file of them (.txt: the letters in order, newlines ignored)", type=["txt"],
+                             key="ck_alphabet_file")
+        if f is not None:
+            typed = read_text(f.getvalue(), max_chars=4096, name=short(f.name, 60)).replace("\n", "")
         return typed or None
     return alphabets.ALPHABETS[pick]
 

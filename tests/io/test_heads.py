@@ -127,3 +127,36 @@ def test_a_speech_model_reads_feature_files_and_speaks_a_character_per_frame():
         buf = io.BytesIO()
         np.save(buf, np.array([{"a": 1}], dtype=object), allow_pickle=True)
         read_array(buf.getvalue(), 40)
+
+
+class PoolingLinearClassifier(nn.Module):
+    """fastai's head (text/models/core.py), its layers cut to one Linear: it pools [last, max, mean] of the output."""
+
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.layers = nn.Linear(n_in, n_out)
+
+    def forward(self, out):                                 # out (B, T, H)
+        return self.layers(torch.cat([out[:, -1], out.max(1)[0], out.mean(1)], -1))
+
+
+class PooledClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(30, 6)
+        self.rnn = nn.LSTM(6, 5, batch_first=True)
+        self.head = PoolingLinearClassifier(15, 3)
+
+    def forward(self, ids):
+        return self.head(self.rnn(self.embedding(ids))[0])
+
+
+def test_a_pooling_head_records_its_reading_in_a_whole_pickle():
+    torch.manual_seed(6)
+    model = PooledClassifier().double().eval()
+    m = explorer.open_model(library_save(model, {"model": [PooledClassifier], "fastai.text.models.core": [PoolingLinearClassifier]}))
+    assert m.task == "classifier" and m.reading == "last, max, mean (fastai)" and m.recorded["reads"] == m.reading
+    assert "reads" not in m.assumed and m.final_only
+    ids = torch.tensor([4, 9, 2, 17, 5])
+    with torch.no_grad():
+        torch.testing.assert_close(m.readout(m.embed(ids))[0, 0], torch.softmax(model(ids[None])[0], -1), rtol=0, atol=1e-12)

@@ -25,7 +25,12 @@ def test_every_library_file_renders_every_tab(name):
     if "series_src" in at.session_state and not gates(at):       # a forecaster starts on a CSV upload: noise instead
         at.selectbox(key="series_src").set_value("random Gaussian input").run()
     assert "h" in gates(at)
-    for view in ("Units over time", "Step inspector"):
+    every_tab(at)
+
+
+def every_tab(at):
+    """Every view of the Explore tab and every other tab render with no error."""
+    for view in ("What it says", "What it depends on", "Units over time", "Step inspector"):
         open_view(at, view)
         assert not at.error, (view, [e.value for e in at.error])
     for tab in ("Cell", "Gradient flow", "Units", "Explore"):
@@ -75,6 +80,7 @@ def test_the_name_classifier_reads_a_typed_name_through_one_hot_letters():
     ok(at)
     assert not at.error, [e.value for e in at.error]
     assert [str(t) for t in gates(at)["h"]["ticktext"]] == list("Satoshi")
+    every_tab(at)
 
 
 def test_a_bidirectional_classifier_offers_its_readings():
@@ -89,6 +95,7 @@ def test_a_bidirectional_classifier_offers_its_readings():
     pick.set_value("backward then forward").run()
     ok(at)
     assert not at.exception
+    every_tab(at)
 
 
 def test_a_speech_model_reads_an_npy_of_mfcc_frames():
@@ -104,6 +111,7 @@ def test_a_speech_model_reads_an_npy_of_mfcc_frames():
     assert not at.error, [e.value for e in at.error]
     assert any("transposed from (features, T)" in c.value for c in at.caption)
     assert len(gates(at)["h"]["x"]) == 50
+    every_tab(at)
 
 
 def test_a_forecaster_reads_its_csv_through_the_scaler_saved_beside_it():

@@ -66,3 +66,20 @@ def probabilities(z: Tensor, activation: Optional[str]) -> Tensor:
     if ACTIVATIONS.get(activation or "") == "sigmoid" or (activation is None and z.shape[-1] == 1):
         return torch.sigmoid(z)
     return torch.softmax(z, -1)
+
+
+# Classes whose forward fixes the reading: fastai's PoolingLinearClassifier (text/models/core.py) pools
+# [last, max, mean] of the encoder's output before its layers.
+RECORDED = {"PoolingLinearClassifier": "last, max, mean (fastai)"}
+
+
+def recorded_reading(pickled: dict, head_key: Optional[str]) -> Optional[str]:
+    """The reading a whole pickle's class around the head records, or None."""
+    if not head_key:
+        return None
+    parts = head_key.split(".")
+    for k in range(len(parts) - 1, 0, -1):
+        mod = pickled.get(".".join(parts[:k]))
+        if mod is not None and mod.cls.rpartition(".")[2] in RECORDED:
+            return RECORDED[mod.cls.rpartition(".")[2]]
+    return None

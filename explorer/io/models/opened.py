@@ -273,7 +273,10 @@ def opened_from(found, pre: str, settings: Optional[dict] = None, task: Optional
         first = heads.PER_STEP if parts.embedding is None and heads.PER_STEP in m.readings else \
             next(r for r in m.readings if r != heads.PER_STEP)
         m.reading = reading if reading in m.readings else first
-        if reading is None:                                  # a file of weights cannot tell (heads.py)
+        said = heads.recorded_reading(found.pickled, getattr(head, "source_key", None))
+        if reading is None and said in m.readings:           # a whole pickle's class says how its head reads
+            m.reading = recorded["reads"] = said
+        elif reading is None:                                # a file of weights cannot tell (heads.py)
             assumed["reads"] = m.reading
     elif task == "classifier":
         assumed.setdefault("reads", "the last step")
