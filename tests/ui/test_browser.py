@@ -16,6 +16,14 @@ def shot(page, name):
     page.screenshot(path=os.path.join(SHOTS, name), full_page=False)
 
 
+def upload_model(page, server, path):
+    """Open the page with "upload a checkpoint…" picked and upload the file at path in the sidebar."""
+    page.goto(server + "/?model_choice=" + urllib.parse.quote("upload a checkpoint…"))
+    wait_idle(page)
+    page.locator("[data-testid='stSidebar'] [data-testid='stFileUploader'] input[type='file']").first.set_input_files(str(path))
+    wait_idle(page)
+
+
 def no_exception(page, where=""):
     assert page.locator("[data-testid='stException']").count() == 0, where
 
@@ -173,11 +181,7 @@ def test_a_forecaster_and_its_dated_csv_show_the_prediction_against_the_series(s
     model.write_bytes(saved(fitted_forecaster(airline_csv(96))))
     csv.write_bytes(airline_csv(96))
     with browser_page(1280, 900) as page:
-        page.goto(server + "/?model_choice=" + urllib.parse.quote("upload a checkpoint…"))
-        wait_idle(page)
-        page.locator("[data-testid='stSidebar'] [data-testid='stFileUploader'] input[type='file']").first \
-            .set_input_files(str(model))
-        wait_idle(page)
+        upload_model(page, server, model)
         assert page.get_by_text("task: regressor").first.is_visible()
         page.locator("[data-testid='stMain'] [data-testid='stFileUploader'] input[type='file']").first \
             .set_input_files(str(csv))
@@ -262,11 +266,7 @@ def test_a_student_types_a_name_and_sees_the_languages_form(server, tmp_path):
     path = tmp_path / "char_rnn.pt"
     path.write_bytes(library_save(model, {"model": [CharRNN]}))
     with browser_page(1280, 900) as page:
-        page.goto(server + "/?model_choice=" + urllib.parse.quote("upload a checkpoint…"))
-        wait_idle(page)
-        page.locator("[data-testid='stSidebar'] [data-testid='stFileUploader'] input[type='file']").first \
-            .set_input_files(str(path))
-        wait_idle(page)
+        upload_model(page, server, path)
         assert page.get_by_text("as many as the letters of PyTorch's name-classifier tutorial").first.is_visible()
         sel = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").filter(has_text="what it reads per step")
         sel.locator("input").first.click()
