@@ -1,5 +1,7 @@
-"""Gate Explorer: `streamlit run app.py`. The page itself lives in explorer/ui/page.py."""
-import explorer.ui.preload  # noqa: F401,I001  (first: every library the page needs, before any session uses one)
-from explorer.ui.page import main
+"""Gate Explorer: `streamlit run app.py`. An ASGI app (Streamlit's st.App) whose start-up imports every library the
+page needs before the first visitor arrives (explorer/ui/startup.py); the page is explorer/ui/streamlit_app.py."""
+import streamlit as st
 
-main()
+from explorer.ui.startup import PAGE, lifespan
+
+app = st.App(PAGE, lifespan=lifespan)

@@ -25,7 +25,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-APP = Path(__file__).resolve().parent / "ui" / "streamlit_app.py"
+APP = Path(__file__).resolve().parent / "ui" / "asgi_app.py"          # st.App: imports at start (ui/startup.py)
 # The settings the repository's .streamlit/config.toml gives `streamlit run app.py` (see it for why); the
 # gate-explorer command and every worker here pass them.
 SERVER_FLAGS = ["--server.fileWatcherType", "none", "--runner.postScriptGC", "false", "--browser.gatherUsageStats", "false"]

@@ -4,7 +4,7 @@ import os
 
 from streamlit.testing.v1 import AppTest
 
-APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
+APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "explorer", "ui", "streamlit_app.py")
 
 
 def ok(at):
@@ -14,7 +14,7 @@ def ok(at):
 
 
 def run_app(**state):
-    """A fresh AppTest of app.py with the given session state, run once."""
+    """A fresh AppTest of the page (explorer/ui/streamlit_app.py, what app.py serves) with this session state, run once."""
     at = AppTest.from_file(APP, default_timeout=300)
     for k, v in state.items():
         at.session_state[k] = v

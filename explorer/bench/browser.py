@@ -19,7 +19,7 @@ from explorer.serve import free_port, wait_healthy  # noqa: F401  (the tests' an
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--disable-quic", "--no-first-run"]
-APP = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"      # the same page as the top-level app.py
+APP = Path(__file__).resolve().parents[1] / "ui" / "asgi_app.py"      # served as app.py serves it (imports at start)
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 

@@ -1,7 +1,7 @@
 """The whole page: page config, sidebar, lesson panel and the tabs -> explorer/ui/*.
 
-Run by the top-level app.py (`streamlit run app.py`) and by the `gate-explorer` command
-(explorer/ui/streamlit_app.py), so both serve the same page.
+Run by explorer/ui/streamlit_app.py, the script both `streamlit run app.py` and `gate-explorer` serve (as an
+st.App whose start-up imports the page's libraries: ui/startup.py), so both serve the same page.
 """
 import streamlit as st
 

@@ -1,5 +1,6 @@
 """Everything the page needs, imported once per process, and the imports' objects frozen out of the
-garbage collector. Imported first by every entry point (app.py, streamlit_app.py, page.py).
+garbage collector. Imported when a server starts (ui/startup.py's lifespan, for app.py and gate-explorer), and
+first by the page's script (streamlit_app.py) wherever it runs without that start-up (AppTest).
 
 Why first: Streamlit runs each session's script in a thread of its own, so on a freshly started server
 the first visitors' scripts import the page's libraries at the same moment. plotly looks pandas up in

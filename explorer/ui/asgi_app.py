@@ -1,0 +1,8 @@
+"""What `gate-explorer` hands to `streamlit run` (the installed twin of the top-level app.py): an ASGI app
+(Streamlit's st.App) whose start-up imports every library the page needs before the first visitor arrives
+(explorer/ui/startup.py); the page is explorer/ui/streamlit_app.py."""
+import streamlit as st
+
+from explorer.ui.startup import PAGE, lifespan
+
+app = st.App(PAGE, lifespan=lifespan)
