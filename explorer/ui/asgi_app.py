@@ -3,6 +3,6 @@
 (explorer/ui/startup.py); the page is explorer/ui/streamlit_app.py."""
 import streamlit as st
 
-from explorer.ui.startup import PAGE, lifespan
+from explorer.ui.startup import PAGE, lifespan, routes
 
-app = st.App(PAGE, lifespan=lifespan)
+app = st.App(PAGE, lifespan=lifespan, routes=routes())

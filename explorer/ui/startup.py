@@ -24,3 +24,17 @@ async def lifespan(app):
     print(f"Gate Explorer: the page's libraries imported in {STARTED['preload_s']:.1f} s, before the first visitor.",
           flush=True)
     yield
+
+
+async def stats(request):
+    """/_gate_explorer/stats: how long the start-up imports took and how often each shared figure was built (the
+    load tests count builds: a class opening one link should cost one build)."""
+    from starlette.responses import JSONResponse
+
+    from explorer.ui import state
+    return JSONResponse({"preload_s": STARTED.get("preload_s"), "builds": dict(state.BUILDS)})
+
+
+def routes() -> list:
+    from starlette.routing import Route
+    return [Route("/_gate_explorer/stats", stats)]

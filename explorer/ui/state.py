@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -88,6 +88,9 @@ def error_boundary(what: str):
 _FIGURES: OrderedDict = OrderedDict()
 _FIGURES_LOCK = threading.Lock()
 MAX_FIGURES = 48
+_BUILDING: dict = {}                   # key -> threading.Event of the build under way (single flight)
+BUILD_WAIT_S = 60.0                    # how long a session waits on another's build before building it itself
+BUILDS: Counter = Counter()            # builds per figure name (the key's first part), for the load tests
 
 
 def page_theme() -> str:
@@ -118,21 +121,39 @@ def chart(fig_or_where, fig=None, **kw):
 
 def shared_figure(key: str, build):
     """A finished figure built once per key, theme and presentation mode for every session of the process (a class opening one
-    link gets one build, not sixty: the Cell tab's animated figure is about 1.8 s of plotly validation). The
-    figure is never changed after it is built: st.plotly_chart copies it (to_dict) before serialising."""
+    link gets one build, not sixty: the Cell tab's animated figure is about 1.8 s of plotly validation). Single flight:
+    sessions asking for a key while another builds it wait for that build instead of building it again (a class
+    opening one link on a just-started server asks at the same moment). The figure is never changed after it is
+    built: st.plotly_chart copies it (to_dict) before serialising."""
     theme, large = page_theme(), presenting()
     key = f"{key}|{theme}|{large}"
-    with _FIGURES_LOCK:
-        fig = _FIGURES.get(key)
-        if fig is not None:
-            _FIGURES.move_to_end(key)
-            return fig
-    fig = plots.themed(build(), theme, large)
-    with _FIGURES_LOCK:
-        _FIGURES[key] = fig
-        while len(_FIGURES) > MAX_FIGURES:
-            _FIGURES.popitem(last=False)
-    return fig
+    while True:
+        with _FIGURES_LOCK:
+            fig = _FIGURES.get(key)
+            if fig is not None:
+                _FIGURES.move_to_end(key)
+                return fig
+            building = _BUILDING.get(key)
+            if building is None:
+                building = _BUILDING[key] = threading.Event()
+                break                                              # this session builds it
+        building.wait(timeout=BUILD_WAIT_S)                        # another session builds it: wait, then look again
+        with _FIGURES_LOCK:
+            if key not in _FIGURES and _BUILDING.get(key) is building:
+                break                                              # it is taking too long: build it here too
+    try:
+        fig = plots.themed(build(), theme, large)
+        with _FIGURES_LOCK:
+            _FIGURES[key] = fig
+            BUILDS[key.split("|")[0]] += 1
+            while len(_FIGURES) > MAX_FIGURES:
+                _FIGURES.popitem(last=False)
+        return fig
+    finally:
+        with _FIGURES_LOCK:
+            if _BUILDING.get(key) is building:
+                del _BUILDING[key]
+        building.set()                                             # a failed build lets the next one try
 
 
 _OPENED: dict = {}

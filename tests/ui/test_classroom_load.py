@@ -1,6 +1,11 @@
 """A class on one link: a cold server opened by many sessions at once (Streamlit's own websocket protocol,
 concurrent real sessions, not AppTest threads), with a mix of tab links. No session may see an error:
 the libraries the page needs are imported before any session uses them (explorer/ui/preload.py)."""
+import json
+import threading
+import time
+import urllib.request
+
 import pytest
 
 from explorer.bench.browser import streamlit_server
@@ -17,11 +22,15 @@ LINKS = ["", "tab=Cell", "tab=Gradient+flow", "tab=Units", "tab=Train", "xtab=St
 def test_a_cold_server_opened_by_a_class_at_once_shows_no_error():
     with streamlit_server(None, *SERVER_FLAGS) as url:
         sessions = open_sessions(url, LINKS * 2, timeout=240)
-    assert all(s.finished for s in sessions), [s.query for s in sessions if not s.finished]
-    bad = {s.query: s.errors for s in sessions if s.errors}
-    assert not bad, bad
-    assert all(s.elements > 10 for s in sessions)
+        assert all(s.finished for s in sessions), [s.query for s in sessions if not s.finished]
+        bad = {s.query: s.errors for s in sessions if s.errors}
+        assert not bad, bad
+        assert all(s.elements > 10 for s in sessions)
+        stats = json.loads(urllib.request.urlopen(url + "/_gate_explorer/stats", timeout=30).read())
     assert sum(s.charts for s in sessions) >= len(sessions)        # every page drew its figures
+    assert stats["preload_s"] is not None                          # imported at start-up, before the first session
+    # Single flight: four sessions on ?tab=Cell and two on the GRU's Cell link asked at once; each figure built once.
+    assert stats["builds"].get("cell") == 2, stats["builds"]
 
 
 def test_a_frozen_figure_hands_out_one_dict():
@@ -30,3 +39,33 @@ def test_a_frozen_figure_hands_out_one_dict():
     want = fig.to_dict()
     f = frozen(fig)
     assert f.to_dict() is f.to_dict() and f.to_dict() == want
+
+
+def test_a_shared_figure_is_built_once_while_many_sessions_ask_at_once(monkeypatch):
+    from explorer.ui import state
+    monkeypatch.setattr(state, "page_theme", lambda: "light")
+    monkeypatch.setattr(state, "presenting", lambda: False)
+    monkeypatch.setattr(state.plots, "themed", lambda fig, theme, large: fig)
+    calls, got = [], []
+
+    def build():
+        calls.append(1)
+        time.sleep(0.3)                                             # a slow figure, as the Cell tab's is
+        return object()
+    threads = [threading.Thread(target=lambda: got.append(state.shared_figure("single|flight", build))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len({id(g) for g in got}) == 1 and len(got) == 8
+
+    def broken():
+        calls.append(2)
+        raise RuntimeError("no figure")
+    failed = []
+    for _ in range(2):                                              # a failed build lets the next session try again
+        try:
+            state.shared_figure("single|broken", broken)
+        except RuntimeError:
+            failed.append(1)
+    assert failed == [1, 1] and calls.count(2) == 2
