@@ -119,7 +119,9 @@ def _view(p, ui, lt, key):
         # browser draws waits for a core at every step (after a 1M-character upload, a call that takes
         # 6 ms alone took 0.35 s). The call below the overview is then a cache hit.
         state.window_cached(key, *window_of(N), "", _lt=lt)
-    if N > FULL and not hidden("overview"):
+    # The overview only when it summarises: blocks of more than one step (a short text, e.g. the 205-character sample,
+    # would be drawn step for step, the figure below it again).
+    if N > FULL and lt.block > 1 and not hidden("overview"):
         st.subheader("The whole input")
         _overview(p, lt, key, l, d, names, top, std, N)
     a, b = _window(N)

@@ -17,6 +17,7 @@ def main():
     from .cell import cell_tab
     from .classroom import CSS, classroom_sidebar, hidden, lesson_panel
     from .explore import explore_tab, read_input
+    from .finding_view import first_screen
     from .gradflow import gradflow_tab
     from .sidebar import sidebar
     from .train import train_tab
@@ -40,7 +41,13 @@ def main():
         with above:
             state.lazy_tabs(tabs, "tab")
         return
+    # The first screen on the Explore tab: a finding and its picture, above the input (computed once the input is
+    # read, drawn in a container made before it). A tab link (?tab=Cell) opens on its own figure instead.
+    first = st.container() if (st.session_state.get("tab") or st.query_params.get("tab") or "Explore") == "Explore" else None
     read_input()
+    if first is not None and st.session_state.get("input") is not None:
+        with first, state.error_boundary("finding what the network does"):
+            first_screen(state.picked(), st.session_state["input"])
     # The active tab is part of the URL (?tab=Units), like every bound widget, so a link reopens the same view.
     # Only the open tab runs and is drawn (tab.open); the widgets of the others keep their values through
     # state.keep_widget_state().

@@ -121,18 +121,22 @@ def chart(fig_or_where, fig=None, **kw):
 
 def shared_figure(key: str, build):
     """A finished figure built once per key, theme and presentation mode for every session of the process (a class opening one
-    link gets one build, not sixty: the Cell tab's animated figure is about 1.8 s of plotly validation). Single flight:
-    sessions asking for a key while another builds it wait for that build instead of building it again (a class
-    opening one link on a just-started server asks at the same moment). The figure is never changed after it is
-    built: st.plotly_chart copies it (to_dict) before serialising."""
+    link gets one build, not sixty: the Cell tab's animated figure is about 1.8 s of plotly validation). The figure is
+    never changed after it is built: st.plotly_chart copies it (to_dict) before serialising."""
     theme, large = page_theme(), presenting()
-    key = f"{key}|{theme}|{large}"
+    return shared(f"{key}|{theme}|{large}", lambda: plots.themed(build(), theme, large))
+
+
+def shared(key: str, build):
+    """What build() returns, built once per key for every session of the process (read-only afterwards). Single
+    flight: sessions asking for a key while another builds it wait for that build instead of building it again (a
+    class opening one link on a just-started server asks at the same moment); a failed build lets the next try."""
     while True:
         with _FIGURES_LOCK:
-            fig = _FIGURES.get(key)
-            if fig is not None:
+            value = _FIGURES.get(key)
+            if value is not None:
                 _FIGURES.move_to_end(key)
-                return fig
+                return value
             building = _BUILDING.get(key)
             if building is None:
                 building = _BUILDING[key] = threading.Event()
@@ -142,18 +146,18 @@ def shared_figure(key: str, build):
             if key not in _FIGURES and _BUILDING.get(key) is building:
                 break                                              # it is taking too long: build it here too
     try:
-        fig = plots.themed(build(), theme, large)
+        value = build()
         with _FIGURES_LOCK:
-            _FIGURES[key] = fig
+            _FIGURES[key] = value
             BUILDS[key.split("|")[0]] += 1
             while len(_FIGURES) > MAX_FIGURES:
                 _FIGURES.popitem(last=False)
-        return fig
+        return value
     finally:
         with _FIGURES_LOCK:
             if _BUILDING.get(key) is building:
                 del _BUILDING[key]
-        building.set()                                             # a failed build lets the next one try
+        building.set()
 
 
 _OPENED: dict = {}

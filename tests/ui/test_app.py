@@ -189,3 +189,17 @@ def test_no_widget_gets_a_second_default_beside_session_state(monkeypatch):
     [w for w in at.selectbox if w.key == "text_name"][0].set_value("h").run()
     ok(at.run())
     assert not [w for w in warned if "Session State" in w], warned
+
+
+def test_the_first_screen_says_what_the_network_does_and_only_on_the_explore_tab():
+    at = run_app()
+    said = [mk.value for mk in at.markdown if mk.value.startswith("**What this network does:**")]
+    assert len(said) == 1 and "tracks the position in line" in said[0] and "r = -0.9" in said[0]
+    assert any("over the input" in json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
+    assert not any("whole input" in json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
+                   for c in at.get("plotly_chart"))                  # 205 steps: no overview repeating the figure
+    cell = run_app(tab="Cell")
+    assert not [mk for mk in cell.markdown if mk.value.startswith("**What this network does:**")]
+    series = run_app(model_choice="adding-lstm")
+    said = [mk.value for mk in series.markdown if mk.value.startswith("**What this network does:**")]
+    assert len(said) == 1 and ("tracks" in said[0] or "open" in said[0] or "finds no unit" in said[0]), said

@@ -286,3 +286,21 @@ def test_a_student_types_a_name_and_sees_the_languages_form(server, tmp_path):
         fig.first.wait_for(timeout=60_000)
         fig.first.scroll_into_view_if_needed()
         shot(page, "name-classifier.png")
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1280, 720)])
+def test_the_first_screen_shows_a_figure_and_a_finding(server, size):
+    # A newcomer opens the default link: a figure well inside the first screen, and one sentence about what the
+    # network does (the unit finder's strongest unit, drawn as the text coloured by it).
+    w, h = size
+    with browser_page(w, h) as page:
+        page.goto(server)
+        wait_idle(page)
+        page.wait_for_selector(".js-plotly-plot", timeout=120_000)
+        top = page.locator(".stPlotlyChart").first.bounding_box()["y"]
+        assert top < 0.6 * h, top
+        said = page.get_by_text("What this network does:").first
+        assert said.is_visible() and said.bounding_box()["y"] < top
+        assert page.get_by_text("tracks the position in line").first.is_visible()
+        no_exception(page, "first screen")
+        shot(page, f"first-screen-{w}x{h}.png")
