@@ -82,6 +82,7 @@ def bench_classroom(n: int = 60, links=LINKS, script=APP):
     print(f"{'bare page (defaults)':22} {b['median']:9.2f} {b['max']:7.2f} {b['cpu']:13.2f} {per_bare:12.3f} {1:7.2f} {b['errors']}")
     print(f"{'bare, app settings':22} {bt['median']:9.2f} {bt['max']:7.2f} {bt['cpu']:13.2f} {bt['cpu'] / n:12.3f} "
           f"{bt['cpu'] / n / per_bare:7.2f} {bt['errors']}")
+    _cold(script)
     with streamlit_server(script, *SERVER_FLAGS) as app:               # as `gate-explorer` serves it
         open_sessions(app, list(links))                      # the teacher's visit: imports and caches warm
         time.sleep(1)
@@ -97,6 +98,26 @@ def bench_classroom(n: int = 60, links=LINKS, script=APP):
         time.sleep(3)
         print(f"memory (RSS): {warm:,.0f} MB after warm-up, {peak:,.0f} MB at the peak of {n} sessions, "
               f"{rss_mb(app.pid):,.0f} MB 3 s after they left")
+
+
+COLD = ["tab=Cell"] * 10 + ["tab=Units"]
+
+
+def _cold(script=APP, queries=COLD):
+    """A server started a moment ago (ready: its start-up imports done) opened by a class at once, nothing warm:
+    11 sessions, 10 on the Cell link and one on Units. Also how often the Cell figure was built (single flight: once)."""
+    import json
+    import urllib.request
+    with streamlit_server(script, *SERVER_FLAGS) as app:
+        c0 = cpu_seconds(app.pid)
+        res = open_sessions(app, list(queries))
+        cpu = cpu_seconds(app.pid) - c0
+        stats = json.loads(urllib.request.urlopen(app + "/_gate_explorer/stats", timeout=30).read())
+    times = [s.seconds for s in res]
+    errors = sum(len(s.errors) for s in res)
+    print(f"{'cold: 10 Cell + 1 Units':22} {statistics.median(times):9.2f} {max(times):7.2f} {cpu:13.2f} "
+          f"{cpu / len(queries):12.3f} {'':>7} {errors}   (start-up imports {stats['preload_s']:.1f} s; "
+          f"Cell figure built {stats['builds'].get('cell', 0)}×)")
 
 
 def bench_workers(n: int = 60, counts=(1, 2), links=("", "tab=Cell")):

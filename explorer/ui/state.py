@@ -189,7 +189,7 @@ SCANS_KEPT = 6                 # long-input passes kept in memory, shared by all
 def _scans() -> dict:
     """The kept passes, most recent last. Not st.cache_resource per input: a cached function may not
     draw into a block made outside it, and the pass must move a progress bar on the page."""
-    return {"lock": threading.Lock(), "items": OrderedDict()}
+    return {"lock": threading.Lock(), "items": OrderedDict(), "building": {}}
 
 
 def scan(key: str, core, x, n: int, blocks: int = 800) -> LongTrace:
@@ -212,11 +212,21 @@ def scan(key: str, core, x, n: int, blocks: int = 800) -> LongTrace:
             bar.progress(min(done, 1.0), text=f"Reading {n:,} steps: {done:.0%}{' · ' + left if left else ''} "
                                               "(one pass, then every window is instant)")
     kept = _scans()
-    with kept["lock"]:
-        lt = kept["items"].get((key, blocks))
-        if lt is not None:
-            kept["items"].move_to_end((key, blocks))
-            return lt
+    k = (key, blocks)
+    while True:                                        # single flight: one pass per input, however many ask at once
+        with kept["lock"]:
+            lt = kept["items"].get(k)
+            if lt is not None:
+                kept["items"].move_to_end(k)
+                return lt
+            building = kept["building"].get(k)
+            if building is None:
+                building = kept["building"][k] = threading.Event()
+                break
+        building.wait(timeout=BUILD_WAIT_S)            # another session is reading this input: wait for its pass
+        with kept["lock"]:
+            if k not in kept["items"] and kept["building"].get(k) is building:
+                break
     # Streamlit's own "running" icon redraws five times a second; our bar says the same. Sent once:
     # a style element redrawn with every tick of the bar would restyle the whole page each time.
     st.html(QUIET_ICON)
@@ -224,12 +234,17 @@ def scan(key: str, core, x, n: int, blocks: int = 800) -> LongTrace:
         # A short input's whole trace is kept (up to 4M values, 16 MB): moving the window is then a slice.
         lt = scan_long(core, x, checkpoint_every=256, chunk=1024, overview_blocks=blocks, progress=progress,
                        keep_whole=4_000_000)
+        with kept["lock"]:
+            kept["items"][k] = lt
+            BUILDS["scan"] += 1
+            while len(kept["items"]) > SCANS_KEPT:
+                kept["items"].popitem(last=False)
     finally:
         bar.empty()
-    with kept["lock"]:
-        kept["items"][(key, blocks)] = lt
-        while len(kept["items"]) > SCANS_KEPT:
-            kept["items"].popitem(last=False)
+        with kept["lock"]:
+            if kept["building"].get(k) is building:
+                del kept["building"][k]
+        building.set()
     return lt
 
 

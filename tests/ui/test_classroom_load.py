@@ -69,3 +69,23 @@ def test_a_shared_figure_is_built_once_while_many_sessions_ask_at_once(monkeypat
         except RuntimeError:
             failed.append(1)
     assert failed == [1, 1] and calls.count(2) == 2
+
+
+def test_one_pass_per_input_however_many_sessions_ask_at_once(monkeypatch):
+    from explorer.ui import state
+    calls = []
+
+    def slow_scan(core, x, **kw):
+        calls.append(1)
+        time.sleep(0.3)
+        return object()
+    monkeypatch.setattr(state, "scan_long", slow_scan)
+    monkeypatch.setattr(state.st, "empty", lambda: type("E", (), {"empty": lambda self: None})())
+    monkeypatch.setattr(state.st, "html", lambda *a, **k: None)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(state.scan("single|scan", None, None, 10))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len({id(g) for g in got}) == 1 and len(got) == 6
