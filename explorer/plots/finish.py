@@ -11,6 +11,7 @@ update_layout, more than building it).
 from __future__ import annotations
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from .theme import TRANSPARENT, theme_of
 
@@ -22,12 +23,37 @@ class FrozenFigure(go.Figure):
         return self._frozen_dict
 
 
+class FrozenDict(dict):
+    """A frozen figure's dict. Its JSON, what st.plotly_chart sends (plotly.io.to_json of this dict), is computed once
+    too: a figure shared by a class is then serialised once, not once per student. themed() clears it."""
+    __slots__ = ("json",)
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.json = None
+
+
+_to_json = pio.to_json
+
+
+def _to_json_once(fig, *args, **kwargs):
+    """plotly.io.to_json, remembered on a FrozenDict (Streamlit passes the figure's to_dict(): this dict)."""
+    if isinstance(fig, FrozenDict) and not args and set(kwargs) <= {"validate"}:
+        if fig.json is None:
+            fig.json = _to_json(fig, **kwargs)
+        return fig.json
+    return _to_json(fig, *args, **kwargs)
+
+
+pio.to_json = _to_json_once
+
+
 def frozen(fig: go.Figure) -> go.Figure:
     """The same figure, finished: its dict (arrays already in plotly's typed form) is computed once and handed
     out by to_dict() from then on, so a figure shared by many sessions costs each of them no copy (Streamlit's
     st.plotly_chart serialises fig.to_dict()). Nothing may change it afterwards (themed() excepted)."""
     if not isinstance(fig, FrozenFigure):
-        d = fig.to_dict()
+        d = FrozenDict(fig.to_dict())
         fig.__class__ = FrozenFigure
         fig._frozen_dict = d
     return fig
@@ -42,6 +68,7 @@ def themed(fig: go.Figure, theme: str | None = "light", large: bool = False) -> 
     drawn is the dict, so a plotly edit made afterwards no longer shows (theming again does)."""
     t = theme_of(theme)
     d = frozen(fig).to_dict()
+    d.json = None                                      # patched below: its JSON is made again when next sent
     lay = d.setdefault("layout", {})
     lay.update(paper_bgcolor=TRANSPARENT, plot_bgcolor=TRANSPARENT)
     font = lay.setdefault("font", {})

@@ -136,9 +136,10 @@ def _view(p, ui, lt, key):
     chars = list(ui.labels[a:b]) if ui.labels is not None else None
     st.session_state["view"] = dict(a=a, b=b, units=units, layer=l, direction=d, key=key)
 
-    st.subheader("Gates, step by step" + (f" — steps {a:,}–{b - 1:,}" if N > FULL else ""))
-    st.caption("Read down a column: one step of the cell, every gate and state at the same " +
-               ("character" if ui.text is not None else "step") + ". Hover shows all of them for that unit.")
+    if not state.presenting():                 # on a projector the figure leads; the teacher says how to read it
+        st.subheader("Gates, step by step" + (f" — steps {a:,}–{b - 1:,}" if N > FULL else ""))
+        st.caption("Read down a column: one step of the cell, every gate and state at the same " +
+                   ("character" if ui.text is not None else "step") + ". Hover shows all of them for that unit.")
     if shown:
         # c's colours span its range over the whole input (not this window's), so windows compare
         scales = {n: plots.gate_scale(n, bound=A.value_bound(lt, n, l, d, units_of[n]) if n == "c" else None)

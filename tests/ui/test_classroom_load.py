@@ -89,3 +89,17 @@ def test_one_pass_per_input_however_many_sessions_ask_at_once(monkeypatch):
     for t in threads:
         t.join()
     assert len(calls) == 1 and len({id(g) for g in got}) == 1 and len(got) == 6
+
+
+def test_a_frozen_figures_json_is_made_once_and_again_after_theming():
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from explorer.plots import finish, themed
+    fig = frozen(go.Figure(go.Heatmap(z=[[1, 2], [3, 4]])))
+    d = fig.to_dict()                                                # what st.plotly_chart serialises
+    first = pio.to_json(d, validate=False)
+    assert pio.to_json(d, validate=False) is first and first == finish._to_json(dict(d), validate=False)
+    themed(fig, "dark")
+    again = pio.to_json(fig.to_dict(), validate=False)
+    assert again is not first and again == finish._to_json(dict(fig.to_dict()), validate=False)
