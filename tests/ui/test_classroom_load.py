@@ -41,6 +41,15 @@ def test_a_frozen_figure_hands_out_one_dict():
     assert f.to_dict() is f.to_dict() and f.to_dict() == want
 
 
+def at_once(n: int, call):
+    """call() in n threads started together (sessions asking at the same moment); returns when all are done."""
+    threads = [threading.Thread(target=call) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def test_a_shared_figure_is_built_once_while_many_sessions_ask_at_once(monkeypatch):
     from explorer.ui import state
     monkeypatch.setattr(state, "page_theme", lambda: "light")
@@ -52,11 +61,7 @@ def test_a_shared_figure_is_built_once_while_many_sessions_ask_at_once(monkeypat
         calls.append(1)
         time.sleep(0.3)                                             # a slow figure, as the Cell tab's is
         return object()
-    threads = [threading.Thread(target=lambda: got.append(state.shared_figure("single|flight", build))) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(8, lambda: got.append(state.shared_figure("single|flight", build)))
     assert len(calls) == 1 and len({id(g) for g in got}) == 1 and len(got) == 8
 
     def broken():
@@ -83,11 +88,7 @@ def test_one_pass_per_input_however_many_sessions_ask_at_once(monkeypatch):
     monkeypatch.setattr(state.st, "empty", lambda: type("E", (), {"empty": lambda self: None})())
     monkeypatch.setattr(state.st, "html", lambda *a, **k: None)
     got = []
-    threads = [threading.Thread(target=lambda: got.append(state.scan("single|scan", None, None, 10))) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(6, lambda: got.append(state.scan("single|scan", None, None, 10)))
     assert len(calls) == 1 and len({id(g) for g in got}) == 1 and len(got) == 6
 
 

@@ -65,7 +65,7 @@ class TokenVocab:
         """SentencePiece-style pieces ("▁" marks a word's start) by longest match; a character no piece covers is
         one unknown token."""
         s = "▁" + "▁".join(text.split())
-        longest = max((len(p) for p in self.itos), default=1)
+        longest = self.__dict__.setdefault("_longest", max((len(p) for p in self.itos), default=1))   # once
         out, k = [], 0
         while k < len(s):
             for n in range(min(longest, len(s) - k), 0, -1):

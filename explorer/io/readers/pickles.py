@@ -128,6 +128,19 @@ MAX_ARRAY_BYTES = 64 << 20        # a pickled numpy array larger than this is no
 _ARRAY_CODES = {"f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "b1"}
 
 
+def plain_dtype(dt):
+    """A pickled numpy dtype (its stand-in: code and byte order) as a numpy dtype, if it is a plain number's."""
+    if not (isinstance(dt, StandIn) and dt.pickled_as.endswith(".dtype") and dt.__dict__.get("_args")):
+        return None
+    code = str(dt._args[0])
+    dst = dt.__dict__.get("_state")
+    endian = dst[1] if isinstance(dst, tuple) and len(dst) > 1 and dst[1] in ("<", ">", "|", "=") else "<"
+    if code not in _ARRAY_CODES:
+        return None
+    import numpy as np
+    return np.dtype(("|" if code in ("i1", "u1", "b1") else endian) + code)
+
+
 def plain_array(o) -> Optional[Tensor]:
     """A pickled numpy array (numpy's _reconstruct + ndarray state) as a float64 tensor, decoded from its
     recorded shape, dtype code and raw bytes without numpy's code; None if it is not a plain numeric one."""
@@ -137,15 +150,10 @@ def plain_array(o) -> Optional[Tensor]:
     if not (isinstance(st, tuple) and len(st) == 5 and isinstance(st[1], tuple) and isinstance(st[4], bytes)):
         return None
     _, shape, dt, fortran, raw = st
-    if not (isinstance(dt, StandIn) and dt.pickled_as.endswith(".dtype") and dt.__dict__.get("_args")):
-        return None
-    code = str(dt._args[0])
-    dst = dt.__dict__.get("_state")
-    endian = dst[1] if isinstance(dst, tuple) and len(dst) > 1 and dst[1] in ("<", ">", "|", "=") else "<"
-    if code not in _ARRAY_CODES or not all(isinstance(n, int) and n >= 0 for n in shape) or len(raw) > MAX_ARRAY_BYTES:
+    dtype = plain_dtype(dt)
+    if dtype is None or not all(isinstance(n, int) and n >= 0 for n in shape) or len(raw) > MAX_ARRAY_BYTES:
         return None
     import numpy as np
-    dtype = np.dtype(("|" if code in ("i1", "u1", "b1") else endian) + code)
     if len(raw) != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
         return None
     a = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")

@@ -24,11 +24,10 @@ from explorer.errors import InputError
 
 from ..files import short
 from ..inputs.series import Scaler
-from .pickles import StandIn, dangerous, plain_array, stand_in
+from .pickles import StandIn, dangerous, plain_array, plain_dtype, stand_in
 
 MAX_BYTES = 100_000_000
 WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"       # joblib is refused everywhere else (joblib.load runs pickles)
-_CODES = {"f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "b1"}
 
 
 class _Unpickler(pickle._Unpickler):
@@ -53,14 +52,9 @@ class _Unpickler(pickle._Unpickler):
     dispatch[pickle.BUILD[0]] = load_build
 
     def _array(self, w: dict) -> torch.Tensor:
-        shape, dt = w.get("shape"), w.get("dtype")
-        args = dt.__dict__.get("_args", ()) if isinstance(dt, StandIn) else ()
-        code = str(args[0]) if args else ""
-        if code not in _CODES or not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        shape, dtype = w.get("shape"), plain_dtype(w.get("dtype"))
+        if dtype is None or not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
             raise InputError("this scaler file holds an array that is not plain numbers; save the fitted scaler itself.")
-        state = dt.__dict__.get("_state")
-        endian = state[1] if isinstance(state, tuple) and len(state) > 1 and state[1] in ("<", ">") else "<"
-        dtype = np.dtype(("|" if code in ("i1", "u1", "b1") else endian) + code)
         if w.get("numpy_array_alignment_bytes") is not None:
             pad = self.read(1)
             self.read(pad[0] if pad else 0)
