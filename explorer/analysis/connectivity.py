@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from explorer.core import references
+from explorer.core.modules import MODULES
 from explorer.errors import InputError
 from explorer.io.models.opened import OpenedModel
 
@@ -69,11 +71,15 @@ def _prepare(model, x, target):
         elif model.embedding is not None and isinstance(model.embedding, nn.Linear):
             x = model.embed(x)                   # our sequence models: the projection is part of the model
         y = _task_target(model, target, ids)
-    elif isinstance(model, nn.RNNBase):
+    elif isinstance(model, nn.RNNBase) or type(model) in MODULES.values():
         core = model
         y = _core_target(core, target)
+    elif references.adopt(model) is not None:          # a reference package's module (minGRU-pytorch, xlstm)
+        core = references.adopt(model).as_core()
+        y = _core_target(core, target)
     else:
-        raise InputError("connectivity and attribute take an explorer.open_model result or a stock nn.LSTM/GRU/RNN.")
+        raise InputError("connectivity and attribute take an explorer.open_model result, a stock nn.LSTM/GRU/RNN or "
+                         "an explorer MinGRU/MinLSTM/SLSTM.")
     if not isinstance(x, Tensor) or not x.is_floating_point() or x.dim() not in (2, 3):
         raise InputError("x must be a floating-point (T, input_size) or batched tensor in the module's own layout.")
     if x.shape[-1] != core.input_size:

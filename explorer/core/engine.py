@@ -76,7 +76,10 @@ def run_layer(kind: Kind, p: LayerParams, x: Tensor, h0: Tensor, c0: Optional[Te
 
     edit(t) returns the cells.py edit for step t (or None); t0 is the first step it may edit.
     """
-    lt = kind.fast_route(p, x, h0, c0) if lengths is None else None
+    if kind.own_scan:                       # the 2024 cells: no PyTorch kernel, their own scan keeps every gate
+        lt = kind.scan(p, x, h0, c0, lengths)
+    else:
+        lt = kind.fast_route(p, x, h0, c0) if lengths is None else None
     if lt is None:
         out, h_n, c_n = stock(kind, p, x, h0, c0, lengths=lengths, nonlinearity=nonlinearity)
         gates = kind.gates_from_h(p, x, h0, out)

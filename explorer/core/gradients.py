@@ -25,7 +25,7 @@ from torch import Tensor
 
 from explorer.errors import InputError
 
-from . import kinds, onednn
+from . import kinds, onednn, references
 from .params import layer_params
 from .trace import Trace, check_hx, interventions, select_mask, time_major, trace
 
@@ -109,6 +109,9 @@ def vanishing_point(norm: Tensor, threshold: float = 1e-6) -> Optional[int]:
 def gradient_flow(rnn, x: Tensor, hx=None, *, objective: Optional[Callable] = None,
                   intervene=None) -> GradientFlow:
     """Total derivatives of J with respect to every h_t (and c_t), see the module docstring."""
+    adopted = references.adopt(rnn)
+    if adopted is not None:
+        return _reference_flow(adopted, x, hx, objective, intervene)
     with onednn.keeping_forwards() as kept:        # a float32 CPU LSTM's backward reuses them
         tr = trace(rnn, x, hx, intervene=intervene)
     kind, L, D = kinds.get(tr.kind), tr.num_layers, tr.num_directions
@@ -174,3 +177,18 @@ def _clamped(intervene, tr: Trace) -> dict[str, Tensor]:
             & sel[3][None, None, None, :, None] & sel[4][None, None, None, None, :]
         m |= grid
     return {k: v.to(tr.h.device) for k, v in out.items()}
+
+
+def _reference_flow(a: references.Adopted, x, hx, objective, intervene) -> GradientFlow:
+    """gradient_flow() of a reference package's module (references.py): through our module with its
+    weights, the objective read on the module's own output (a.back of ours)."""
+    tr = trace(a.source, x, hx)                                       # checks x as trace() does
+    batched = x.dim() == 3
+    xb = x if batched else x[None]
+    J = objective if objective is not None else (lambda out: last_step_sum(out, batched))
+    own = lambda out: J(a.back(out) if batched else a.back(out[None])[0])       # noqa: E731
+    with torch.no_grad():
+        xi = a.front(xb)
+    gf = gradient_flow(a.inner, xi if batched else xi[0], a.hx(hx, xb.shape[1]), objective=own, intervene=intervene)
+    gf.trace = tr
+    return gf

@@ -12,9 +12,10 @@ from torch import Tensor
 
 @dataclass
 class LayerParams:
-    """The weights of one layer and direction, named as in nn.LSTM (w_hr only with proj_size)."""
+    """The weights of one layer and direction, named as in nn.LSTM (w_hr only with proj_size; no w_hh in
+    minGRU and minLSTM; an sLSTM's w_hh is (heads, 4·d, d), one block per head)."""
     w_ih: Tensor
-    w_hh: Tensor
+    w_hh: Optional[Tensor]
     b_ih: Optional[Tensor] = None
     b_hh: Optional[Tensor] = None
     w_hr: Optional[Tensor] = None
@@ -44,7 +45,9 @@ class LayerTrace:
 def layer_params(rnn: torch.nn.RNNBase, layer: int, direction: int) -> LayerParams:
     sfx = f"_l{layer}" + ("_reverse" if direction else "")
     get = lambda name: getattr(rnn, name + sfx, None)
-    return LayerParams(get("weight_ih").detach(), get("weight_hh").detach(), get("bias_ih") if rnn.bias else None,
+    w_hh = get("weight_hh")                     # minGRU and minLSTM have none
+    return LayerParams(get("weight_ih").detach(), w_hh.detach() if w_hh is not None else None,
+                       get("bias_ih") if rnn.bias else None,
                        get("bias_hh") if rnn.bias else None, get("weight_hr") if rnn.proj_size > 0 else None)
 
 

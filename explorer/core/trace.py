@@ -28,7 +28,7 @@ from torch import Tensor
 
 from explorer.errors import InputError
 
-from . import kinds
+from . import kinds, references
 from .engine import layer_params, reverse_padded, run_layer
 from .kinds import Kind
 
@@ -61,6 +61,7 @@ class Trace:
     lengths: Optional[Tensor] = None
     batch_first: bool = False
     meta: dict = field(default_factory=dict)
+    states: dict[str, Tensor] = field(default_factory=dict)   # sLSTM: the normaliser "n" and stabiliser "m"
 
     @property
     def num_layers(self) -> int:
@@ -82,13 +83,15 @@ class Trace:
             if self.c is None:
                 raise InputError(f"a {self.kind.upper()} has no cell state c; pick one of {', '.join(self.names())}.")
             return self.c
+        if name in self.states:
+            return self.states[name]
         if name not in self.gates:
             raise InputError(f"a {self.kind.upper()} has no gate {name!r}; pick one of {', '.join(self.names())}.")
         return self.gates[name]
 
     def names(self) -> list[str]:
         """Everything values() accepts, gates first."""
-        return list(self.gates) + (["c"] if self.c is not None else []) + ["h"]
+        return list(self.gates) + (["c"] if self.c is not None else []) + list(self.states) + ["h"]
 
     def plot(self, names=None, *, layer: int = 0, direction: int = 0, batch: int = 0, units=24, labels=None,
              start: int = 0):
@@ -184,8 +187,14 @@ def check_hx(rnn, hx, B: int, batched: bool):
     w = rnn.weight_ih_l0
     zeros = lambda n: torch.zeros(LD, B, n, dtype=w.dtype, device=w.device)
     if hx is None:
-        return zeros(Hout), (zeros(H) if kind.has_c else None)
-    if kind.has_c:
+        return zeros(Hout), (zeros(H * max(1, len(kind.carried))) if kind.has_c else None)
+    if len(kind.carried) > 1:                       # sLSTM: h_0 alone, or (h_0, c_0, n_0, m_0)
+        if isinstance(hx, Tensor):
+            hx = (hx, *(zeros(H)[:, 0] if not batched else zeros(H) for _ in kind.carried))
+        if not (isinstance(hx, (tuple, list)) and len(hx) == 4):
+            raise InputError(f"an {kind.label}'s hx must be h_0 or a tuple (h_0, c_0, n_0, m_0).")
+        pairs = [("h_0", hx[0], Hout)] + [(f"{n}_0", t, H) for n, t in zip(kind.carried, hx[1:])]
+    elif kind.has_c:
         if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise InputError(f"an {kind.label}'s hx must be a tuple (h_0, c_0).")
         pairs = [("h_0", hx[0], Hout), ("c_0", hx[1], H)]
@@ -202,7 +211,7 @@ def check_hx(rnn, hx, B: int, batched: bool):
         if t.dtype != w.dtype:
             raise InputError(f"{name} is {t.dtype} but the module's weights are {w.dtype}; convert it.")
         out.append(t if batched else t.unsqueeze(1))
-    return out[0], (out[1] if kind.has_c else None)
+    return out[0], (torch.cat(out[1:], -1) if kind.has_c else None)     # sLSTM: c, n, m packed
 
 
 def select_mask(idx: Index, n: int, what: str) -> torch.Tensor:
@@ -300,7 +309,11 @@ def trace(rnn, x: Tensor, hx=None, *, lengths=None, intervene=None) -> Trace:
     x: (T, B, input_size), or (B, T, input_size) if rnn.batch_first, or unbatched (T, input_size).
     hx: as the module takes it. lengths: B ints for a padded batch (same as a PackedSequence).
     Returns a Trace; gates/h/c are (num_layers, num_directions, T, B, H), padded steps NaN.
+    Also explorer.MinGRU / MinLSTM / SLSTM, and the reference packages' modules (references.py).
     """
+    adopted = references.adopt(rnn)
+    if adopted is not None:
+        return _reference_trace(adopted, x, hx, lengths, intervene)
     kind = kinds.of(rnn)
     x, batched = time_major(rnn, x)
     T, B = x.shape[:2]
@@ -348,10 +361,33 @@ def trace(rnn, x: Tensor, hx=None, *, lengths=None, intervene=None) -> Trace:
                     t[:, :, pad] = float("nan")
     h_n = torch.stack(h_n)
     c_n = torch.stack(c_n) if kind.has_c else None
+    states, finals = {}, {}
+    if len(kind.carried) > 1:                    # sLSTM: c, n, m were carried packed; the trace names them
+        states, finals = kind.unpack(c_all), kind.unpack(c_n)
+        c_all, c_n = states.pop("c"), finals.pop("c")
     if not batched:
         output, h_n = output[:, 0], h_n[:, 0]
         c_n = c_n[:, 0] if c_n is not None else None
     elif rnn.batch_first:
         output = output.transpose(0, 1)
+    if not batched:
+        finals = {k: v[:, 0] for k, v in finals.items()}
     return Trace(kind.name, gates, h_all, c_all, output, h_n, c_n, lengths, bool(rnn.batch_first),
-                 {"nonlinearity": nonlin, "hidden_size": H, "proj_size": rnn.proj_size, "batched": batched})
+                 {"nonlinearity": nonlin, "hidden_size": H, "proj_size": rnn.proj_size, "batched": batched,
+                  "finals": finals}, states)
+
+
+def _reference_trace(a: references.Adopted, x, hx, lengths, intervene) -> Trace:
+    """trace() of a reference package's module through our module with its weights (references.py):
+    x (B, T, I) as the module takes it, or unbatched (T, I); output is the module's own."""
+    if not isinstance(x, Tensor) or x.dim() not in (2, 3) or x.shape[-1] != a.input_size:
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise InputError(f"a {type(a.source).__name__} reads (B, T, {a.input_size}) (batch first), got {got}.")
+    batched = x.dim() == 3
+    xb = x if batched else x[None]
+    with torch.no_grad():
+        tr = trace(a.inner, a.front(xb), a.hx(hx, xb.shape[1]), lengths=lengths, intervene=intervene)
+        out = a.back(tr.output if batched else tr.output[None])
+    tr.output = out if batched else out[0]
+    tr.meta["reference"] = type(a.source).__name__
+    return tr

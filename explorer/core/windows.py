@@ -21,7 +21,7 @@ from torch import Tensor
 
 from explorer.errors import InputError
 
-from . import kinds
+from . import kinds, references
 from .engine import layer_params, reverse_padded, run_layer
 from .stats import PassStats, RunningStats, thresholds
 from .trace import Trace, check_hx, check_x, time_major, trace
@@ -41,6 +41,7 @@ class LongTrace:
     overview: dict[str, Tensor] = field(default_factory=dict)   # name -> (L, D, n_blocks, B, H) block means
     block: int = 1                                               # steps per overview block
     whole: Optional[Trace] = None                                # the full trace, kept when it is small
+    back: Optional[object] = None        # a reference package's module: its output map (core/references.py)
 
     def window_arrays(self, a: int, b: int, intervene=None, batch: int = 0) -> dict:
         """window(a, b) as float32 numpy arrays of one sequence: {name: (L, D, T, H)} for every gate
@@ -79,13 +80,19 @@ class LongTrace:
         if not tr.meta["batched"]:
             h_n, c_n = h_n[:, 0], (c_n[:, 0] if c_n is not None else None)
         out = tr.output[:, a - s:b - s] if bf else tr.output[a - s:b - s]
+        if self.back is not None and self.whole is None:
+            with torch.no_grad():
+                out = self.back(out) if out.dim() == 3 else self.back(out[None])[0]
+        packed = lambda t: None if t is None else (torch.cat([t.c, *t.states.values()], -1) if t.states else t.c)
         # The state each direction had just before the window, in its own reading order (forward: after
         # step a-1; reverse: after step b), so a reader of the first step needs no second window.
         before = lambda t, ck: None if t is None else torch.stack([
             (t[:, 0, a - s - 1] if a > s else ck[:, 0, s // K]),
             *([t[:, 1, b - s] if b < e else ck[:, 1, -(-e // K) if e < self.steps else -1]] if t.shape[1] == 2 else [])], 1)
+        # c_before is what the kind carries, packed (an sLSTM's c, n, m side by side): what its step reads
         return Trace(tr.kind, {g: cut(v) for g, v in tr.gates.items()}, h, c, out, h_n, c_n, None, bf,
-                     dict(tr.meta, window=(a, b), h_before=before(tr.h, self.h_ck), c_before=before(tr.c, self.c_ck)))
+                     dict(tr.meta, window=(a, b), h_before=before(tr.h, self.h_ck), c_before=before(packed(tr), self.c_ck)),
+                     {k: cut(v) for k, v in tr.states.items()})
 
     def _trace(self, s: int, e: int, intervene=None) -> Trace:
         """trace() of the checkpoint-aligned segment [s, e), started from its checkpoints."""
@@ -102,7 +109,11 @@ class LongTrace:
         D = self.h_ck.shape[1]
         pick = lambda ck: torch.stack([ck[:, 0, j_fwd]] + ([ck[:, 1, j_rev]] if D == 2 else []), 1).flatten(0, 1)
         h = pick(self.h_ck)
-        return (h, pick(self.c_ck)) if self.c_ck is not None else h
+        if self.c_ck is None:
+            return h
+        c = pick(self.c_ck)
+        parts = kinds.get(self.kind).unpack(c)         # an sLSTM carries c, n, m: trace() takes them apart
+        return (h, *parts.values())
 
 
 def _shift(intervene, s: int, e: int):
@@ -160,6 +171,18 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 102
     states), so that windows are slices of it: a window then costs no kernel call, which matters on
     a machine whose cores are busy elsewhere (a multi-threaded kernel waits for a thread at every step).
     """
+    adopted = references.adopt(rnn)
+    if adopted is not None:                   # a reference package's module: our module with its weights
+        if not isinstance(x, Tensor):
+            raise InputError(f"scan_long takes a {type(rnn).__name__}'s input as one tensor (B, N, I).")
+        trace(rnn, x[..., :1, :], hx)          # checks x and hx as trace() does
+        with torch.no_grad():
+            xi = adopted.front(x if x.dim() == 3 else x[None])
+        lt = scan_long(adopted.inner, xi if x.dim() == 3 else xi[0], adopted.hx(hx, x.shape[-2]),
+                       checkpoint_every=checkpoint_every, chunk=chunk, overview_blocks=overview_blocks,
+                       progress=progress, keep_whole=0)
+        lt.back = adopted.back
+        return lt
     kind = kinds.of(rnn)
     lazy = not isinstance(x, Tensor)          # a lazy source is checked chunk by chunk as it is read
     if not lazy:
@@ -182,7 +205,8 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 102
     n_ck = -(-N // K) + 1                 # boundaries 0, K, 2K, ..., N
     w = rnn.weight_ih_l0
     h_ck = torch.zeros(L, D, n_ck, B, Hout, dtype=w.dtype, device=w.device)
-    c_ck = torch.zeros(L, D, n_ck, B, H, dtype=w.dtype, device=w.device) if kind.has_c else None
+    S = H * max(1, len(kind.carried))        # the carried state's width: c (LSTM), c, n, m packed (sLSTM)
+    c_ck = torch.zeros(L, D, n_ck, B, S, dtype=w.dtype, device=w.device) if kind.has_c else None
     if hx is not None:
         h0, c0 = check_hx(rnn, hx, B, batched)          # (L*D, B, ·), as trace() reads hx
         h0 = h0.view(L, D, B, Hout)
@@ -190,7 +214,7 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 102
         if D == 2:
             h_ck[:, 1, -1] = h0[:, 1]
         if c_ck is not None:
-            c0 = c0.view(L, D, B, H)
+            c0 = c0.view(L, D, B, S)
             c_ck[:, 0, 0] = c0[:, 0]
             if D == 2:
                 c_ck[:, 1, -1] = c0[:, 1]
@@ -240,8 +264,8 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 102
                     pos0, rev = (s, False) if d == 0 else (e - 1, True)
                     if gate_names:
                         acc.add(gate_names[0], l, d, r.gate_block(), pos0, rev, lo, hi)
-                    if r.c is not None:
-                        acc.add("c", l, d, r.c.unsqueeze(2), pos0, rev)
+                    for name, v in kind.unpack(r.c).items():       # c; an sLSTM's c, n, m
+                        acc.add(name, l, d, v.unsqueeze(2), pos0, rev)
                     acc.add("h", l, d, r.h.unsqueeze(2), pos0, rev)
                     done += e - s
                     if progress is not None:

@@ -13,9 +13,14 @@ from explorer.errors import InputError
 from .base import Kind
 from .gru import GRU
 from .lstm import LSTM
+from .mingru import MINGRU
+from .minlstm import MINLSTM
 from .rnn import RNN
+from .slstm import SLSTMKind
 
-KINDS: dict[str, Kind] = {k.name: k for k in (LSTM(), GRU(), RNN())}
+KINDS: dict[str, Kind] = {k.name: k for k in (LSTM(), GRU(), RNN(), MINGRU(), MINLSTM(), SLSTMKind())}
+CLASSIC = ("lstm", "gru", "rnn")               # the stock modules' kinds
+MODERN = ("mingru", "minlstm", "slstm")        # the 2024 cells: our modules (core/modules.py)
 
 
 def get(kind) -> Kind:
@@ -33,8 +38,9 @@ def of(rnn) -> Kind:
     for k in KINDS.values():
         if type(rnn) is k.module or isinstance(rnn, k.module):
             return k
-    raise InputError(f"expected a torch.nn.LSTM, nn.GRU or nn.RNN module, got {type(rnn).__name__}; "
+    raise InputError(f"expected a torch.nn.LSTM, nn.GRU, nn.RNN or an explorer MinGRU, MinLSTM or SLSTM module, got "
+                     f"{type(rnn).__name__}; "
                      "for a whole model pass its recurrent part (e.g. model.core).")
 
 
-__all__ = ["KINDS", "Kind", "get", "of"]
+__all__ = ["KINDS", "CLASSIC", "MODERN", "Kind", "get", "of"]

@@ -35,11 +35,21 @@ class Kind:
     options: tuple[str, ...] = ()      # the module's own constructor options beyond sizes (nonlinearity, proj_size)
     textbook_form: bool = False        # step(convention="cho") gives a textbook form that PyTorch's differs from (GRU)
     reading: str = ""                  # how to read this kind's gates figure, for the page
+    own_scan: bool = False             # no fused PyTorch kernel: scan() traces a layer (the 2024 cells)
+    carried: tuple[str, ...] = ()      # states beyond h carried step to step, packed in "c" (LSTM: c; sLSTM: c, n, m)
 
     # ---- what it holds ----------------------------------------------------------------------
     def names(self) -> list[str]:
-        """Everything a trace holds, in display order: the gates, c (if any), h."""
-        return [*self.gates, *(["c"] if self.has_c else []), "h"]
+        """Everything a trace holds, in display order: the gates, c and the other carried states (if any), h."""
+        return [*self.gates, *(self.carried or (["c"] if self.has_c else [])), "h"]
+
+    def unpack(self, c):
+        """The carried states by name from the packed c (..., k·H): {"c": ...} or {"c", "n", "m"}."""
+        if c is None:
+            return {}
+        if len(self.carried) <= 1:
+            return {"c": c}
+        return dict(zip(self.carried, c.chunk(len(self.carried), -1)))
 
     @property
     def memory(self) -> str:
