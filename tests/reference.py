@@ -72,3 +72,77 @@ def unpack(res):
     """A module's result as (output, h_n, c_n), c_n None where it has no cell state."""
     out, st = res
     return (out, *st) if isinstance(st, tuple) else (out, st, None)
+
+
+# ---- the 2024 cells, from the papers' equations (Feng et al. 2024; Beck et al. 2024) ----------------
+def _g(a):
+    """minGRU/minLSTM's positive activation (Feng et al., Appendix B.3): a + 1/2 for a >= 0, else sigmoid(a)."""
+    return torch.where(a >= 0, a + 0.5, 1 / (1 + torch.exp(-a)))
+
+
+def reference_modern(m, x, hx=None, lengths=None):
+    """Our MinGRU / MinLSTM / SLSTM on time-major x (T, B, I), one sequence and one step at a time.
+    Returns {gate or state: (L, 1, T, B, H)} (NaN where padded), "output" (T, B, H), "h_n" (L, B, H) and,
+    for an sLSTM, "c_n", "n_n", "m_n". hx: h_0 (L, B, H), or (h_0, c_0, n_0, m_0) for an sLSTM."""
+    kind = type(m).__name__
+    T, B, _ = x.shape
+    L, H = m.num_layers, m.hidden_size
+    lengths = [T] * B if lengths is None else list(lengths)
+    names = {"MinGRU": "zn", "MinLSTM": "fin", "SLSTM": "ifzo"}[kind]
+    states = ["c", "n", "m"] if kind == "SLSTM" else []
+    nan = lambda: torch.full((L, 1, T, B, H), float("nan"), dtype=x.dtype)
+    res = {k: nan() for k in [*names, *states, "h"]}
+    finals = {k: torch.zeros(L, B, H, dtype=x.dtype) for k in ["h", *states]}
+    parts = (hx,) if isinstance(hx, torch.Tensor) else hx
+    sig = lambda a: 1 / (1 + torch.exp(-a))
+    inp = x
+    for l in range(L):
+        W = getattr(m, f"weight_ih_l{l}")
+        b = getattr(m, f"bias_ih_l{l}")
+        b = torch.zeros(W.shape[0], dtype=x.dtype) if b is None else b
+        out = torch.zeros(T, B, H, dtype=x.dtype)
+        for s in range(B):
+            st = {k: torch.zeros(H, dtype=x.dtype) for k in ["h", *states]}
+            if parts is not None:
+                for k, v in zip(["h", *states], parts):
+                    st[k] = v[l, s].clone()
+            for t in range(lengths[s]):
+                a = W @ inp[t, s] + b
+                if kind == "MinGRU":
+                    z, n = sig(a[:H]), _g(a[H:])
+                    st["h"] = (1 - z) * st["h"] + z * n
+                    gates = dict(z=z, n=n)
+                elif kind == "MinLSTM":
+                    f, i, n = sig(a[:H]), sig(a[H:2 * H]), _g(a[2 * H:])
+                    f, i = f / (f + i), i / (f + i)
+                    st["h"] = f * st["h"] + i * n
+                    gates = dict(f=f, i=i, n=n)
+                else:
+                    R, bh = getattr(m, f"weight_hh_l{l}"), getattr(m, f"bias_hh_l{l}")
+                    K = R.shape[0]
+                    d = H // K
+                    rec = torch.zeros(4, H, dtype=x.dtype)
+                    for k in range(K):            # one block per head: head k's units read head k's h only
+                        for gi in range(4):
+                            rec[gi, k * d:(k + 1) * d] = R[k, gi * d:(gi + 1) * d] @ st["h"][k * d:(k + 1) * d]
+                    a = a.view(4, H) + rec + (0 if bh is None else bh.view(4, H))
+                    log_f = torch.log(sig(a[1])) + st["m"]
+                    m_new = a[0] if bool((st["n"] == 0).all()) else torch.maximum(log_f, a[0])
+                    i = torch.clamp(torch.exp(a[0] - m_new), max=1.0)      # xlstm's vanilla clamps to 1
+                    f = torch.clamp(torch.exp(log_f - m_new), max=1.0)
+                    z, o = torch.tanh(a[2]), sig(a[3])
+                    st["c"] = f * st["c"] + i * z
+                    st["n"] = f * st["n"] + i
+                    st["m"] = m_new
+                    st["h"] = o * st["c"] / st["n"]
+                    gates = dict(i=i, f=f, z=z, o=o)
+                for k, v in [*gates.items(), *((k, st[k]) for k in [*states, "h"])]:
+                    res[k][l, 0, t, s] = v
+                out[t, s] = st["h"]
+            for k in finals:
+                finals[k][l, s] = st[k]
+        inp = out
+    res["output"] = inp
+    for k, v in finals.items():
+        res[f"{k}_n"] = v
+    return res

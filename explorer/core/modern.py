@@ -55,10 +55,12 @@ def linear_scan(a: Tensor, b: Tensor, h0: Tensor, block: int = 32) -> Tensor:
     logarithm, so h stays exact where the log-space scan would round), then the state is carried
     from block to block. With many units per step one op per step is cheaper, so large batches step."""
     T = a.shape[0]
+    # Steps are taken with unbind(), never a[t]: autograd's backward of each a[t] would fill a zero
+    # tensor the size of all of a (T² work over a training sequence); unbind's backward stacks once.
     if T <= 2 or a[0].numel() >= 8192:
         out, prev = [], h0
-        for t in range(T):
-            prev = torch.addcmul(b[t], a[t], prev)
+        for a_t, b_t in zip(a.unbind(0), b.unbind(0)):
+            prev = torch.addcmul(b_t, a_t, prev)
             out.append(prev)
         return torch.stack(out)
     block = min(block, T)
@@ -74,8 +76,8 @@ def linear_scan(a: Tensor, b: Tensor, h0: Tensor, block: int = 32) -> Tensor:
         A = torch.cat([A[:, :s], A[:, s:] * A[:, :-s]], 1)
         s *= 2
     out, prev = [], h0
-    for j in range(nb):
-        blk = torch.addcmul(Bs[j], A[j], prev)
+    for A_j, B_j in zip(A.unbind(0), Bs.unbind(0)):
+        blk = torch.addcmul(B_j, A_j, prev)
         out.append(blk)
         prev = blk[-1]
     return torch.cat(out)[:T]
@@ -156,23 +158,28 @@ def slstm_step(pre: Tensor, state: Tensor, h: Tensor, R: Tensor, b_hh: Optional[
 
 
 def slstm_scan(pre: Tensor, h0: Tensor, s0: Tensor, R: Tensor, b_hh: Optional[Tensor] = None,
-               valid: Optional[Tensor] = None, probes: Optional[tuple[Tensor, Tensor]] = None):
+               valid: Optional[Tensor] = None, probes: Optional[tuple[Tensor, Tensor]] = None, keep: bool = True):
     """Every step of one sLSTM layer: pre (T, B, 4H) -> h (T, B, H), states (T, B, 3H), gates (T, B, 4, H).
     valid (T, B) bool: padded steps keep the state. probes (ph, pc), each (T, B, H) zeros, are added to
-    h_t and c_t (their gradients are the total derivatives, for gradient_flow)."""
+    h_t and c_t (their gradients are the total derivatives, for gradient_flow). keep=False (the module's
+    forward) keeps only h and the last state: (h, last state (1, B, 3H), None)."""
     hs, ss, gs = [], [], []
     h, s = h0, s0
     H = h0.shape[-1]
-    for t in range(pre.shape[0]):
-        h_new, s_new, gt = slstm_step(pre[t], s, h, R, b_hh)
+    ph, pc = (p.unbind(0) for p in probes) if probes is not None else (None, None)
+    for t, pre_t in enumerate(pre.unbind(0)):             # unbind, not pre[t]: see linear_scan
+        h_new, s_new, gt = slstm_step(pre_t, s, h, R, b_hh)
         if probes is not None:
-            h_new = h_new + probes[0][t]
-            s_new = torch.cat([s_new[:, :H] + probes[1][t], s_new[:, H:]], -1)
+            h_new = h_new + ph[t]
+            s_new = torch.cat([s_new[:, :H] + pc[t], s_new[:, H:]], -1)
         if valid is not None:
             m = valid[t][:, None]
             h_new, s_new = torch.where(m, h_new, h), torch.where(m, s_new, s)
         h, s = h_new, s_new
         hs.append(h)
-        ss.append(s)
-        gs.append(torch.stack([gt[k] for k in SLSTM_GATES], 1))
+        if keep:
+            ss.append(s)
+            gs.append(torch.stack([gt[k] for k in SLSTM_GATES], 1))
+    if not keep:
+        return torch.stack(hs), s[None], None
     return torch.stack(hs), torch.stack(ss), torch.stack(gs)

@@ -151,7 +151,7 @@ class SLSTM(_Gated):
     def _layer(self, k, pre, h0, s0):
         if s0 is None:
             s0 = h0.new_zeros(h0.shape[0], 3 * self.hidden_size)
-        h, s, _ = modern.slstm_scan(pre, h0, s0, getattr(self, f"weight_hh_l{k}"), getattr(self, f"bias_hh_l{k}"))
+        h, s, _ = modern.slstm_scan(pre, h0, s0, getattr(self, f"weight_hh_l{k}"), getattr(self, f"bias_hh_l{k}"), keep=False)
         return h, s[-1]
 
 

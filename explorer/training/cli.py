@@ -17,6 +17,7 @@ import time
 import torch
 from tqdm import tqdm
 
+from explorer.core.kinds import KINDS
 from explorer.io.inputs import corpus
 from explorer.io.inputs.corpus import tiny_shakespeare
 from explorer.io.inputs.data import TASK_SHAPES, Vocab, read_text
@@ -30,7 +31,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m explorer.training", description=__doc__.split("\n\n")[0])
     p.add_argument("--task", default="char", choices=["char", "adding", "copy", "sine", "series"])
     p.add_argument("--text", help="text file for --task char (default: Tiny Shakespeare, shipped with the package)")
-    p.add_argument("--kind", default="lstm", choices=["lstm", "gru", "rnn"])
+    p.add_argument("--kind", default="lstm", choices=list(KINDS))
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--embedding", type=int, default=64)

@@ -9,7 +9,7 @@ import explorer
 from explorer import plots
 from explorer.analysis import units as A
 from explorer.analysis.lessons import packing_demo
-from explorer.core.kinds import KINDS
+from explorer.core.kinds import CLASSIC, KINDS
 from explorer.core.trace import Intervention
 from explorer.io.models.ours import core_parameters
 
@@ -99,7 +99,7 @@ def _text() -> str:
 
 def _vanishing():
     from explorer.analysis import compare as C
-    trio = {k: state.pretrained(f"shakespeare-{k}") for k in KINDS}
+    trio = {k: state.pretrained(f"shakespeare-{k}") for k in CLASSIC}
     text = (_text() * 5)[:500]
     ids = trio["lstm"].vocab.encode(text)[None]
     flows = C.compare_flow(trio, ids, "last")
@@ -141,7 +141,7 @@ def _forget():
 def _params():
     rows = []
     for H in (64, 128, 256, 512):
-        lstm, gru, rnn = (core_parameters(k, 64, H) for k in KINDS)
+        lstm, gru, rnn = (core_parameters(k, 64, H) for k in CLASSIC)
         rows.append({"hidden size": H, "LSTM": lstm, "GRU": gru, "RNN": rnn, "GRU / LSTM": round(gru / lstm, 4)})
     st.markdown("The GRU (Cho et al. 2014) is often said to have fewer parameters than the LSTM. Per layer an LSTM "
                 "has 4 weight blocks ($i, f, g, o$), a GRU 3 ($r, z, n$), a vanilla RNN 1, each with $H(I + H)$ "

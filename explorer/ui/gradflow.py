@@ -7,7 +7,7 @@ import streamlit as st
 from explorer import plots
 from explorer.analysis import compare as C
 from explorer.analysis import units as A
-from explorer.core.kinds import KINDS
+from explorer.core.kinds import CLASSIC, KINDS
 from explorer.io.inputs.data import random_letters
 from explorer.io.models.ours import ModelConfig
 
@@ -20,7 +20,7 @@ SOURCES = ("pretrained (shakespeare-lstm, -gru, -rnn)", "random, equal hidden si
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _three_models(source: str, hidden: int, init: str, seed: int, t_max: int):
     if source == SOURCES[0]:
-        return {k: state.pretrained(f"shakespeare-{k}") for k in KINDS}
+        return {k: state.pretrained(f"shakespeare-{k}") for k in CLASSIC}
     vocab = state.pretrained("shakespeare-lstm").vocab
     base = ModelConfig("lstm", vocab_size=len(vocab), embedding_size=64, hidden_size=hidden)
     return C.random_trio(base, vocab, "params" if "parameter" in source else "hidden", init, seed, t_max)
@@ -108,9 +108,9 @@ def _draw(out: dict, T: int):
 def _over_time(out: dict, T: int):
     steps = np.arange(T)
     gap = lambda v: np.where(v > 0, v, np.nan)        # exactly 0 (underflow, or a step J never sees): a gap
-    curves = {f"{KINDS[k].label} ‖dJ/dh_t‖": (steps, gap(out[k]["h_norm"])) for k in KINDS}
+    curves = {f"{KINDS[k].label} ‖dJ/dh_t‖": (steps, gap(out[k]["h_norm"])) for k in CLASSIC}
     curves["LSTM ‖dJ/dc_t‖"] = (steps, gap(out["lstm"]["c_norm"]))
-    ratios = {f"{KINDS[k].label} ratio": (steps[:-1], np.clip(out[k]["ratio"], 1e-12, 1e12)) for k in KINDS}
+    ratios = {f"{KINDS[k].label} ratio": (steps[:-1], np.clip(out[k]["ratio"], 1e-12, 1e12)) for k in CLASSIC}
     mine = out.get("picked")
     if mine is not None:                     # the picked model's own, on its own input, its task's objective
         own = np.arange(len(mine["h_norm"]))
@@ -126,7 +126,7 @@ def _over_time(out: dict, T: int):
                                f"{mine['objective']}: {mine['reading']}" if mine is not None else ""))
     cols = st.columns(3)
     s = out["summary"]
-    for col, k in zip(cols, KINDS):
+    for col, k in zip(cols, CLASSIC):
         col.metric(f"{KINDS[k].label} parameters (core)", f"{s[k]['core parameters']:,}", help=f"hidden size {s[k]['hidden size']}")
     ratio = s["gru"]["core parameters"] / s["lstm"]["core parameters"]
     extra = f" The RNN's W_hh has spectral radius {s['rnn']['spectral radius of W_hh']:.3f}" + \
@@ -142,7 +142,7 @@ def _per_unit(out: dict, T: int):
     top = st.slider("units shown", 4, 64, key="gf_top")
     st.html(plots.scale_key({"log10 |dJ/dh_t| vs the model's largest": plots.GRADIENT_DECADES,
                              "LSTM ∏f": plots.gate_scale("f")}))
-    state.chart(plots.gradient_units(out, {k: KINDS[k].label for k in KINDS}, top, colorbars=False),
+    state.chart(plots.gradient_units(out, {k: KINDS[k].label for k in CLASSIC}, top, colorbars=False),
                     key="gf_units")
 
 

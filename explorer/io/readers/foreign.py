@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from explorer.core import kinds
-from explorer.core.kinds import KINDS
+from explorer.core.kinds import CLASSIC, KINDS
 from explorer.errors import InputError
 
 from .. import budget
@@ -307,7 +307,7 @@ def _rebuild(prefix: str, g: dict, pickled: Optional[pickles.PickledModule], ove
     H = w_hr.shape[1] if w_hr is not None else h_out
     for what, n in (("the input size", w_ih.shape[1]), ("the hidden size", H), ("the projection", proj or 1)):
         budget.bounded(int(n), f"{what} under {short(name)!r}")
-    kind = next((k for k in KINDS.values() if k.blocks * H == rows), None)
+    kind = next((KINDS[k] for k in CLASSIC if KINDS[k].blocks * H == rows), None)
     if kind is None:
         raise InputError(f"the weights under {name!r} have weight_hh of shape {tuple(w_hh.shape)}, which fits no "
                          "LSTM (4H, H), GRU (3H, H) or RNN (H, H).")
