@@ -34,7 +34,7 @@ from explorer.errors import InputError
 
 from .. import budget
 from ..files import load_safetensors, read_bytes, short
-from . import fastai, flair, forecasting, formats, frameworks, gru4rec, opcodes, opennmt, pickles, protocols, quantized
+from . import fastai, flair, forecasting, formats, frameworks, gated, gru4rec, opcodes, opennmt, pickles, protocols, quantized
 from .found import Foreign, FoundModule
 
 Source = Union[str, bytes, dict]
@@ -60,10 +60,13 @@ def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None, *,
             return frameworks.read_onnx(data)
         source = data
     found = _read(source)
-    groups, cells = _groups(found.tensors)
+    modern, modern_notes, used = gated.read(found.tensors, found.pickled, overrides or {})   # minGRU, minLSTM, sLSTM
+    found.modules.update(modern)
+    found.notes.extend(modern_notes)
+    groups, cells = _groups({k: v for k, v in found.tensors.items() if k not in used})
     groups, merged = fastai.merge_weight_dropout(groups)
     found.notes.extend(merged)
-    qgroups = quantized.quantized_groups(found.tensors, found.values) if not groups and not cells else {}
+    qgroups = quantized.quantized_groups(found.tensors, found.values) if not groups and not cells and not modern else {}
     if qgroups:
         for prefix, entries in sorted(qgroups.items()):
             own = found.pickled.get(prefix)
@@ -72,14 +75,15 @@ def read_foreign(source: Source, overrides: Optional[dict[str, dict]] = None, *,
             found.notes.append(fm.note)
         return Foreign(found.modules, found.tensors, found.classes, found.notes, found.source, found.pickled,
                        found.values, found.objects)
-    if not groups and not cells:
+    if not groups and not cells and not modern:
         keys = " ".join(found.tensors) + " " + " ".join(found.classes) + " " + " ".join(m.cls for m in found.pickled.values())
         if "_all_weight_values" in keys or "_packed_params" in keys or ".quantized." in keys:
             raise InputError("this model is quantized (torch.ao.quantization, e.g. quantize_dynamic: int8 weights packed "
                              "for the quantized kernels), which is not read; upload the float model's state_dict from "
                              "before quantization.")
         pickled = found.classes or sorted({m.cls for m in found.pickled.values()})
-        other = forecasting.refusal(pickled, found.values) or formats.not_recurrent(list(found.tensors), pickled)
+        other = (forecasting.refusal(pickled, found.values) or gated.refusal(list(found.tensors), pickled)
+                 or formats.not_recurrent(list(found.tensors), pickled))
         if other:
             raise InputError(other)
         what = f" (it pickles {', '.join(pickled[:3])})" if pickled else ""
