@@ -16,8 +16,8 @@ import importlib as _importlib
 
 from explorer._version import __version__
 from explorer.analysis.connectivity import Attribution, attribute, connectivity
-from explorer.core.modules import MinGRU, MinLSTM, SLSTM
 from explorer.core.gradients import GradientFlow, char_objective, gradient_flow
+from explorer.core.modules import SLSTM, MinGRU, MinLSTM
 from explorer.core.stats import RunningStats
 from explorer.core.trace import Intervention, Trace, trace
 from explorer.core.windows import LongTrace, scan_long
@@ -36,7 +36,8 @@ for _name in ("core.cells", "core.kinds", "core.windows", "io.models.cards", "io
     _importlib.import_module(f"{__name__}.{_name}")
 del _name
 
-__all__ = ["__version__", "InputError", "MinGRU", "MinLSTM", "SLSTM", "Intervention", "Trace", "trace", "scan_long", "LongTrace", "RunningStats",
+__all__ = ["__version__", "InputError", "MinGRU", "MinLSTM", "SLSTM",
+           "Intervention", "Trace", "trace", "scan_long", "LongTrace", "RunningStats",
            "GradientFlow", "gradient_flow", "char_objective", "load_recurrent", "load_model", "save_model",
            "list_pretrained", "load_pretrained", "Vocab", "CharModel", "SeqModel", "ModelConfig",
            "open_model", "OpenedModel", "connectivity", "attribute", "Attribution"]

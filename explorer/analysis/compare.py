@@ -54,7 +54,7 @@ def compare_flow(models: dict[str, torch.nn.Module], inp: Tensor, objective: str
             if not char:
                 raise InputError("the next-character objectives need char models; use objective='output'.")
             obj = char_objective(m, inp, objective)
-        iv = Intervention("f", clamp_forget) if (clamp_forget is not None and "f" in kinds.get(kind).gates) else None
+        iv = Intervention("f", clamp_forget) if (clamp_forget is not None and kind == "lstm") else None
         flows[kind] = gradient_flow(m.core, x, objective=obj, intervene=iv)
     return flows
 
@@ -81,6 +81,29 @@ def reading(flows: dict[str, GradientFlow], layer: int = 0, direction: int = 0, 
     return "Gradient ‖dJ/dh_t‖: " + "; ".join(parts) + "."
 
 
+def reach_back(n: Tensor, back: int) -> Optional[float]:
+    """‖dJ/dh‖ `back` steps before the last step J reaches, as a share of its value there (None if the input is shorter)."""
+    last = last_reached(n)
+    if last - back < 0 or float(n[last]) == 0:
+        return None
+    return float(n[last - back] / n[last])
+
+
+def modern_reading(flows: dict[str, GradientFlow], back: int = 50) -> str:
+    """A sentence on the 2024 cells beside the classic ones, computed from the curves ("" without them)."""
+    mod = [k for k in ("mingru", "minlstm", "slstm") if k in flows]
+    if not mod:
+        return ""
+    shares = {k: reach_back(f.h_norm[0, 0], back) for k, f in flows.items()}
+    said = ", ".join(f"{kinds.get(k).label} {shares[k]:.1e}" for k in flows if shares[k] is not None)
+    if not said:
+        return ""
+    return (f"The share of the final gradient that is left {back} steps back: {said}. minGRU's and minLSTM's gates never "
+            "read h_{t−1}, so from h_t to h_{t−1} the gradient is multiplied only by (1 − z_t) (minGRU) or f_t (minLSTM), "
+            "gates set by the character alone: no W_hh and no tanh′ in the chain, as in a GRU or LSTM whose gates are "
+            "held. The sLSTM's h path goes through W_hh (one block per head) and its exponential gates, as an LSTM's does.")
+
+
 def summary(models: dict[str, torch.nn.Module]) -> dict[str, dict]:
     """Parameter counts (core and whole model) and the RNN's W_hh spectral radius."""
     out = {}
@@ -101,7 +124,7 @@ def flow_arrays(models: dict[str, torch.nn.Module], text: str, objective: str = 
     from .units import forget_product
     vocab = next(iter(models.values())).vocab
     flows = compare_flow(models, vocab.encode(text)[None], objective, clamp_forget)
-    out = {"reading": reading(flows), "summary": summary(models)}
+    out = {"reading": reading(flows), "modern": modern_reading(flows), "summary": summary(models)}
     for k, gf in flows.items():
         out[k] = {"h_norm": gf.h_norm[0, 0].numpy(), "c_norm": None if gf.c_norm is None else gf.c_norm[0, 0].numpy(),
                   "unit_grad": gf.h_grad[0, 0, :, 0].abs().numpy(), "ratio": gf.step_ratio()[0, 0].numpy()}

@@ -14,6 +14,10 @@ Wires, per kind (names are the keys of `values`):
           and no h or h_prev for the unit: h = W_hr m mixes every unit)
     GRU:  h_prev, r, z, n, 1-z, (1-z)*n, z*h_prev, h        textbook: z*n, (1-z)*h_prev instead
     RNN:  h_prev, a (pre-activation), h
+    minGRU:  h_prev, z, n, 1-z, (1-z)*h_prev, z*n, h        (no wire from h_prev into a gate)
+    minLSTM: h_prev, f, i, n, f*h_prev, i*n, h              (f + i = 1)
+    sLSTM:   h_prev, c_prev, nrm_prev (normaliser), i, f, z, o, m (stabiliser), f*c_prev, i*z, c, f*nrm_prev,
+             nrm, c/n, h
 """
 from __future__ import annotations
 
@@ -79,6 +83,29 @@ def cell_story(tr: Trace, core, layer: int, direction: int, unit: int, x: torch.
         else:
             notes.append(f"With proj_size={Hout}, h_t = W_hr m_t mixes all {H} units' m into {Hout} outputs; "
                          "the diagram shows this unit's m = o·tanh(c).")
+    elif kind == "mingru":
+        v.update(h_prev=h_prev[:, u], z=g["z"], n=g["n"], h=h[:, u])
+        v["1-z"] = 1 - g["z"]
+        v["(1-z)*h_prev"] = (1 - g["z"]) * h_prev[:, u]
+        v["z*n"] = g["z"] * g["n"]
+    elif kind == "minlstm":
+        v.update(h_prev=h_prev[:, u], f=g["f"], i=g["i"], n=g["n"], h=h[:, u])
+        v["f*h_prev"] = g["f"] * h_prev[:, u]
+        v["i*n"] = g["i"] * g["n"]
+    elif kind == "slstm":
+        # c_before is what the sLSTM carries, packed (c, n, m side by side, 3H), as a window's meta gives it
+        cb = torch.zeros(3 * H, dtype=torch.float64) if c_before is None else torch.as_tensor(c_before).double()
+        if cb.numel() == H:
+            cb = torch.cat([cb, torch.zeros(2 * H, dtype=torch.float64)])
+        c = tr.c[layer, direction, :, batch].double()
+        nrm, m = (tr.states[k][layer, direction, :, batch].double() for k in ("n", "m"))
+        c_prev, nrm_prev = _prev(c, cb[:H], direction)[:, u], _prev(nrm, cb[H:2 * H], direction)[:, u]
+        v.update(h_prev=h_prev[:, u], c_prev=c_prev, nrm_prev=nrm_prev, i=g["i"], f=g["f"], z=g["z"], o=g["o"],
+                 m=m[:, u], c=c[:, u], nrm=nrm[:, u], h=h[:, u])
+        v["f*c_prev"] = g["f"] * c_prev
+        v["i*z"] = g["i"] * g["z"]
+        v["f*nrm_prev"] = g["f"] * nrm_prev
+        v["c/n"] = c[:, u] / nrm[:, u]
     elif kind == "gru" and convention == "pytorch":
         v.update(h_prev=h_prev[:, u], r=g["r"], z=g["z"], n=g["n"], h=h[:, u])
         v["1-z"] = 1 - g["z"]
@@ -135,6 +162,8 @@ def story_for_window(lt, a: int, b: int, layer: int, direction: int, unit: int, 
         one = lt.window(before, before + 1)
         h_b = one.h[layer, direction, 0, 0]
         c_b = one.c[layer, direction, 0, 0] if one.c is not None else None
+        if one.states:                                   # an sLSTM: c, n and m, packed as its step reads them
+            c_b = torch.cat([c_b, *(s[layer, direction, 0, 0] for s in one.states.values())])
     if layer == 0:
         x = x0
     else:

@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from explorer.core.cells import GATE_NAMES, SIGMOID_GATES
+from explorer.core.cells import gate_name, value_range
 
 from .units import find_units, series_tracks
 
@@ -67,7 +67,7 @@ def finding(tr, *, text: Optional[str] = None, series=None, names: Optional[Sequ
     best = max(rows, key=lambda row: abs(row["r"])) if rows else None
     if best is not None and abs(best["r"]) >= MIN_R:
         name, l, d, u, r = best["name"], best["layer"], best["direction"], best["unit"], best["r"]
-        what = GATE_NAMES.get(name, name)
+        what = gate_name(name, tr.kind)
         how = READS.get((best["track"], r > 0), "high where the feature is high" if r > 0 else "running opposite to it")
         taught = ("No one told it to: it learned this from the text it was trained on." if text is not None else
                   "Nothing in its training named this feature: it found it useful.")
@@ -83,9 +83,10 @@ def finding(tr, *, text: Optional[str] = None, series=None, names: Optional[Sequ
 
 
 def _open_gate(tr) -> Optional[Finding]:
-    """The sigmoid gate unit open (above OPEN) on the largest share of steps, if that share is at least OPEN_SHARE."""
+    """The gate unit open (above OPEN) on the largest share of steps, if that share is at least OPEN_SHARE: the
+    gates in [0, 1] of this kind (cells.value_range; an sLSTM's z is a tanh, its i and f stabilised into [0, 1])."""
     best = None
-    for name in SIGMOID_GATES:
+    for name in (n for n in tr.names() if value_range(n, tr.kind) == (0, 1)):
         try:
             v = tr.values(name)[:, :, :, 0].double()            # (L, D, T, H)
         except (KeyError, AttributeError, ValueError):
@@ -100,9 +101,11 @@ def _open_gate(tr) -> Optional[Finding]:
     if best is None or best[0] < OPEN_SHARE:
         return None
     s, name, l, d, u = best
-    what = GATE_NAMES[name]
+    what = gate_name(name, tr.kind)
     keeps = {"f": "keeps its memory almost untouched", "z": "keeps its state almost untouched",
              "i": "lets almost every new input in", "o": "shows almost all of its memory", "r": "reads its whole past"}
+    if tr.kind == "mingru":                 # h_t = (1 − z) h_{t−1} + z h̃: an open z overwrites (the GRU's keeps)
+        keeps["z"] = "writes the new candidate over its state almost every step"
     sentence = (f"Unit {u}'s {what}{_where(tr, name, l, d)} is open (above {OPEN}) on {s:.0%} of the steps: that unit "
                 f"{keeps.get(name, 'stays open')}.")
     return Finding(sentence, "gate", name, l, d, u, 0.0, _values(tr, name, l, d, u))

@@ -36,3 +36,36 @@ def packing_demo(model, texts: list[str], units: int = 8) -> PackingDemo:
     B, T = pad.shape
     h = tr.h[0, 0, :, :, :units].permute(1, 2, 0).reshape(-1, T).float().numpy()     # (B·units, T)
     return PackingDemo(diff, h, [f"line {b + 1} u{u}" for b in range(B) for u in range(units)], T)
+
+
+@dataclass
+class PastInGates:
+    """Lesson 8's numbers for two char models on one text (keys: their labels)."""
+    z: dict[str, np.ndarray]             # the update gate z of the `units` most variable units, (units, T)
+    units: dict[str, list[int]]          # which units
+    from_past: dict[str, float]          # share of z's variance the current character does not explain
+    heldout: dict[str, float]            # the model card's held-out loss (nats per character), NaN if absent
+
+
+def past_in_gates(models: dict, text: str, units: int = 12) -> PastInGates:
+    """Trace each char model (a GRU and a minGRU, say) on `text` and measure how much of its update gate z
+    comes from the past: the variance of z left within the occurrences of each character, as a share of
+    its whole variance (0 when z is a function of the character alone, as a minGRU's is)."""
+    ids = None
+    z, picked, past, held = {}, {}, {}, {}
+    for label, m in models.items():
+        ids = m.vocab.encode(text)
+        with torch.no_grad():
+            tr = trace(m.core, m.embedding(ids))
+        v = tr.gates["z"][0, 0, :, 0].double()                       # (T, H)
+        order = torch.argsort(v.std(0), descending=True)[:units].tolist()
+        z[label], picked[label] = v[:, order].T.float().numpy(), order
+        within = torch.zeros(())
+        for c in ids.unique():                                      # variance left once the character is known
+            rows = v[ids == c]
+            within = within + ((rows - rows.mean(0)) ** 2).sum()
+        total = ((v - v.mean(0)) ** 2).sum()
+        past[label] = float(within / total) if float(total) > 0 else 0.0
+        card = getattr(m, "card", None) or {}
+        held[label] = float(card.get("heldout_loss_nats", float("nan")))
+    return PastInGates(z, picked, past, held)

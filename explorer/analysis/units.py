@@ -31,11 +31,11 @@ def saturation(src, gate: str) -> tuple[Tensor, Tensor]:
     (averaged over the batch)."""
     if isinstance(src, LongTrace):
         if gate not in src.stats or src.stats[gate].low is None:
-            raise InputError(f"no saturation statistics for {gate!r}; pick a gate of this {src.kind.upper()}.")
+            raise InputError(f"no saturation statistics for {gate!r}; pick a gate of this {kinds.label(src.kind)}.")
         st = src.stats[gate]
         return st.frac_low.mean(2), st.frac_high.mean(2)
     v = src.values(gate)
-    lo, hi = thresholds(gate)
+    lo, hi = thresholds(gate, src.kind)
     valid = ~torch.isnan(v)
     n = valid.sum(2).clamp_min(1)
     n = n.double()

@@ -16,6 +16,7 @@ import statistics
 import threading
 import time
 
+from explorer.core import kinds
 from explorer.io.inputs.corpus import tiny_shakespeare
 from explorer.io.inputs.data import Vocab
 from explorer.io.models.ours import ModelConfig, build
@@ -53,9 +54,9 @@ def _viewer(job, stop: threading.Event):
         if n and n != seen:
             seen = n
             by = {k: f[:n] for k, f in by.items()}
-            plots.themed(plots.history_figure({k.upper(): f for k, f in by.items()}, list(job.histories["lstm"].probe.data),
+            plots.themed(plots.history_figure({kinds.label(k): f for k, f in by.items()}, list(job.histories["lstm"].probe.data),
                                               top=8, animate=False)).to_dict()
-            plots.themed(plots.horizon_figure({k.upper(): AL.horizons(f) for k, f in by.items()}, 150)).to_dict()
+            plots.themed(plots.horizon_figure({kinds.label(k): AL.horizons(f) for k, f in by.items()}, 150)).to_dict()
         stop.wait(2.0)
 
 
@@ -109,13 +110,13 @@ def _setting(name, rounds, **kw):
     import plotly.io as pio
 
     from explorer import plots
-    by = {n.upper(): h.frames() for n, h in watched.histories.items()}
+    by = {kinds.label(n): h.frames() for n, h in watched.histories.items()}
     n = min(len(f) for f in by.values())
     fig = plots.history_figure({k: f[:n] for k, f in by.items()}, watched.histories[next(iter(watched.histories))].labels(),
                                top=16 if len(by) == 1 else 8)
     print(f"  the gates-through-training figure: {len(fig.frames)} frames, {len(pio.to_json(fig)) / 2**20:.2f} MB of JSON")
     total = sum(mb for _, mb in kept.values())
-    print("  kept: " + ", ".join(f"{n.upper()} {k} snapshots {mb:.1f} MB" for n, (k, mb) in kept.items()) +
+    print("  kept: " + ", ".join(f"{kinds.label(n)} {k} snapshots {mb:.1f} MB" for n, (k, mb) in kept.items()) +
           f"; {total:.1f} MB in all (weights and cached frames)")
 
 

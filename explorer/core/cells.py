@@ -40,19 +40,57 @@ Edit = Optional[Callable[[str, Tensor], Tensor]]
 
 LSTM_GATES = ("i", "f", "g", "o")
 GRU_GATES = ("r", "z", "n")
-GATES = {"lstm": LSTM_GATES, "gru": GRU_GATES, "rnn": ()}
+# The 2024 cells' gates (their equations live in modern.py): minGRU (z, h̃ as n), minLSTM (f, i, h̃ as n),
+# sLSTM (i, f, z the cell input, o; states c, n the normaliser, m the stabiliser).
+GATES = {"lstm": LSTM_GATES, "gru": GRU_GATES, "rnn": (), "mingru": ("z", "n"), "minlstm": ("f", "i", "n"),
+         "slstm": ("i", "f", "z", "o")}
+CARRIED = {"lstm": ("c",), "slstm": ("c", "n", "m")}        # states beyond h carried from step to step
 GATE_NAMES = {
     "i": "input gate", "f": "forget gate", "g": "cell candidate", "o": "output gate",
     "r": "reset gate", "z": "update gate", "n": "new-state candidate",
     "c": "cell state", "h": "hidden state",
 }
+# Where a letter means something else in a 2024 cell (sLSTM's z and n), or the same thing read from x_t alone.
+KIND_NAMES = {
+    "mingru": {"z": "update gate (reads x_t only)", "n": "candidate h̃ (reads x_t only)"},
+    "minlstm": {"f": "forget gate f′ (x_t only, f′ + i′ = 1)", "i": "input gate i′ (x_t only, f′ + i′ = 1)",
+                "n": "candidate h̃ (reads x_t only)"},
+    "slstm": {"i": "input gate exp(ĩ − m)", "f": "forget gate exp(log f̃ + m_prev − m)", "z": "cell input",
+              "n": "normaliser", "m": "stabiliser"},
+}
+
+
 def names(kind: str) -> list[str]:
-    """Everything a trace holds for a cell kind, in display order: its gates, c (LSTM), h."""
-    return [*GATES[kind], *(["c"] if kind == "lstm" else []), "h"]
+    """Everything a trace holds for a cell kind, in display order: its gates, its carried states, h."""
+    return [*GATES[kind], *CARRIED.get(kind, ()), "h"]
+
+
+def gate_name(name: str, kind: str = "") -> str:
+    """What a gate or state is called in words, for this kind ("z" is the GRU's update gate but the
+    sLSTM's cell input)."""
+    return KIND_NAMES.get(kind, {}).get(name) or GATE_NAMES.get(name, name)
+
+
+def gate_label(name: str, kind: str = "") -> str:
+    """A picker's label for a gate or state: "f: forget gate"."""
+    return f"{name}: {gate_name(name, kind)}"
 
 
 # Sigmoid gates live in (0, 1); tanh ones in (-1, 1). Saturation statistics use this.
 SIGMOID_GATES = ("i", "f", "o", "r", "z")
+_RANGES = {"mingru": {"z": (0, 1)}, "minlstm": {"f": (0, 1), "i": (0, 1)},
+           "slstm": {"i": (0, 1), "f": (0, 1), "o": (0, 1), "z": (-1, 1), "h": (-1, 1)}}
+
+
+def value_range(name: str, kind: str = "") -> Optional[tuple[float, float]]:
+    """The range a gate or state cannot leave: (0, 1) for a sigmoid gate (and the sLSTM's stabilised
+    exponential gates), (-1, 1) for a tanh one and a classic h; None where it is unbounded (c; minGRU's and
+    minLSTM's h̃ and h, which g keeps positive but not below any bound; the sLSTM's n and m)."""
+    if kind in _RANGES:
+        return _RANGES[kind].get(name)
+    if name in SIGMOID_GATES:
+        return (0, 1)
+    return (-1, 1) if name in ("g", "n", "h") else None
 
 
 def lstm_gates(pre: Tensor, inplace: bool = False) -> dict[str, Tensor]:

@@ -51,7 +51,7 @@ class GradientFlow:
         curves = {"‖dJ/dh_t‖": (steps, gap(self.h_norm[layer, direction].double().cpu().numpy()))}
         if self.c_norm is not None:
             curves["‖dJ/dc_t‖"] = (steps, gap(self.c_norm[layer, direction].double().cpu().numpy()))
-        return plots.log_curves(curves, f"{self.kind.upper()}: {title}", "gradient norm")
+        return plots.log_curves(curves, f"{kinds.label(self.kind)}: {title}", "gradient norm")
 
     def step_ratio(self) -> Tensor:
         """Pascanu et al. (2013): ‖dJ/dh_t‖ / ‖dJ/dh_{t+1}‖, (L, D, T-1). Below 1: vanishing backwards

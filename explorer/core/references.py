@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from explorer.errors import InputError
 
 from .modern import g
-from .modules import MinGRU, MinLSTM, SLSTM
+from .modules import SLSTM, MinGRU, MinLSTM
 
 
 @dataclass

@@ -25,10 +25,10 @@ from . import cells
 MERGE_EVERY = 64                     # chunks whose reductions wait before they are merged
 
 
-def thresholds(name: str) -> tuple[float, float]:
+def thresholds(name: str, kind: str = "") -> tuple[float, float]:
     """(low, high): a value below low / above high counts as saturated (Karpathy et al. 2015).
-    Sigmoid gates live in (0, 1), tanh ones and states in (-1, 1)."""
-    return (0.1, 0.9) if name in cells.SIGMOID_GATES else (-0.9, 0.9)
+    Gates in (0, 1) (cells.value_range), tanh ones and states in (-1, 1)."""
+    return (0.1, 0.9) if cells.value_range(name, kind) == (0, 1) else (-0.9, 0.9)
 
 
 @dataclass

@@ -81,12 +81,12 @@ class Trace:
             return self.h
         if name == "c":
             if self.c is None:
-                raise InputError(f"a {self.kind.upper()} has no cell state c; pick one of {', '.join(self.names())}.")
+                raise InputError(f"a {kinds.label(self.kind)} has no cell state c; pick one of {', '.join(self.names())}.")
             return self.c
         if name in self.states:
             return self.states[name]
         if name not in self.gates:
-            raise InputError(f"a {self.kind.upper()} has no gate {name!r}; pick one of {', '.join(self.names())}.")
+            raise InputError(f"a {kinds.label(self.kind)} has no gate {name!r}; pick one of {', '.join(self.names())}.")
         return self.gates[name]
 
     def names(self) -> list[str]:

@@ -226,8 +226,8 @@ def scan_long(rnn, x, hx=None, *, checkpoint_every: int = 1024, chunk: int = 102
     if overview_blocks:
         lt.block = -(-N // overview_blocks)
     acc = PassStats(L, D, N, lt.block if overview_blocks else 0)
-    lo = torch.tensor([thresholds(g)[0] for g in gate_names], dtype=w.dtype, device=w.device)[:, None]
-    hi = torch.tensor([thresholds(g)[1] for g in gate_names], dtype=w.dtype, device=w.device)[:, None]
+    lo = torch.tensor([thresholds(g, kind.name)[0] for g in gate_names], dtype=w.dtype, device=w.device)[:, None]
+    hi = torch.tensor([thresholds(g, kind.name)[1] for g in gate_names], dtype=w.dtype, device=w.device)[:, None]
     total_work, done = L * D * N, 0
     nonlin = getattr(rnn, "nonlinearity", "tanh")
 

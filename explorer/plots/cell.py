@@ -68,6 +68,45 @@ LAYOUTS = {
                [(5.6, 1.8), (5.6, 3.6), (8.2, 3.6)], [(8.2, 1.8), (8.2, 6.8)]],
         labels=[("(1-z)*h_prev", 5.8, 7.25, f"(1−z)·h{T_1} = ", "center"), ("z*n", 8.45, 6.0, "z·n = ", "right")],
         inputs=[(f"x{T}", 2.6, 0.3)]),
+    # minGRU (Feng et al. 2024): the GRU's layout with the h(t-1) branch to the gates cut: the gates stand on
+    # the x(t) bus alone, and h(t-1) runs along the top only, where it is mixed with the candidate.
+    "mingru": dict(
+        boxes=[("h_prev", 0.9, 6.8, f"h{T_1}", 1.5), ("h", 13.1, 6.8, f"h{T}", 1.5),
+               ("z", 4.6, 3.6, "update", 1.5), ("n", 8.2, 3.6, "candidate", 1.65)],
+        ops=[("×", 4.6, 6.8), ("1−", 4.6, 5.2), ("+", 8.2, 6.8), ("×", 8.2, 5.2)],
+        wires=[[(0.9, 6.8), (13.1, 6.8)], [(2.6, 0.72), (2.6, 1.8), (8.2, 1.8)], [(4.6, 1.8), (4.6, 6.8)],
+               [(4.6, 4.35), (6.9, 4.35), (6.9, 5.2), (8.2, 5.2)], [(8.2, 1.8), (8.2, 6.8)]],
+        labels=[("(1-z)*h_prev", 6.3, 7.25, f"(1−z)·h{T_1} = ", "center"), ("z*n", 8.45, 6.0, "z·n = ", "right")],
+        inputs=[(f"x{T}", 2.6, 0.3)],
+        asides=[(f"the gates read x{T} only: no wire from h{T_1}", 10.9, 1.2)],
+        states=("n",)),
+    "minlstm": dict(
+        boxes=[("h_prev", 0.9, 6.8, f"h{T_1}", 1.5), ("h", 13.1, 6.8, f"h{T}", 1.5),
+               ("f", 3.6, 3.6, "forget", 1.5), ("i", 5.9, 3.6, "input", 1.5), ("n", 8.2, 3.6, "candidate", 1.65)],
+        ops=[("×", 3.6, 6.8), ("+", 8.2, 6.8), ("×", 8.2, 5.2)],
+        wires=[[(0.9, 6.8), (13.1, 6.8)], [(2.6, 0.72), (2.6, 1.8), (8.2, 1.8)], [(3.6, 1.8), (3.6, 6.8)],
+               [(5.9, 1.8), (5.9, 5.2), (8.2, 5.2)], [(8.2, 1.8), (8.2, 6.8)]],
+        labels=[("f*h_prev", 5.9, 7.25, f"f·h{T_1} = ", "center"), ("i*n", 8.45, 6.0, "i·n = ", "right")],
+        inputs=[(f"x{T}", 2.6, 0.3)],
+        asides=[(f"f + i = 1; the gates read x{T} only", 10.9, 1.2)],
+        states=("n",)),
+    # sLSTM (Beck et al. 2024): an LSTM with a second memory line, the normaliser n, under c; h = o·c/n. The
+    # exponential gates i and f are stabilised by m (shown under them); h(t-1) feeds the gates as in the LSTM.
+    "slstm": dict(
+        boxes=[("nrm_prev", 0.9, 7.9, f"n{T_1}", 1.5), ("nrm", 13.1, 7.9, f"n{T}", 1.5),
+               ("c_prev", 0.9, 6.3, f"c{T_1}", 1.5), ("c", 13.1, 6.3, f"c{T}", 1.5),
+               ("h_prev", 0.9, 1.8, f"h{T_1}", 1.5), ("h", 13.1, 3.6, f"h{T}", 1.5),
+               ("f", 3.0, 3.6, "forget", 1.55), ("i", 4.8, 3.6, "input", 1.55), ("z", 6.6, 3.6, "cell input", 1.65),
+               ("o", 8.8, 3.6, "output", 1.55), ("m", 4.0, 2.55, "stabiliser", 1.3)],
+        ops=[("×", 3.0, 7.9), ("+", 4.8, 7.9), ("×", 3.0, 6.3), ("+", 6.6, 6.3), ("×", 6.6, 5.1), ("÷", 10.8, 5.1),
+             ("×", 10.8, 3.6)],
+        wires=[[(0.9, 7.9), (13.1, 7.9)], [(0.9, 6.3), (13.1, 6.3)], [(0.9, 1.8), (8.8, 1.8)], [(2.0, 0.72), (2.0, 1.8)],
+               [(3.0, 1.8), (3.0, 7.9)], [(4.8, 1.8), (4.8, 7.9)], [(4.8, 5.1), (6.6, 5.1)], [(6.6, 1.8), (6.6, 6.3)],
+               [(8.8, 1.8), (8.8, 3.6), (13.1, 3.6)], [(10.8, 6.3), (10.8, 3.6)], [(11.9, 7.9), (11.9, 5.1), (10.8, 5.1)]],
+        labels=[("i*z", 6.85, 5.7, "i·z = ", "right"), ("c/n", 11.05, 4.35, "c/n = ", "right")],
+        inputs=[(f"x{T}", 2.0, 0.3)],
+        asides=[],
+        states=("nrm", "nrm_prev", "m", "c/n")),
     "rnn": dict(
         boxes=[("h_prev", 0.9, 4.4, f"h{T_1}", 1.5), ("a", 5.6, 4.4, "W<sub>ih</sub>x + W<sub>hh</sub>h + b", 3.4),
                ("h", 13.1, 4.4, f"h{T}", 1.5)],
@@ -78,11 +117,17 @@ LAYOUTS = {
 }
 
 
-def _box_colors(key: str, values: np.ndarray, state_max: float) -> list[str]:
-    """The fill of a box for each value: viridis on [0, 1] for sigmoid gates, blue–red otherwise."""
-    cs, lo, hi = (SEQ, 0.0, 1.0) if key in SIG_KEYS else (DIV, -state_max, state_max) if key in STATE_KEYS \
-        else (DIV, -1.0, 1.0)
+def _box_colors(key: str, values: np.ndarray, state_max: float, lay: dict) -> list[str]:
+    """The fill of a box for each value: viridis on [0, 1] for sigmoid gates, blue–red otherwise (on ±the
+    largest state for the unbounded ones: c, the minimal cells' candidate, an sLSTM's n and m)."""
+    cs, lo, hi = (SEQ, 0.0, 1.0) if key in _sig(lay) else (DIV, -state_max, state_max) \
+        if key in STATE_KEYS + lay.get("states", ()) else (DIV, -1.0, 1.0)
     return fills(values, cs, lo, hi)
+
+
+def _sig(lay: dict) -> tuple:
+    """The keys drawn as [0, 1] gates: an sLSTM's z is its tanh cell input, not a gate in [0, 1]."""
+    return tuple(k for k in SIG_KEYS if not (k == "z" and "nrm" in lay.get("states", ())))
 
 
 def _sentence(kind: str, v: dict, t: int, convention: str) -> str:
@@ -92,6 +137,17 @@ def _sentence(kind: str, v: dict, t: int, convention: str) -> str:
              f"input gate {f('i'):.2f} × candidate {f('g'):+.2f} adds {f('i*g'):+.2f}  →  c = {f('c'):+.2f}")
         return s + (f"<br>output gate {f('o'):.2f} × tanh c {f('tanh_c'):+.2f} → h = {f('h'):+.2f}" if "h" in v else
                     f"<br>output gate {f('o'):.2f} × tanh c {f('tanh_c'):+.2f} = {f('m'):+.2f}")
+    if kind == "mingru":
+        return (f"update gate z = {f('z'):.2f}, read from x alone, keeps {1 - f('z'):.0%} of the old h = {f('h_prev'):+.2f}<br>"
+                f"and takes {f('z'):.0%} of the candidate n = {f('n'):+.2f}  →  h = {f('h'):+.2f}")
+    if kind == "minlstm":
+        return (f"forget {f('f'):.2f} + input {f('i'):.2f} = 1, both read from x alone<br>"
+                f"{f('f'):.0%} of the old h = {f('h_prev'):+.2f} and {f('i'):.0%} of the candidate n = {f('n'):+.2f}"
+                f"  →  h = {f('h'):+.2f}")
+    if kind == "slstm":
+        return (f"input gate {f('i'):.2f} (exponential, stabilised by m = {f('m'):+.2f}) writes z = {f('z'):+.2f} into c and adds"
+                f" {f('i'):.2f} to n<br>forget gate {f('f'):.2f} keeps both  →  c = {f('c'):+.2f}, n = {f('nrm'):.2f}, "
+                f"c/n = {f('c/n'):+.2f}<br>output gate {f('o'):.2f} × c/n → h = {f('h'):+.2f}")
     if kind == "gru" and convention == "pytorch":
         return (f"update gate z = {f('z'):.2f} keeps {f('z'):.0%} of the old h = {f('h_prev'):+.2f}<br>"
                 f"and takes {1 - f('z'):.0%} of the new candidate n = {f('n'):+.2f} (reset gate r = {f('r'):.2f})<br>"
@@ -142,9 +198,14 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
     fig.add_trace(go.Scatter(x=[w[1] for w in lay["inputs"]], y=[w[2] for w in lay["inputs"]], mode="text",
                              text=[f"<b>{w[0]}</b>" for w in lay["inputs"]], textfont=dict(size=size[1] + 2, color=ink.text),
                              hoverinfo="skip", showlegend=False), 1, 1)
-    state_max = max([float(np.nanmax(np.abs(v[k]))) for k in STATE_KEYS if k in v] + [1.0])
-    boxes = [b for b in lay["boxes"] if b[0] in v and not (b[0] == "m" and "h" in v)]   # m: only when h is not the unit's
-    fills = {b[0]: _box_colors(b[0], v[b[0]], state_max) for b in boxes}
+    state_max = max([float(np.nanmax(np.abs(v[k]))) for k in STATE_KEYS + lay.get("states", ()) if k in v] + [1.0])
+    if lay.get("asides"):                                          # what the drawing says in words (minGRU's cut wire)
+        fig.add_trace(go.Scatter(x=[w[1] for w in lay["asides"]], y=[w[2] for w in lay["asides"]], mode="text",
+                                 text=[f"<i>{w[0]}</i>" for w in lay["asides"]], textfont=dict(size=size[2], color=ink.text),
+                                 hoverinfo="skip", showlegend=False), 1, 1)
+    # LSTM m: only when h is not the unit's
+    boxes = [b for b in lay["boxes"] if b[0] in v and not (kind == "lstm" and b[0] == "m" and "h" in v)]
+    fills = {b[0]: _box_colors(b[0], v[b[0]], state_max, lay) for b in boxes}
     wires = [w for w in lay["labels"] if w[0] in v]
     txt = labels if labels is not None else [str(s) for s in steps]
     shown = [safe_label(c) for c in txt]
@@ -157,8 +218,8 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
         fig.add_trace(go.Scatter(x=[b[1] - b[4] / 2 - 0.04, b[1] + b[4] / 2 + 0.04], y=[b[2], b[2]], mode="lines",
                                  line=dict(color=ink.ink, width=box_px + 3), hoverinfo="skip", showlegend=False), 1, 1)
     first_dyn = len(fig.data)
-    number = lambda k, x: f"{x:.2f}" if k in SIG_KEYS else f"{x:+.2f}"
-    letter = lambda k: f"{k} " if k in SIG_KEYS + ("g", "n") else ""        # "forget" over "f 0.92"
+    letter = lambda k: f"{k} " if k in SIG_KEYS + ("g", "n", "m") else ""   # "forget" over "f 0.92"
+    number = lambda k, x: f"{x:.2f}" if k in _sig(lay) else f"{x:+.2f}"
 
     def dynamic(t: int, first: bool) -> list:
         """The traces that change from step to step, in a fixed order (frames replace them). The first

@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.core.cells import GATE_NAMES
+from explorer.core.cells import gate_name
 
 from .scales import DIV, GRADIENT_DECADES, SEQ, fills, gate_scale, ink_on  # noqa: F401  (re-exported by plots)
 from .theme import THEMES, TRANSPARENT
@@ -55,7 +55,7 @@ def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.
                  chars: Optional[Sequence[str]] = None, title: Optional[str] = None,
                  height: Optional[int] = None, step_label: str = "step",
                  row_labels: Optional[Sequence[str]] = None, margins: Optional[tuple[int, int]] = None,
-                 scale: Optional[tuple] = None, colorbar: bool = True) -> go.Figure:
+                 scale: Optional[tuple] = None, colorbar: bool = True, kind: str = "") -> go.Figure:
     """Units × time heatmap. values (n_units, n_steps); steps: the position of each column
     (block start for a decimated view); chars: the input character of each column (windows);
     row_labels: what to call each row on the axis (default u<unit>); margins: the plot area's
@@ -63,7 +63,7 @@ def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.
     with the time axis (see OVERVIEW_MARGINS; with colorbar=False, as a bar would push the margin); scale:
     (colorscale, lo, hi), default gate_scale(name, values); colorbar=False: none (see scale_key)."""
     values = np.asarray(values, dtype=np.float32)
-    cs, lo, hi = scale or gate_scale(name, values)
+    cs, lo, hi = scale or gate_scale(name, values, kind=kind)
     hover = f"{step_label} %{{x}}<br>%{{y}}<br>value %{{z:.3f}}"
     ylab = [f"u{u}" for u in units]
     kw = {}
@@ -75,7 +75,7 @@ def gate_heatmap(name: str, values: np.ndarray, units: Sequence[int], steps: np.
         z=values, x=np.asarray(steps), y=ylab,
         colorscale=cs, zmin=lo, zmax=hi, hovertemplate=hover + "<extra></extra>",
         colorbar=dict(thickness=12, len=0.9), showscale=colorbar, **kw))
-    fig.update_layout(title=title or f"{name}: {GATE_NAMES.get(name, name)}", font=FONT, **STYLE,
+    fig.update_layout(title=title or f"{name}: {gate_name(name, kind)}", font=FONT, **STYLE,
                       height=height or max(220, 60 + 14 * len(units)), margin=dict(l=50, r=10, t=40, b=40),
                       yaxis=dict(autorange="reversed", title="unit"), xaxis=dict(title=step_label))
     if chars is not None and len(chars) <= 150:
@@ -156,12 +156,13 @@ def text_heatmap(chars: Sequence[str], values: np.ndarray, name: str, start: int
     return fig
 
 
-def saturation_scatter(points: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "gate saturation") -> go.Figure:
+def saturation_scatter(points: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "gate saturation",
+                       kind: str = "") -> go.Figure:
     """Per gate, one dot per unit: fraction of steps left-saturated (x) vs right-saturated (y)."""
     fig = go.Figure()
     for gate, (lo, hi) in points.items():
         fig.add_trace(go.Scatter(x=np.asarray(lo, dtype=np.float32), y=np.asarray(hi, dtype=np.float32), mode="markers",
-                                 name=f"{gate} ({GATE_NAMES.get(gate, gate)})", customdata=np.arange(len(lo)),
+                                 name=f"{gate} ({gate_name(gate, kind)})", customdata=np.arange(len(lo)),
                                  hovertemplate="unit %{customdata}<br>left %{x:.2f} · right %{y:.2f}<extra>" + gate + "</extra>",
                                  marker=dict(size=7, opacity=0.7)))
     fig.add_shape(type="line", x0=0, y0=1, x1=1, y1=0, line=dict(dash="dot", color="grey"))
@@ -172,10 +173,10 @@ def saturation_scatter(points: dict[str, tuple[np.ndarray, np.ndarray]], title: 
 
 
 def side_by_side(name: str, before: np.ndarray, after: np.ndarray, units: Sequence[int], steps: np.ndarray,
-                 title: str) -> go.Figure:
+                 title: str, kind: str = "") -> go.Figure:
     """The same units × time heatmap before and after an intervention, sharing one colour scale."""
     before, after = np.asarray(before, np.float32), np.asarray(after, np.float32)
-    cs, lo, hi = gate_scale(name, np.concatenate([before, after], 1))
+    cs, lo, hi = gate_scale(name, np.concatenate([before, after], 1), kind=kind)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("original", "with the intervention"), shared_yaxes=True)
     for k, v in enumerate((before, after)):
         fig.add_trace(go.Heatmap(z=v, x=np.asarray(steps), y=[f"u{u}" for u in units], colorscale=cs, zmin=lo, zmax=hi,
@@ -309,7 +310,8 @@ def _band_title(panel: dict, px: int) -> str:
 
 def gates_figure(values: dict[str, np.ndarray], units: dict[str, Sequence[int]], steps: np.ndarray,
                  labels: Optional[Sequence[str]] = None, title: Optional[str] = None, max_labels: int = 120,
-                 row_px: int = 11, scales: Optional[dict[str, tuple]] = None, colorbars: bool = True) -> go.Figure:
+                 row_px: int = 11, scales: Optional[dict[str, tuple]] = None, colorbars: bool = True,
+                 kind: str = "") -> go.Figure:
     """Every gate and state of one window in one figure: heatmaps stacked on one time axis
     (heatmap_stack), gates with the same range sharing one colour bar.
 
@@ -335,9 +337,9 @@ def gates_figure(values: dict[str, np.ndarray], units: dict[str, Sequence[int]],
                 if u in everything[q]:
                     custom[r, :, j] = everything[q][u]
         rows = "<br>".join(f"{q} %{{z:.3f}}" if q == m else f"{q} %{{customdata[{others.index(q)}]:.3f}}" for q in names)
-        scale = (scales or {}).get(m) or gate_scale(m, v)
+        scale = (scales or {}).get(m) or gate_scale(m, v, kind=kind)
         # without colour bars, each band names its range (the key above the figure may be scrolled away)
-        about = GATE_NAMES.get(m, m) + ("" if colorbars else f" ({scale[1]:.3g} … {scale[2]:.3g})")
+        about = gate_name(m, kind) + ("" if colorbars else f" ({scale[1]:.3g} … {scale[2]:.3g})")
         panels.append(dict(z=v, rows=[f"u{u}" for u in units[m]], name=m, about=about, scale=scale,
                            customdata=custom,
                            hovertemplate=f"{where}<br>unit %{{y}}<br>{rows}<extra>{m}</extra>"))

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer.core.cells import GATE_NAMES
+from explorer.core.cells import gate_name, value_range
 
 from .figures import FONT, PALETTE, STYLE, heatmap_stack, log_curves
 from .scales import gate_scale
@@ -54,16 +54,17 @@ def history_figure(by_model: dict[str, list[dict]], labels: Optional[Sequence[st
     names = names or {m: list(fr[-1]["gates"]) for m, fr in by_model.items()}
     rows = sum(len(units[m]) * len(names[m]) for m in by_model)
     keep = _pick(first, rows * T) if animate else [len(first) - 1]
-    bound = _c_bounds(by_model, units, names, keep)
+    bound = _bounds(by_model, units, names, keep)
 
     def panels(k: int) -> list[dict]:
         out = []
         for m, fr in by_model.items():
+            kind = _kind(fr)
             for n in names[m]:
                 z = np.asarray(fr[k]["gates"][n], np.float32)[:, units[m]].T
-                scale = gate_scale(n, bound=bound.get(m)) if n == "c" else gate_scale(n)
+                scale = gate_scale(n, bound=bound.get((m, n)), kind=kind)
                 out.append(dict(z=z, rows=[f"u{u}" for u in units[m]], name=f"{m} {n}" if len(by_model) > 1 else n,
-                                about=f"{GATE_NAMES.get(n, n)} ({scale[1]:.3g} … {scale[2]:.3g})", scale=scale,
+                                about=f"{gate_name(n, kind)} ({scale[1]:.3g} … {scale[2]:.3g})", scale=scale,
                                 hovertemplate=("<b>%{text}</b> · " if labels is not None else "") +
                                 f"probe step %{{x}}<br>unit %{{y}}<br>{n} %{{z:.3f}}<extra>{m}</extra>"))
         return out
@@ -101,10 +102,21 @@ def history_figure(by_model: dict[str, list[dict]], labels: Optional[Sequence[st
     return go.Figure(d)
 
 
-def _c_bounds(by_model, units, names, keep) -> dict[str, float]:
-    """c's colours span its range over every snapshot shown (per model), so frames compare."""
-    return {m: max(float(np.nanmax(np.abs(np.asarray(fr[k]["gates"]["c"], np.float32)[:, units[m]]))) for k in keep)
-            for m, fr in by_model.items() if "c" in names[m]}
+def _kind(frames: list[dict]) -> str:
+    """The cell kind a history's frames came from ("" for frames saved before frames said)."""
+    return frames[-1].get("kind", "")
+
+
+def _bounds(by_model, units, names, keep) -> dict[tuple[str, str], float]:
+    """An unbounded value's colours (c; an sLSTM's n and m; minGRU's h̃ and h) span its range over every
+    snapshot shown, per model, so frames compare: {(model, name): largest |value|}."""
+    out = {}
+    for m, fr in by_model.items():
+        for n in names[m]:
+            if value_range(n, _kind(fr)) is None:
+                out[(m, n)] = max(float(np.nanmax(np.abs(np.asarray(fr[k]["gates"][n], np.float32)[:, units[m]])))
+                                  for k in keep)
+    return out
 
 
 def history_scales(by_model: dict[str, list[dict]], top: int = 16, animate: bool = True) -> dict[str, tuple]:
@@ -115,14 +127,18 @@ def history_scales(by_model: dict[str, list[dict]], top: int = 16, animate: bool
     units = {m: units_to_show(fr, top) for m, fr in by_model.items()}
     names = {m: list(fr[-1]["gates"]) for m, fr in by_model.items()}
     keep = _pick(first, sum(len(units[m]) * len(names[m]) for m in by_model) * T) if animate else [len(first) - 1]
+    bounds = _bounds(by_model, units, names, keep)
+    scales = {(m, n): gate_scale(n, bound=bounds.get((m, n)), kind=_kind(fr)) for m, fr in by_model.items()
+              for n in names[m]}
     out = {}
-    for m in by_model:
-        for n in names[m]:
-            if n != "c":
-                out[n] = gate_scale(n)
-    bounds = _c_bounds(by_model, units, names, keep)
-    if bounds:
-        out["c"] = gate_scale("c", bound=max(bounds.values()))
+    for n in dict.fromkeys(n for _, n in scales):   # one key entry per name; per model where the scales differ
+        own = {m: s for (m, q), s in scales.items() if q == n}
+        if len({s[0] for s in own.values()}) == 1 and all(value_range(n, _kind(by_model[m])) is None for m in own):
+            out[n] = (next(iter(own.values()))[0], -max(s[2] for s in own.values()), max(s[2] for s in own.values()))
+        elif len(set(own.values())) == 1:
+            out[n] = next(iter(own.values()))
+        else:
+            out.update({f"{m} {n}": s for m, s in own.items()})
     return out
 
 

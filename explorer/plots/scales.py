@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from explorer.core.cells import SIGMOID_GATES
+from explorer.core.cells import value_range
 
 SEQ = "Viridis"
 DIV = "RdBu_r"
@@ -39,13 +39,15 @@ def scale_name(colorscale) -> str:
 _WORDS = {"#ffffff": "white", "#4292c6": "blue", "#08519c": "blue"}
 
 
-def gate_scale(name: str, values: Optional[np.ndarray] = None, bound: Optional[float] = None):
-    """(colorscale, zmin, zmax) for a gate or state: sigmoid gates [0, 1]; tanh gates and h [-1, 1];
-    c (unbounded) symmetric, ±bound when given (e.g. its largest |c| over a whole input, so that every
-    window of it is coloured alike), else the largest |value| in values."""
-    if name in SIGMOID_GATES:
+def gate_scale(name: str, values: Optional[np.ndarray] = None, bound: Optional[float] = None, kind: str = ""):
+    """(colorscale, zmin, zmax) for a gate or state of a cell `kind` (cells.value_range): gates in [0, 1] on
+    the sequential scale; tanh gates and h in [-1, 1]; an unbounded value (c, the sLSTM's n and m, minGRU's
+    h̃ and h) symmetric, ±bound when given (e.g. its largest |value| over a whole input, so that every window of
+    it is coloured alike), else the largest |value| in values."""
+    r = value_range(name, kind)
+    if r == (0, 1):
         return SEQ, 0.0, 1.0
-    if name in ("g", "n", "h"):
+    if r == (-1, 1):
         return DIV, -1.0, 1.0
     if bound is None:
         v = np.asarray(values if values is not None else [])

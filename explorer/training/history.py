@@ -285,7 +285,7 @@ class History:
         L = m.core.num_layers - 1
         norm = gf.h_norm[L, 0]
         k = vanishing_point(norm, HORIZON_FRACTION)
-        fr = {"step": s.step, "loss": s.loss, "val_loss": s.val_loss, "grad_norm": s.grad_norm,
+        fr = {"kind": tr.kind, "step": s.step, "loss": s.loss, "val_loss": s.val_loss, "grad_norm": s.grad_norm,
               "gates": {n: tr.values(n)[0, 0, :, 0].float().numpy().astype(np.float16) for n in tr.names()},
               "h_norm": norm.double().numpy(), "horizon": int(k if k is not None else norm.numel()),
               "reaches_start": k is None, "probe_loss": float(gf.J)}
@@ -330,8 +330,8 @@ class History:
         slider over the training steps (explorer.plots.history_figure)."""
         from explorer import plots
         frames = self.frames()
-        return plots.history_figure({self.kind.upper(): frames}, self.labels(), top=top,
-                                    names={self.kind.upper(): names} if names else None)
+        return plots.history_figure({kinds.label(self.kind): frames}, self.labels(), top=top,
+                                    names={kinds.label(self.kind): names} if names else None)
 
     @property
     def kind(self) -> str:

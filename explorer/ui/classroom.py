@@ -14,6 +14,7 @@ from explorer.core.trace import Intervention
 from explorer.io.models.ours import core_parameters
 
 from . import state
+from .lesson_gates import h_in_gates
 
 HIDEABLE = ["input", "display controls", "overview", "step inspector", "saturation", "what-if", "export"]
 # Option names double as the URL's value (?lesson=vanishing+gradients), so they are short and readable.
@@ -25,6 +26,7 @@ LESSONS = {
     "padding and packing": "Lesson 5 · Padded batches are handled like packed sequences",
     "how far back": "Lesson 6 · How far back does each cell look?",
     "watch it learn": "Lesson 7 · Watch an LSTM learn",
+    "h in the gates": "Lesson 8 · Do RNNs need h_{t−1} in their gates?",
 }
 DEFAULT_HIDDEN = ["input", "display controls", "export"]
 # Larger type for the back of the room, and the page's own top padding (6rem) down to what the header needs,
@@ -72,6 +74,8 @@ def _lesson_setup():
         st.session_state.update(tab="Explore")
     elif k == "watch it learn":
         st.session_state.update(tab="Train")
+    elif k == "h in the gates":
+        st.session_state.update(tab="Explore", model_choice="shakespeare-mingru")
     elif k == "how far back":
         st.session_state.update(tab="Explore", xtab="What it depends on", model_choice="shakespeare-lstm")
 
@@ -89,7 +93,7 @@ def lesson_panel():
         with state.error_boundary("preparing the lesson"):
             {"vanishing gradients": _vanishing, "forget gate": _forget, "GRU parameters": _params,
              "interpretable unit": _unit, "padding and packing": _packing, "how far back": _far_back,
-             "watch it learn": _watch}[k]()
+             "watch it learn": _watch, "h in the gates": lambda: h_in_gates(_text())}[k]()
 
 
 def _text() -> str:

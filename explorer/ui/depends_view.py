@@ -1,5 +1,5 @@
 """Explore's "What it depends on" view: which earlier inputs each output uses (connectivity), the text
-lit up by what one step depends on, how far back the LSTM, GRU and RNN look next to the picked model,
+lit up by what one step depends on, how far back the LSTM, GRU and RNN (and minGRU, minLSTM, sLSTM) look next to the picked model,
 and for a classifier or forecaster the attribution of its final output. Numbers from
 explorer.analysis.connectivity, figures from explorer.plots."""
 from __future__ import annotations
@@ -14,6 +14,7 @@ from . import state
 
 MAX_WINDOW = 150         # steps: connectivity holds T² steps of the core
 TRIO = ("shakespeare-lstm", "shakespeare-gru", "shakespeare-rnn")
+MODERN = ("shakespeare-mingru", "shakespeare-minlstm", "shakespeare-slstm")     # the 2024 cells, when shipped
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -24,7 +25,7 @@ def _view(key: str, a: int, b: int, _m, _inp) -> dict:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _trio(text: str) -> dict:
     out = {}
-    for name in TRIO:
+    for name in TRIO + tuple(n for n in MODERN if n in state.pretrained_names()):
         m = state.opened_model(f"pretrained:{name}", state.pretrained(name), None)
         v = CN.window_view(m, text)
         out[name] = (v["reach"], v["horizon"])

@@ -9,8 +9,7 @@ import streamlit as st
 from explorer import plots
 from explorer.analysis import export
 from explorer.analysis import units as A
-from explorer.core import kinds
-from explorer.core.cells import GATE_NAMES
+from explorer.core import cells, kinds
 
 from . import depends_view, inspect_step, says_view, state
 from .classroom import hidden
@@ -106,7 +105,7 @@ def _view(p, ui, lt, key):
     else:
         c1, c2, c3 = st.columns([2, 1, 1])
         shown = c1.multiselect("gates and states", names, key="shown",
-                               format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
+                               format_func=lambda n: cells.gate_label(n, kind.name))
         state.start_at("topk", min(24, H), 1, min(H, 128))
         top = c2.slider("units shown (top k)", 1, min(H, 128), key="topk", bind="query-params")
         how = c3.selectbox("order units", A.ORDERS, key="order", bind="query-params",
@@ -142,13 +141,14 @@ def _view(p, ui, lt, key):
                    ("character" if ui.text is not None else "step") + ". Hover shows all of them for that unit.")
     if shown:
         # c's colours span its range over the whole input (not this window's), so windows compare
-        scales = {n: plots.gate_scale(n, bound=A.value_bound(lt, n, l, d, units_of[n]) if n == "c" else None)
+        scales = {n: plots.gate_scale(n, bound=A.value_bound(lt, n, l, d, units_of[n])
+                                      if cells.value_range(n, kind.name) is None else None, kind=kind.name)
                   for n in names if n in shown}
         st.html(plots.scale_key(scales))
         # One build for every session on this model, input, window and display (a class on one link).
         fig = state.shared_figure(f"gates|{key}|{a}|{b}|{l}|{d}|{shown}|{top}|{how}", lambda: plots.gates_figure(
             {n: arr[n][l, d][:, units_of[n]].T for n in names if n in shown}, {n: units_of[n] for n in names if n in shown},
-            steps, chars, scales=scales, colorbars=False))
+            steps, chars, scales=scales, colorbars=False, kind=kind.name))
         state.chart(fig, key="gates", config={"toImageButtonOptions": {"filename": "gates"}})
 
     # The rest of the window's views are tabs, and only the open one runs and is drawn: moving the window
@@ -188,17 +188,17 @@ def _one_unit(w: View):
     st.subheader("One unit over the text" if w.chars is not None else "One unit over time")
     c1, c2 = st.columns([1, 3])
     state.keep_valid("text_name", names, kind.memory)
-    name = c1.selectbox("colour by", names, key="text_name",
-                        format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
+    name = c1.selectbox("colour by", names, key="text_name", format_func=lambda n: cells.gate_label(n, kind.name))
     state.keep_valid("text_unit", w.units_of[name], w.units_of[name][0])
     unit = c1.selectbox("unit", w.units_of[name], key="text_unit", bind="query-params")
     with c2:
         if w.chars is not None:
-            scale = plots.gate_scale(name, bound=A.value_bound(w.lt, name, l, d, [unit]) if name == "c" else None)
+            scale = plots.gate_scale(name, bound=A.value_bound(w.lt, name, l, d, [unit])
+                                     if cells.value_range(name, kind.name) is None else None, kind=kind.name)
             st.html(plots.scale_key({name: scale}))
             fig = state.shared_figure(f"text|{w.key}|{w.a}|{w.b}|{l}|{d}|{name}|{unit}", lambda: plots.text_heatmap(
                 w.chars, w.arr[name][l, d][:, unit], name, w.a, scale=scale, colorbar=False,
-                title=f"unit {unit}, {GATE_NAMES[name]}"))
+                title=f"unit {unit}, {cells.gate_name(name, kind.name)}"))
             state.chart(fig, key="textview")
         else:
             pay = w.ui.payload
@@ -228,7 +228,7 @@ def _saturation(w: View):
     st.caption("Each dot is a unit: how often its gate is nearly shut (left) or nearly open (right) over the whole "
                "input. Dots in the corners act like switches; dots near (0, 0) stay in between.")
     pts = {g: tuple(x[w.l, w.d].numpy() for x in A.saturation(w.lt, g)) for g in w.kind.gates}
-    state.chart(plots.saturation_scatter(pts), key="saturation")
+    state.chart(plots.saturation_scatter(pts, kind=w.kind.name), key="saturation")
 
 
 # (tab name, its view, the presentation-mode section that hides it); the name is the URL's value (?xtab=...)
@@ -247,13 +247,12 @@ VIEWS = [
 def _overview(p, lt, key, l, d, names, top, std, N):
     c1, c2 = st.columns([1, 4])
     state.keep_valid("ov_name", names, kinds.get(p.kind).memory)
-    name = c1.selectbox("overview of", names, key="ov_name",
-                        format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
+    name = c1.selectbox("overview of", names, key="ov_name", format_func=lambda n: cells.gate_label(n, p.kind))
     c1.caption(f"{N:,} steps in {lt.overview[name].shape[2]} blocks of {lt.block} step{'s' if lt.block > 1 else ''} (block means).")
     units = A.order_units(lt.overview[name][l, d, :, 0].T, "most variable", top, std=std)
     v = lt.overview[name][l, d, :, 0][:, units].T.numpy()
     starts = np.arange(v.shape[1]) * lt.block
-    scale = plots.gate_scale(name, v)
+    scale = plots.gate_scale(name, v, kind=p.kind)
     c2.html(plots.scale_key({name: scale}))
     fig = state.shared_figure(f"overview|{key}|{l}|{d}|{name}|{top}", lambda: plots.gate_heatmap(
         name, v, units, starts, title=f"{name} over the whole input (block means)", step_label="block start",

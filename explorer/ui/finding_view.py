@@ -8,7 +8,7 @@ import streamlit as st
 import explorer
 from explorer import plots
 from explorer.analysis.finding import finding
-from explorer.core.cells import GATE_NAMES
+from explorer.core.cells import gate_name
 
 from . import state
 from .state import md_escape
@@ -35,10 +35,11 @@ def first_screen(p, ui):
     st.markdown(f"**What this network does:** {md_escape(f.sentence)}")
     if f.values is None:
         return
-    title = f"unit {f.unit}'s {GATE_NAMES.get(f.name, f.name)} over the input"
+    title = f"unit {f.unit}'s {gate_name(f.name, p.kind)} over the input"
     if ui.text is not None:
         fig = state.shared_figure(f"finding_fig|{key}", lambda: plots.text_heatmap(
-            list(ui.text[:n]), f.values, f.name, 0, width=WIDTH, title=title))
+            list(ui.text[:n]), f.values, f.name, 0, width=WIDTH, title=title,
+            scale=plots.gate_scale(f.name, f.values, kind=p.kind)))
     else:
         fig = state.shared_figure(f"finding_fig|{key}", lambda: plots.state_lines(
             {f"{f.name} u{f.unit}": f.values}, np.arange(n), title=title))

@@ -7,20 +7,23 @@ import streamlit as st
 from explorer import plots
 from explorer.analysis import compare as C
 from explorer.analysis import units as A
-from explorer.core.kinds import CLASSIC, KINDS
+from explorer.core.kinds import CLASSIC, KINDS, MODERN
 from explorer.io.inputs.data import random_letters
 from explorer.io.models.ours import ModelConfig
 
 from . import state
 from .state import error_boundary
 
-SOURCES = ("pretrained (shakespeare-lstm, -gru, -rnn)", "random, equal hidden size", "random, equal parameter count")
+SOURCES = ("pretrained (shakespeare-lstm, -gru, -rnn)", "pretrained: the modern cells beside them (minGRU, minLSTM, sLSTM)",
+           "random, equal hidden size", "random, equal parameter count")
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _three_models(source: str, hidden: int, init: str, seed: int, t_max: int):
     if source == SOURCES[0]:
         return {k: state.pretrained(f"shakespeare-{k}") for k in CLASSIC}
+    if source == SOURCES[1]:                  # the 2024 cells beside the classic three, trained alike (pretrained/)
+        return {k: state.pretrained(f"shakespeare-{k}") for k in CLASSIC + MODERN}
     vocab = state.pretrained("shakespeare-lstm").vocab
     base = ModelConfig("lstm", vocab_size=len(vocab), embedding_size=64, hidden_size=hidden)
     return C.random_trio(base, vocab, "params" if "parameter" in source else "hidden", init, seed, t_max)
@@ -61,7 +64,7 @@ def gradflow_tab():
                   help="The input is repeated or cut to this length. Longer sequences make the vanishing visible.")
     c1, c2, c3, c4 = st.columns(4)
     text_src = c1.selectbox("input", ["the text from the Explore tab", "random characters"], key="gf_text", bind="query-params")
-    random = source != SOURCES[0]
+    random = source.startswith("random")
     init = c2.selectbox("init (random models)", A.INITS, key="gf_init", bind="query-params", disabled=not random,
                         help="forget bias 1: Gers et al. 2000; chrono: Tallec & Ollivier 2018; orthogonal W_hh keeps "
                              "the RNN's spectral radius at 1.")
@@ -108,9 +111,12 @@ def _draw(out: dict, T: int):
 def _over_time(out: dict, T: int):
     steps = np.arange(T)
     gap = lambda v: np.where(v > 0, v, np.nan)        # exactly 0 (underflow, or a step J never sees): a gap
-    curves = {f"{KINDS[k].label} ‖dJ/dh_t‖": (steps, gap(out[k]["h_norm"])) for k in CLASSIC}
-    curves["LSTM ‖dJ/dc_t‖"] = (steps, gap(out["lstm"]["c_norm"]))
-    ratios = {f"{KINDS[k].label} ratio": (steps[:-1], np.clip(out[k]["ratio"], 1e-12, 1e12)) for k in CLASSIC}
+    shown = _kinds(out)
+    curves = {f"{KINDS[k].label} ‖dJ/dh_t‖": (steps, gap(out[k]["h_norm"])) for k in shown}
+    for k in shown:                                    # the LSTM's (and sLSTM's) cell state
+        if out[k]["c_norm"] is not None:
+            curves[f"{KINDS[k].label} ‖dJ/dc_t‖"] = (steps, gap(out[k]["c_norm"]))
+    ratios = {f"{KINDS[k].label} ratio": (steps[:-1], np.clip(out[k]["ratio"], 1e-12, 1e12)) for k in shown}
     mine = out.get("picked")
     if mine is not None:                     # the picked model's own, on its own input, its task's objective
         own = np.arange(len(mine["h_norm"]))
@@ -122,11 +128,13 @@ def _over_time(out: dict, T: int):
     state.chart(plots.gradient_curves(curves, ratios, "how much gradient reaches each step (log scale)",
                                           "step ratio ‖dJ/dh_t‖ / ‖dJ/dh_t+1‖ (Pascanu et al. 2013): below 1 = shrinking"),
                     key="gf_curves")
+    if out.get("modern"):
+        st.info(out["modern"])
     st.info(out["reading"] + (f" The picked model, {mine['label']}, on the Explore tab's input with J = "
                                f"{mine['objective']}: {mine['reading']}" if mine is not None else ""))
-    cols = st.columns(3)
+    cols = st.columns(len(shown))
     s = out["summary"]
-    for col, k in zip(cols, CLASSIC):
+    for col, k in zip(cols, shown):
         col.metric(f"{KINDS[k].label} parameters (core)", f"{s[k]['core parameters']:,}", help=f"hidden size {s[k]['hidden size']}")
     ratio = s["gru"]["core parameters"] / s["lstm"]["core parameters"]
     extra = f" The RNN's W_hh has spectral radius {s['rnn']['spectral radius of W_hh']:.3f}" + \
@@ -142,8 +150,13 @@ def _per_unit(out: dict, T: int):
     top = st.slider("units shown", 4, 64, key="gf_top")
     st.html(plots.scale_key({"log10 |dJ/dh_t| vs the model's largest": plots.GRADIENT_DECADES,
                              "LSTM ∏f": plots.gate_scale("f")}))
-    state.chart(plots.gradient_units(out, {k: KINDS[k].label for k in CLASSIC}, top, colorbars=False),
+    state.chart(plots.gradient_units(out, {k: KINDS[k].label for k in _kinds(out)}, top, colorbars=False),
                     key="gf_units")
+
+
+def _kinds(out: dict) -> list[str]:
+    """The kinds drawn, in KINDS' order: the classic three, and the modern cells when they were picked."""
+    return [k for k in KINDS if k in out]
 
 
 GVIEWS = {"Over time": _over_time, "Per unit": _per_unit}      # the names are the URL's values (?gtab=...)

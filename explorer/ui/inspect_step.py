@@ -7,7 +7,7 @@ import streamlit as st
 from explorer import plots
 from explorer.analysis.stepview import step_numbers
 from explorer.core import kinds
-from explorer.core.cells import GATE_NAMES
+from explorer.core.cells import gate_label, gate_name
 from explorer.core.trace import Intervention
 from explorer.io.inputs.data import describe_chars
 from explorer.io.models.ours import next_token_loss, top_next
@@ -105,7 +105,7 @@ def _what_if(p, ui, lt, arr, key, a, b, units):
     with st.form("whatif"):
         c1, c2, c3, c4 = st.columns(4)
         gate = c1.selectbox("gate or state", targets,
-                            format_func=lambda n: f"{n}: {GATE_NAMES[n]}", key="wi_gate")
+                            format_func=lambda n: gate_label(n, p.kind), key="wi_gate")
         mode = c2.selectbox("operation", ["set", "scale", "add"], key="wi_mode")
         value = c3.number_input("value", -10.0, 10.0, step=0.1, key="wi_value")
         us = c4.multiselect("units", units, key="wi_units")
@@ -129,8 +129,8 @@ def _what_if(p, ui, lt, arr, key, a, b, units):
         view = kinds.get(p.kind).memory
         steps = np.arange(a, b)
         state.chart(plots.side_by_side(view, arr[view][l, d][:, units].T, new[view][l, d][:, units].T, units, steps,
-                                           f"{GATE_NAMES[view]} with {spec['gate']} {spec['mode']} {spec['value']:g} "
-                                           f"on units {spec['units']}, steps {spec['steps'][0]}–{spec['steps'][1]}"),
+                                           f"{gate_name(view, p.kind)} with {spec['gate']} {spec['mode']} {spec['value']:g} "
+                                           f"on units {spec['units']}, steps {spec['steps'][0]}–{spec['steps'][1]}", kind=p.kind),
                         key="wi_side")
         u = spec["units"][0]
         state.chart(plots.state_lines({f"{view} u{u} original": arr[view][l, d][:, u],

@@ -20,7 +20,8 @@ RANDOM_VOCAB = "".join(chr(c) for c in range(32, 127)) + "\n\t"
 @st.cache_resource(show_spinner=False, ttl=60)
 def _pretrained_options() -> list[str]:
     names = list(explorer.list_pretrained())
-    first = [n for n in ("shakespeare-lstm", "shakespeare-gru", "shakespeare-rnn") if n in names]
+    first = [n for n in ("shakespeare-lstm", "shakespeare-gru", "shakespeare-rnn", "shakespeare-mingru",
+                         "shakespeare-minlstm", "shakespeare-slstm") if n in names]
     return first + [n for n in names if n not in first]
 
 

@@ -177,6 +177,12 @@ def pretrained(name: str):
     return explorer.load_pretrained(name)
 
 
+@st.cache_resource(show_spinner=False, ttl=60)
+def pretrained_names() -> list[str]:
+    """The shipped models' names (their files' names; no weights read)."""
+    return list(explorer.list_pretrained())
+
+
 # Hides Streamlit's running icon while a progress bar of ours is on the page, and makes the bar jump
 # instead of sliding for half a second after every message, so the browser has fewer frames to draw
 # while the pass runs (our own constant CSS).

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import InputError, ModelConfig, Vocab, plots
-from explorer.core.kinds import KINDS
+from explorer.core.kinds import CLASSIC, KINDS, MODERN
 from explorer.io.files import short
 from explorer.io.inputs import data as D
 from explorer.io.inputs.corpus import tiny_shakespeare
@@ -80,7 +80,9 @@ def _models(archs, kind, hidden, layers, source):
     return out
 
 
-ARCHS = {"LSTM": ["lstm"], "GRU": ["gru"], "RNN": ["rnn"], "LSTM and RNN": ["lstm", "rnn"], "all three": list(KINDS)}
+ARCHS = {"LSTM": ["lstm"], "GRU": ["gru"], "RNN": ["rnn"], "LSTM and RNN": ["lstm", "rnn"], "all three": list(CLASSIC),
+         "minGRU": ["mingru"], "minLSTM": ["minlstm"], "sLSTM": ["slstm"], "GRU and minGRU": ["gru", "mingru"],
+         "the modern cells (minGRU, minLSTM, sLSTM)": list(MODERN), "all six": list(CLASSIC) + list(MODERN)}
 
 
 def start_job(task, arch, hidden, layers, lr, steps, batch, seq_len, clip) -> TrainingJob:
@@ -169,7 +171,7 @@ def _live(job: TrainingJob):
             st.error(md_escape(snap["error"]) + " The weights trained so far are kept.")
         for name, m in snap["models"].items():
             if m["error"]:
-                st.error(f"{name.upper()}: {md_escape(m['error'])}")
+                st.error(f"{KINDS[name].label}: {md_escape(m['error'])}")
         if not snap["running"]:
             what = "stopped" if snap["stopped"] else "finished"
             st.success(f"Training {what} after {done:,} steps in {snap['elapsed']:.0f} s; the weights are kept.")
@@ -177,10 +179,10 @@ def _live(job: TrainingJob):
         for name, m in snap["models"].items():
             h = m["history"]
             if h["step"]:
-                curves[f"{name.upper()} train"] = (h["step"], _smooth(h["loss"]))
-                norms[name.upper()] = (h["step"], np.maximum(h["grad_norm"], 1e-12))
+                curves[f"{KINDS[name].label} train"] = (h["step"], _smooth(h["loss"]))
+                norms[KINDS[name].label] = (h["step"], np.maximum(h["grad_norm"], 1e-12))
             if h["val_step"]:
-                curves[f"{name.upper()} held-out"] = (h["val_step"], h["val_loss"])
+                curves[f"{KINDS[name].label} held-out"] = (h["val_step"], h["val_loss"])
         if curves:
             c1, c2 = st.columns(2)
             state.chart(c1, plots.log_curves(curves, "loss (train smoothed; held-out every few steps)", "loss",
@@ -214,9 +216,9 @@ def _afterwards(job: TrainingJob):
         m = tr.model.eval()
         with st.container(border=True):
             c1, c2, c3 = st.columns([2, 1, 1])
-            c1.markdown(f"**{name.upper()}** · {count_parameters(m):,} parameters · step {tr.step} · "
+            c1.markdown(f"**{KINDS[name].label}** · {count_parameters(m):,} parameters · step {tr.step} · "
                         f"held-out loss {tr.val_loss:.4f}" + (f" (baseline {tr.baseline:.4f})" if math.isfinite(tr.baseline) else ""))
-            label = f"{name.upper()} on {job.label}"
+            label = f"{KINDS[name].label} on {job.label}"
             if c2.button("explore this model", key=f"explore_{name}_{id(job)}"):
                 key = state.add_session_model(label, m, tr.card(name=label))
                 st.session_state["pending_choice"] = key

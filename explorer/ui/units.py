@@ -8,7 +8,7 @@ from explorer import plots
 from explorer.analysis import patterns as P
 from explorer.analysis import units as A
 from explorer.core import cells
-from explorer.core.cells import GATE_NAMES
+from explorer.core.cells import gate_label
 
 from . import state
 from .explore import window_of
@@ -125,7 +125,7 @@ def _patterns_body(p, ui, lt, key, names, view):
     state.start_at("pt_range", (a + (b - a) // 3, min(a + (b - a) // 3 + 4, b - 1)), a, b - 1)
     s, e = c1.slider("selected steps (in the current window)", a, b - 1, key="pt_range")
     state.keep_valid("pt_name", names, "h")
-    name = c2.selectbox("of", names, key="pt_name", format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
+    name = c2.selectbox("of", names, key="pt_name", format_func=lambda n: gate_label(n, p.kind))
     state.start_at("pt_thr", 0.5, -1.0, 1.0)
     thr = c3.slider("threshold", -1.0, 1.0, step=0.05, key="pt_thr")
     l, d = st.session_state["layer"], st.session_state["direction"]
@@ -168,7 +168,7 @@ def _clusters_body(p, ui, lt, key, names, view):
                "shape of the profile decides). Rows are sorted by cluster.")
     c1, c2 = st.columns(2)
     state.keep_valid("cl_name", names, "h")
-    name = c1.selectbox("of", names, key="cl_name", format_func=lambda n: f"{n}: {GATE_NAMES[n]}")
+    name = c1.selectbox("of", names, key="cl_name", format_func=lambda n: gate_label(n, p.kind))
     state.start_at("cl_k", 5, 2, 12)
     k = c2.slider("clusters", 2, 12, key="cl_k")
     a, b = view["a"], view["b"]
@@ -181,7 +181,7 @@ def _clusters_body(p, ui, lt, key, names, view):
     fig = state.shared_figure(f"clusters|{key}|{a}|{b}|{name}|{l}|{d}|{k}", lambda: plots.gate_heatmap(
         name, v[show], show, np.arange(a, b), ui.labels[a:b] if ui.labels is not None else None,
         title=f"{name} in cluster order ({len(cl.sizes)} clusters)", height=min(1400, 80 + 6 * len(show)),
-        row_labels=[f"c{int(cl.labels[u])}·u{u}" for u in show]))
+        row_labels=[f"c{int(cl.labels[u])}·u{u}" for u in show], kind=p.kind))
     st.caption("cluster sizes: " + ", ".join(f"c{j}: {n}" for j, n in enumerate(cl.sizes)))
     state.chart(fig, key="clusters")
 

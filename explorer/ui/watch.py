@@ -13,6 +13,7 @@ import streamlit as st
 
 from explorer import plots
 from explorer.analysis import learning as AL
+from explorer.core import kinds
 from explorer.training.history import HORIZON_FRACTION
 from explorer.training.jobs import TrainingJob
 
@@ -40,7 +41,7 @@ def frames_of(job: TrainingJob) -> dict[str, list[dict]]:
 
 
 def _names(by: dict) -> dict:
-    return {name.upper(): fr for name, fr in by.items()}
+    return {kinds.label(name): fr for name, fr in by.items()}
 
 
 def _top(by: dict) -> int:
@@ -58,7 +59,7 @@ def live(job: TrainingJob):
     built = getattr(job, "_live_figures", None)
     if built is None or built[0] != (n, state.page_theme()):
         gates = plots.history_figure(_names(by), hist.labels(), top=_top(by), animate=False)
-        horizon = plots.horizon_figure({k.upper(): AL.horizons(f) for k, f in by.items()}, _probe_len(hist), HORIZON_FRACTION)
+        horizon = plots.horizon_figure({kinds.label(k): AL.horizons(f) for k, f in by.items()}, _probe_len(hist), HORIZON_FRACTION)
         built = job._live_figures = ((n, state.page_theme()), plots.themed(gates, state.page_theme()),
                                      plots.themed(horizon, state.page_theme()))
     st.subheader("Watch it learn")
@@ -102,9 +103,9 @@ def afterwards(job: TrainingJob):
     step = st.select_slider("look closely at the snapshot of training step", steps, key="watch_step")
     k = steps.index(step)
     c1, c2 = st.columns(2)
-    flows = {n.upper(): f[k]["h_norm"] for n, f in by.items()}
+    flows = {kinds.label(n): f[k]["h_norm"] for n, f in by.items()}
     state.chart(c1, plots.flow_at_figure(flows, step), key="watch_flow")
-    state.chart(c2, plots.horizon_figure({n.upper(): AL.horizons(f) for n, f in by.items()}, _probe_len(hist),
+    state.chart(c2, plots.horizon_figure({kinds.label(n): AL.horizons(f) for n, f in by.items()}, _probe_len(hist),
                                          HORIZON_FRACTION), key="watch_horizon")
     st.info(AL.horizon_sentence(by, _probe_len(hist), HORIZON_FRACTION))
     if hist.probe.marks and "lstm" in by:
@@ -112,10 +113,10 @@ def afterwards(job: TrainingJob):
     _says(st, job, by, k)
     cols = st.columns(len(by))
     for col, name in zip(cols, by):
-        if col.button(f"explore the {name.upper()} at step {step:,}", key=f"watch_explore_{name}_{id(job)}"):
+        if col.button(f"explore the {kinds.label(name)} at step {step:,}", key=f"watch_explore_{name}_{id(job)}"):
             h = job.histories[name]
             i = _index(h, step)
-            label = f"{name.upper()} on {job.label}, step {step:,}"
+            label = f"{kinds.label(name)} on {job.label}, step {step:,}"
             tr = job.trainers[name]
             key = state.add_session_model(label, h.model_at(i), tr.card(name=label, snapshot_step=step))
             st.session_state["pending_choice"] = key
@@ -127,7 +128,7 @@ def _adding(by: dict, hist):
     """The adding problem: when the LSTM learned to store the marked numbers, next to the others."""
     target = float(np.asarray(hist.probe.target).reshape(-1)[-1])
     story = AL.storage_story(by["lstm"], hist.probe.marks)
-    preds = {n.upper(): (np.array([x["step"] for x in f]), np.array([x["prediction"][-1] for x in f])) for n, f in by.items()}
+    preds = {kinds.label(n): (np.array([x["step"] for x in f]), np.array([x["prediction"][-1] for x in f])) for n, f in by.items()}
     st.markdown(f"**The adding problem's story** (this probe marks steps {hist.probe.marks[0]} and {hist.probe.marks[1]}).")
     state.chart(plots.storage_figure(story, preds, target), key="watch_adding")
     st.info(AL.storage_sentence(by, target, hist.probe.marks))
@@ -151,13 +152,13 @@ def _says(where, job: TrainingJob, by: dict, k: int):
         where.markdown(f"**What it says at step {step:,}** (120 characters sampled after a newline, temperature 0.8, "
                        "the same seed at every snapshot):")
         for name, text in said.items():
-            where.caption(name.upper())
+            where.caption(kinds.label(name))
             where.code(text, language=None, wrap_lines=True)
         return
     if hist.probe.target is None or "prediction" not in first[k]:
         return
     target = np.asarray(hist.probe.target, dtype=np.float64).reshape(-1)
-    preds = {n.upper(): f[k]["prediction"] for n, f in by.items()}
+    preds = {kinds.label(n): f[k]["prediction"] for n, f in by.items()}
     if target.size == 1:
         where.markdown(f"**What it says at step {step:,}**: the sum on this probe is {float(target[0]):.3f}; " +
                        "; ".join(f"{n} predicts {float(p[-1]):.3f}" for n, p in preds.items()) + ".")

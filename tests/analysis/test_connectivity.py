@@ -139,7 +139,7 @@ def test_how_far_back_and_bad_calls():
             explorer.attribute(rnn, torch.randn(5, 3, dtype=torch.float64), **bad)
     with pytest.raises(InputError, match="target must be"):
         explorer.connectivity(rnn, torch.randn(5, 3, dtype=torch.float64), target=99)
-    with pytest.raises(InputError, match="open_model result or a stock"):
+    with pytest.raises(InputError, match="open_model result, a stock nn.LSTM/GRU/RNN or an explorer MinGRU"):
         explorer.connectivity(nn.Linear(3, 3), torch.randn(5, 3))
 
 

@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 import torch
-from reference import reference
+from reference import reference, reference_modern
 
 import explorer
 from explorer import InputError
@@ -15,27 +15,33 @@ from explorer.analysis.export import window_csv, window_npz
 from explorer.analysis.stepview import step_numbers
 from explorer.analysis.units import init_core
 from explorer.core import cells, kinds
-from explorer.core.kinds import KINDS
+from explorer.core.kinds import CLASSIC, KINDS, MODERN
 from explorer.core.params import layer_params
 
 
 @pytest.mark.parametrize("name", list(KINDS))
 def test_a_kind_builds_its_own_module_and_knows_it_again(name, make_rnn):
     k = KINDS[name]
-    rnn = make_rnn(name, 3, 5, num_layers=2)
+    rnn = make_rnn(name, 3, 8, num_layers=2)
     assert type(rnn) is k.module and kinds.of(rnn) is k and kinds.get(name) is k
-    assert rnn.weight_hh_l0.shape[0] == k.blocks * 5                 # blocks: the gates stacked in W_hh
+    assert rnn.weight_ih_l0.shape[0] == k.blocks * 8                 # blocks: the gates stacked in W_ih
+    if name in ("mingru", "minlstm"):                                 # gates that never read h: no W_hh at all
+        assert not hasattr(rnn, "weight_hh_l0")
+    elif name == "slstm":                                             # one (4d, d) block per head
+        assert rnn.weight_hh_l0.shape == (rnn.num_heads, 4 * 8 // rnn.num_heads, 8 // rnn.num_heads)
+    else:
+        assert rnn.weight_hh_l0.shape[0] == k.blocks * 8
     assert k.names() == cells.names(name) and k.gates == cells.GATES[name]
     assert k.memory == ("c" if k.has_c else "h")
-    rebuilt = k.make(3, 5, num_layers=2, **k.settings(rnn))
+    rebuilt = k.make(3, 8, num_layers=2, **k.settings(rnn))
     assert {n: p.shape for n, p in rebuilt.named_parameters()} == {n: p.shape for n, p in rnn.named_parameters()}
     with pytest.raises(InputError, match="unknown cell kind 'lstmm'"):
         kinds.get("lstmm")
-    with pytest.raises(InputError, match="nn.LSTM, nn.GRU or nn.RNN"):
+    with pytest.raises(InputError, match="nn.LSTM, nn.GRU, nn.RNN or an explorer MinGRU, MinLSTM or SLSTM"):
         kinds.of(torch.nn.Linear(2, 2))
 
 
-@pytest.mark.parametrize("name", list(KINDS))
+@pytest.mark.parametrize("name", list(CLASSIC))
 def test_stepping_the_kind_equals_the_reference(name, make_rnn):
     """kind.step, one step at a time, against the independent reference (float64)."""
     rnn = make_rnn(name, 3, 5, bias=True)
@@ -51,6 +57,26 @@ def test_stepping_the_kind_equals_the_reference(name, make_rnn):
             torch.testing.assert_close(v, ref[n][0, 0, t], atol=1e-12, rtol=0)
         if k.has_c:
             torch.testing.assert_close(c, ref["c"][0, 0, t], atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("name", list(MODERN))
+def test_stepping_a_modern_kind_equals_the_papers_loop(name, make_rnn):
+    """kind.step of minGRU / minLSTM / sLSTM, one step at a time, against the papers' float64 loop; the
+    sLSTM carries its packed state (c, n, m) as one (B, 3H) tensor."""
+    rnn = make_rnn(name, 3, 8)
+    k, p = kinds.of(rnn), layer_params(rnn, 0, 0)
+    x = torch.randn(7, 2, 3, dtype=torch.float64)
+    ref = reference_modern(rnn, x)
+    h = torch.zeros(2, 8, dtype=torch.float64)
+    c = torch.zeros(2, 24, dtype=torch.float64) if name == "slstm" else None
+    for t in range(7):
+        h, c, g = k.step(x[t], h, c, p)
+        torch.testing.assert_close(h, ref["h"][0, 0, t], atol=1e-12, rtol=0)
+        assert set(g) == set(k.gates)
+        for n, v in g.items():
+            torch.testing.assert_close(v, ref[n][0, 0, t], atol=1e-12, rtol=0)
+        for j, n in enumerate(k.carried):
+            torch.testing.assert_close(c[:, j * 8:(j + 1) * 8], ref[n][0, 0, t], atol=1e-12, rtol=0)
 
 
 @pytest.mark.parametrize("name,extra", [("lstm", {}), ("lstm", {"proj_size": 3}), ("gru", {}), ("rnn", {"nonlinearity": "relu"})])

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import explorer
-from explorer import InputError, MinGRU, MinLSTM, SLSTM
+from explorer import SLSTM, InputError, MinGRU, MinLSTM
 from tests.reference import reference_modern
 
 MODERN = {"mingru": MinGRU, "minlstm": MinLSTM, "slstm": SLSTM}

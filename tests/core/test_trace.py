@@ -171,7 +171,7 @@ def test_intervention_with_lengths_respects_padding(make_rnn):
 # ---- errors --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("call,match", [
-    (lambda r: trace(torch.nn.Linear(3, 4), torch.randn(5, 3)), "nn.LSTM, nn.GRU or nn.RNN"),
+    (lambda r: trace(torch.nn.Linear(3, 4), torch.randn(5, 3)), "nn.LSTM, nn.GRU, nn.RNN or an explorer MinGRU"),
     (lambda r: trace(r, torch.randn(5, 2, 7)), "input_size=3"),
     (lambda r: trace(r, torch.randn(5)), "2 .* or 3 dimensions"),
     (lambda r: trace(r, torch.tensor([[1.0, float("nan"), 0.0]])), "NaN or inf"),

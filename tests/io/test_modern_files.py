@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import explorer
-from explorer import InputError, MinGRU, MinLSTM, SLSTM
+from explorer import SLSTM, InputError, MinGRU, MinLSTM
 from explorer.io.readers.foreign import read_foreign
 
 

@@ -33,6 +33,12 @@ def get(kind) -> Kind:
         raise InputError(f"unknown cell kind {kind!r}; choose from {', '.join(KINDS)}.") from None
 
 
+def label(name: str) -> str:
+    """How the page writes a kind ("LSTM", "minGRU", "sLSTM"); an unknown name upper-cased."""
+    k = KINDS.get(name) if isinstance(name, str) else None
+    return k.label if k is not None else str(name).upper()
+
+
 def of(rnn) -> Kind:
     """The Kind of a stock recurrent module."""
     for k in KINDS.values():
@@ -43,4 +49,4 @@ def of(rnn) -> Kind:
                      "for a whole model pass its recurrent part (e.g. model.core).")
 
 
-__all__ = ["KINDS", "CLASSIC", "MODERN", "Kind", "get", "of"]
+__all__ = ["KINDS", "CLASSIC", "MODERN", "Kind", "get", "label", "of"]

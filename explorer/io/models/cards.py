@@ -5,6 +5,8 @@
 import math
 import os
 
+from explorer.core.kinds import label
+
 from .pretrained import directory, list_pretrained
 
 HEAD = """# Pretrained models
@@ -30,7 +32,7 @@ def main():
         c = cards[name]
         cfg = c.get("config", {})
         out.append(f"\n## {name}\n")
-        rows = [("kind", cfg.get("kind", "").upper()),
+        rows = [("kind", label(cfg.get("kind", ""))),
                 ("config", f"hidden {cfg.get('hidden_size')}, {cfg.get('num_layers')} layer(s), embedding "
                            f"{cfg.get('embedding_size')}" + (f", vocabulary {cfg.get('vocab_size')}" if cfg.get("vocab_size") else "")),
                 ("parameters", f"{c.get('parameters', 0):,}"),

@@ -1,6 +1,6 @@
 """Models around a stock recurrent core: CharModel (embedding -> core -> head) and SeqModel
-(linear in -> core -> head). `model.core` is always a plain nn.LSTM / nn.GRU / nn.RNN with
-batch_first=True, so trace() and gradient_flow() apply to it directly."""
+(linear in -> core -> head). `model.core` is a plain nn.LSTM / nn.GRU / nn.RNN (or our MinGRU / MinLSTM /
+SLSTM) with batch_first=True, so trace() and gradient_flow() apply to it directly."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from explorer.core import kinds
-from explorer.core.kinds import KINDS
+from explorer.core.kinds import CLASSIC, KINDS
 from explorer.errors import InputError
 
 from .. import budget
@@ -19,7 +19,7 @@ from ..inputs.data import Vocab
 
 @dataclass
 class ModelConfig:
-    kind: str = "lstm"              # lstm | gru | rnn
+    kind: str = "lstm"              # lstm | gru | rnn | mingru | minlstm | slstm (sLSTM: 4 heads)
     vocab_size: int = 0             # char models: > 0 (embedding); sequence models: 0
     input_size: int = 0             # sequence models: features per step
     embedding_size: int = 64
@@ -178,31 +178,38 @@ def count_parameters(module: nn.Module) -> int:
 
 
 def core_parameters(kind: str, input_size: int, hidden_size: int, num_layers: int = 1,
-                    bidirectional: bool = False, bias: bool = True) -> int:
-    """Parameters of a stock recurrent module, by formula: gates·(H·I + H·H + 2H) per layer/direction."""
-    gates = kinds.get(kind).blocks
-    D = 2 if bidirectional else 1
+                    bidirectional: bool = False, bias: bool = True, num_heads: int = 1) -> int:
+    """Parameters of a recurrent core, by formula, per layer and direction: G·H·I (W_ih) + G·H·H/heads (W_hh,
+    block-diagonal over the sLSTM's heads; none for minGRU/minLSTM, whose gates never read h) + one G·H bias
+    for each of the two. G: the gate blocks (4 LSTM, 3 GRU, 1 RNN, 2 minGRU, 3 minLSTM, 4 sLSTM)."""
+    k = kinds.get(kind)
+    G, H, D = k.blocks, hidden_size, 2 if bidirectional else 1
+    recurrent = getattr(k.module, "recurrent", True)
     total = 0
     for layer in range(num_layers):
-        I = input_size if layer == 0 else hidden_size * D
-        total += D * gates * hidden_size * (I + hidden_size + (2 if bias else 0))
+        I = input_size if layer == 0 else H * D
+        total += D * G * H * (I + (1 if bias else 0))
+        if recurrent:
+            total += D * G * H * (H // num_heads + (1 if bias else 0))
     return total
 
 
-def comparable_configs(base: ModelConfig, match: str = "hidden") -> dict[str, ModelConfig]:
-    """LSTM, GRU and RNN configs from `base`: at equal hidden size (match="hidden"), or with the
-    hidden size of each chosen so its recurrent core has about as many parameters as base's
-    (match="params")."""
+def comparable_configs(base: ModelConfig, match: str = "hidden", kinds_: tuple = CLASSIC) -> dict[str, ModelConfig]:
+    """Configs of each kind in `kinds_` (the LSTM, GRU and RNN unless told) from `base`: at equal hidden
+    size (match="hidden"), or with the hidden size of each chosen so its recurrent core has about as many
+    parameters as base's (match="params"; an sLSTM's stays a multiple of its heads)."""
     if match not in ("hidden", "params"):
         raise InputError("match must be 'hidden' or 'params'.")
     I = base.embedding_size
     out = {}
     target = core_parameters(base.kind, I, base.hidden_size, base.num_layers, base.bidirectional)
-    for kind in KINDS:
+    for kind in kinds_:
         H = base.hidden_size
         if match == "params":
-            H = min(range(1, 8 * base.hidden_size + 1),
-                    key=lambda h: abs(core_parameters(kind, I, h, base.num_layers, base.bidirectional) - target))
+            step = 4 if kind == "slstm" else 1          # the sLSTM's heads (ModelConfig's default, 4) divide H
+            H = min(range(step, 8 * base.hidden_size + 1, step),
+                    key=lambda h: abs(core_parameters(kind, I, h, base.num_layers, base.bidirectional,
+                                                      num_heads=step) - target))
         out[kind] = replace(base, kind=kind, hidden_size=H)
     return out
 

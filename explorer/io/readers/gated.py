@@ -56,7 +56,8 @@ def read(tensors: dict[str, Tensor], pickled: dict, overrides: dict) -> tuple[di
             found[p] = _lucidrains(p, m["name"], t, tensors)
             used.add(key)
             if isinstance(tensors.get(_join(p, "to_out.weight")), Tensor):
-                notes.append(f"{short(p or '(top level)')} is minGRU-pytorch's {'minGRU' if m['name'] == 'to_hidden_and_gate' else 'minLSTM'}: its "
+                which = "minGRU" if m["name"] == "to_hidden_and_gate" else "minLSTM"
+                notes.append(f"{short(p or '(top level)')} is minGRU-pytorch's {which}: its "
                              "to_out projection follows the cell and is part of the model around it.")
         elif (m := _XL.match(key)) and isinstance(t, Tensor):
             p = m["prefix"]
