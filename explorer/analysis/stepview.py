@@ -28,9 +28,9 @@ class StepNumbers:
     pre: dict[str, np.ndarray]             # cells.preactivations: the numbers inside the activations
     gates: dict[str, np.ndarray]           # activated gates (H,)
     h_prev: np.ndarray                     # (H_out,)
-    c_prev: Optional[np.ndarray]           # (H,) or None
+    c_prev: Optional[np.ndarray]           # (H,) or None; an sLSTM's (3H,): c, n, m packed
     h: np.ndarray                          # h_t (H_out,)
-    c: Optional[np.ndarray]                # c_t (H,) or None
+    c: Optional[np.ndarray]                # c_t (H,) or None; an sLSTM's (3H,)
     projected: bool                        # an LSTM with proj_size: h = W_hr (o tanh c)
     nonlinearity: str = "tanh"
     textbook: Optional[tuple[np.ndarray, dict[str, np.ndarray]]] = None   # GRU: Cho et al.'s (h, gates)
@@ -55,9 +55,10 @@ def _vec(v, like: torch.Tensor) -> torch.Tensor:
 
 
 def step_numbers(core, layer: int, direction: int, x, h_prev, c_prev=None, *, textbook: bool = False) -> StepNumbers:
-    """The step of `core` (a stock module) at one layer and direction that reads x (I,) after
-    h_prev (H_out,) and c_prev (H,), all array-likes (None: the zero initial state). textbook=True also computes the GRU's
-    textbook form with the same weights (Cho et al. 2014; cells.gru_cell(convention="cho"))."""
+    """The step of `core` (a recurrent module) at one layer and direction that reads x (I,) after h_prev (H_out,)
+    and c_prev (H,; an sLSTM's c, n, m packed, (3H,)), all array-likes (None: the zero initial state).
+    textbook=True also computes the GRU's textbook form with the same weights (Cho et al. 2014;
+    cells.gru_cell(convention="cho"))."""
     kind = kinds.of(core)
     p = layer_params(core, layer, direction)
     w = p.w_ih
@@ -65,7 +66,7 @@ def step_numbers(core, layer: int, direction: int, x, h_prev, c_prev=None, *, te
     h = _vec(h_prev, w) if h_prev is not None else w.new_zeros(1, core.proj_size or core.hidden_size)
     c = None
     if kind.has_c:
-        c = _vec(c_prev, w) if c_prev is not None else w.new_zeros(1, core.hidden_size)
+        c = _vec(c_prev, w) if c_prev is not None else w.new_zeros(1, core.hidden_size * max(1, len(kind.carried)))
     nonlin = getattr(core, "nonlinearity", "tanh")
     arr = lambda t: t[0].detach().cpu().numpy()
     with torch.no_grad():

@@ -335,15 +335,20 @@ INITS = ("pytorch default", "forget bias 1", "orthogonal W_hh", "chrono")
 
 @torch.no_grad()
 def init_core(core: nn.RNNBase, scheme: str = "pytorch default", t_max: int = 100, seed: int = 0) -> nn.RNNBase:
-    """Re-initialise a stock recurrent module in place. "forget bias 1" (Gers et al. 2000; LSTM),
-    "orthogonal W_hh" (each gate block), "chrono" (Tallec & Ollivier 2018: b_f ~ log U(1, t_max-1),
+    """Re-initialise a recurrent module in place. "forget bias 1" (Gers et al. 2000; LSTM),
+    "orthogonal W_hh" (each gate block; each head's for an sLSTM; minGRU and minLSTM have no W_hh), "chrono" (Tallec & Ollivier 2018: b_f ~ log U(1, t_max-1),
     b_i = -b_f; LSTM; for a GRU the update-gate bias plays b_f's role)."""
     if scheme not in INITS:
         raise InputError(f"init must be one of {', '.join(INITS)}.")
     g = torch.Generator().manual_seed(seed)
     H = core.hidden_size
     for name, p in core.named_parameters():
-        if scheme == "orthogonal W_hh" and name.startswith("weight_hh"):
+        if scheme == "orthogonal W_hh" and name.startswith("weight_hh") and p.dim() == 3:
+            d = p.shape[2]                  # an sLSTM's (heads, 4d, d): each head's gate block, square
+            for k in range(p.shape[0]):
+                for j in range(0, p.shape[1], d):
+                    p[k, j:j + d] = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))[0].to(p.dtype)
+        elif scheme == "orthogonal W_hh" and name.startswith("weight_hh"):
             for k in range(0, p.shape[0], H):
                 q, _ = torch.linalg.qr(torch.randn(H, p.shape[1], generator=g, dtype=torch.float64).T)
                 p[k:k + H] = q.T[:H, :p.shape[1]].to(p.dtype) if p.shape[1] >= H else q.T.to(p.dtype)[:H]

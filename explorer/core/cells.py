@@ -52,11 +52,10 @@ GATE_NAMES = {
 }
 # Where a letter means something else in a 2024 cell (sLSTM's z and n), or the same thing read from x_t alone.
 KIND_NAMES = {
-    "mingru": {"z": "update gate (reads x_t only)", "n": "candidate h̃ (reads x_t only)"},
-    "minlstm": {"f": "forget gate f′ (x_t only, f′ + i′ = 1)", "i": "input gate i′ (x_t only, f′ + i′ = 1)",
-                "n": "candidate h̃ (reads x_t only)"},
-    "slstm": {"i": "input gate exp(ĩ − m)", "f": "forget gate exp(log f̃ + m_prev − m)", "z": "cell input",
-              "n": "normaliser", "m": "stabiliser"},
+    "mingru": {"n": "candidate h̃"},
+    "minlstm": {"f": "forget gate f′", "i": "input gate i′", "n": "candidate h̃"},
+    "slstm": {"i": "input gate (exp)", "f": "forget gate (exp)", "z": "cell input", "n": "normaliser",
+              "m": "stabiliser"},
 }
 
 

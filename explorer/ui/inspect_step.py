@@ -16,14 +16,16 @@ from . import state
 
 
 def _state_at(lt, key, t: int, l: int, d: int, N: int, arr, a: int, b: int):
-    """(h, c) of layer l, direction d after input position t (None outside 0..N-1: the zero state)."""
+    """(h, c) of layer l, direction d after input position t (None outside 0..N-1: the zero state); c is what
+    the kind carries beside h, packed as its step reads it (an sLSTM's c, n, m side by side)."""
     if not 0 <= t < N:
         return None, None
     if t == (a - 1 if d == 0 else b):                 # just outside the window: the state it started from
         before = arr["before"]
         return before["h"][l, d], (before["c"][l, d] if before["c"] is not None else None)
     src, k = (arr, t - a) if a <= t < b else (state.window_cached(key, t, t + 1, "", _lt=lt), 0)
-    return src["h"][l, d, k], (src["c"][l, d, k] if "c" in src else None)
+    carried = kinds.get(lt.kind).carried or (("c",) if "c" in src else ())
+    return src["h"][l, d, k], (np.concatenate([src[n][l, d, k] for n in carried]) if carried else None)
 
 
 def _layer_input(p, ui, lt, key, t, l, arr, a, b):

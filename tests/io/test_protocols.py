@@ -106,9 +106,16 @@ def test_files_of_other_architectures_say_what_they_are():
     cases = {
         "a Transformer (BERT)": ["bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.attention.self.query.weight"],
         "a Mamba state-space model": ["backbone.layers.0.mixer.A_log", "backbone.layers.0.mixer.in_proj.weight"],
-        "an xLSTM": ["xlstm_block_stack.blocks.0.xlstm.slstm_cell._recurrent_kernel_"],
     }
     for what, keys in cases.items():
         with pytest.raises(InputError, match=re.escape(f"this file holds {what}") + ".*no LSTM, GRU or RNN layer") as e:
             load_recurrent(sd(keys))
         assert "\n" not in str(e.value) and "right file" not in str(e.value)
+    # an xLSTM of mLSTM blocks only: what an mLSTM is, and that sLSTM blocks open
+    with pytest.raises(InputError, match=r"this xLSTM holds only mLSTM blocks: an mLSTM keeps a matrix memory") as e:
+        load_recurrent(sd(["xlstm_block_stack.blocks.0.xlstm.mlstm_layer.qkv_proj.weight"]))
+    assert "\n" not in str(e.value)
+    # an sLSTM kernel in a layout other than the vanilla backend's: what it holds, and how to save it instead
+    with pytest.raises(InputError, match=r"keeps its recurrent kernel as \(2, 2\), not the vanilla backend's") as e:
+        load_recurrent(sd(["xlstm_block_stack.blocks.0.xlstm.slstm_cell._recurrent_kernel_"]))
+    assert "\n" not in str(e.value)
