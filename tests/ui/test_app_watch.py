@@ -59,6 +59,26 @@ def test_all_three_on_one_probe():
     assert len({h.probe.data for h in at.session_state["job"].histories.values()}) == 1
 
 
+def test_all_six_train_on_the_same_batches_and_are_watched_on_one_probe():
+    at, h = trained_on_explore_text("all six", 6)
+    job = at.session_state["job"]
+    assert set(job.trainers) == {"lstm", "gru", "rnn", "mingru", "minlstm", "slstm"}
+    assert len({h.probe.data for h in job.histories.values()}) == 1
+    batches = {name: tr.batch(3) for name, tr in job.trainers.items()}          # the same batch at a step, every model
+    first = next(iter(batches.values()))
+    assert all(all((a == b).all() for a, b in zip(first, other)) for other in batches.values())
+    names = {k: h["layout"][k]["title"]["text"].split("</b>")[0].replace("<b>", "") for k in h["layout"] if k.startswith("yaxis")}
+    assert {"minGRU z", "minGRU n", "minLSTM f", "sLSTM z", "sLSTM n", "sLSTM m", "sLSTM c", "LSTM f"} <= set(names.values())
+    # the sLSTM's z (its cell input, a tanh) spans −1 … 1, its normaliser n its own range: not a gate's 0 … 1
+    by = {v: k for k, v in names.items()}
+    color = lambda band: h["layout"][next(d for d in h["data"] if d["yaxis"] == "y" + by[band][5:])["coloraxis"]]  # noqa: E731
+    assert (color("sLSTM z")["cmin"], color("sLSTM z")["cmax"]) == (-1, 1)
+    assert (color("minGRU z")["cmin"], color("minGRU z")["cmax"]) == (0, 1)
+    assert color("sLSTM n")["cmin"] == -color("sLSTM n")["cmax"] and color("sLSTM n")["cmax"] > 0
+    horizon = next(s for s in specs(at) if s["layout"]["title"]["text"].startswith("how far back"))
+    assert {d["name"] for d in horizon["data"]} == {"LSTM", "GRU", "RNN", "minGRU", "minLSTM", "sLSTM"}
+
+
 def test_adding_problem_story():
     at = open_tab(run_app(), "Train")
     start(at, train_task="adding problem", train_arch="LSTM and RNN", train_steps=20, train_hidden=16, train_T=20)
