@@ -72,11 +72,11 @@ LAYOUTS = {
     # the x(t) bus alone, and h(t-1) runs along the top only, where it is mixed with the candidate.
     "mingru": dict(
         boxes=[("h_prev", 0.9, 6.8, f"h{T_1}", 1.5), ("h", 13.1, 6.8, f"h{T}", 1.5),
-               ("z", 4.6, 3.6, "update", 1.5), ("n", 8.2, 3.6, "candidate", 1.65)],
-        ops=[("×", 4.6, 6.8), ("1−", 4.6, 5.2), ("+", 8.2, 6.8), ("×", 8.2, 5.2)],
-        wires=[[(0.9, 6.8), (13.1, 6.8)], [(2.6, 0.72), (2.6, 1.8), (8.2, 1.8)], [(4.6, 1.8), (4.6, 6.8)],
-               [(4.6, 4.35), (6.9, 4.35), (6.9, 5.2), (8.2, 5.2)], [(8.2, 1.8), (8.2, 6.8)]],
-        labels=[("(1-z)*h_prev", 6.3, 7.25, f"(1−z)·h{T_1} = ", "center"), ("z*n", 8.45, 6.0, "z·n = ", "right")],
+               ("z", 3.6, 3.6, "update", 1.5), ("n", 8.2, 3.6, "candidate", 1.65)],
+        ops=[("×", 3.6, 6.8), ("1−", 3.6, 5.2), ("+", 8.2, 6.8), ("×", 8.2, 5.2)],
+        wires=[[(0.9, 6.8), (13.1, 6.8)], [(2.6, 0.72), (2.6, 1.8), (8.2, 1.8)], [(3.6, 1.8), (3.6, 6.8)],
+               [(3.6, 4.35), (6.9, 4.35), (6.9, 5.2), (8.2, 5.2)], [(8.2, 1.8), (8.2, 6.8)]],
+        labels=[("(1-z)*h_prev", 5.9, 7.25, f"(1−z)·h{T_1} = ", "center"), ("z*n", 8.45, 6.0, "z·n = ", "right")],
         inputs=[(f"x{T}", 2.6, 0.3)],
         asides=[(f"the gates read x{T} only: no wire from h{T_1}", 10.9, 1.2)],
         states=("n",)),
@@ -91,22 +91,24 @@ LAYOUTS = {
         asides=[(f"f + i = 1; the gates read x{T} only", 10.9, 1.2)],
         states=("n",)),
     # sLSTM (Beck et al. 2024): an LSTM with a second memory line, the normaliser n, under c; h = o·c/n. The
-    # exponential gates i and f are stabilised by m (shown under them); h(t-1) feeds the gates as in the LSTM.
+    # exponential gates i and f are stabilised by m, a state carried beside c and n (its box at the left);
+    # h(t-1) feeds the gates as in the LSTM. Its three-line sentence needs a unit more room at the top.
     "slstm": dict(
-        boxes=[("nrm_prev", 0.9, 7.9, f"n{T_1}", 1.5), ("nrm", 13.1, 7.9, f"n{T}", 1.5),
-               ("c_prev", 0.9, 6.3, f"c{T_1}", 1.5), ("c", 13.1, 6.3, f"c{T}", 1.5),
+        boxes=[("nrm_prev", 0.9, 8.1, f"n{T_1}", 1.5), ("nrm", 13.1, 8.1, f"n{T}", 1.5),
+               ("c_prev", 0.9, 6.45, f"c{T_1}", 1.5), ("c", 13.1, 6.45, f"c{T}", 1.5),
                ("h_prev", 0.9, 1.8, f"h{T_1}", 1.5), ("h", 13.1, 3.6, f"h{T}", 1.5),
                ("f", 3.0, 3.6, "forget", 1.55), ("i", 4.8, 3.6, "input", 1.55), ("z", 6.6, 3.6, "cell input", 1.65),
-               ("o", 8.8, 3.6, "output", 1.55), ("m", 4.0, 2.55, "stabiliser", 1.3)],
-        ops=[("×", 3.0, 7.9), ("+", 4.8, 7.9), ("×", 3.0, 6.3), ("+", 6.6, 6.3), ("×", 6.6, 5.1), ("÷", 10.8, 5.1),
-             ("×", 10.8, 3.6)],
-        wires=[[(0.9, 7.9), (13.1, 7.9)], [(0.9, 6.3), (13.1, 6.3)], [(0.9, 1.8), (8.8, 1.8)], [(2.0, 0.72), (2.0, 1.8)],
-               [(3.0, 1.8), (3.0, 7.9)], [(4.8, 1.8), (4.8, 7.9)], [(4.8, 5.1), (6.6, 5.1)], [(6.6, 1.8), (6.6, 6.3)],
-               [(8.8, 1.8), (8.8, 3.6), (13.1, 3.6)], [(10.8, 6.3), (10.8, 3.6)], [(11.9, 7.9), (11.9, 5.1), (10.8, 5.1)]],
-        labels=[("i*z", 6.85, 5.7, "i·z = ", "right"), ("c/n", 11.05, 4.35, "c/n = ", "right")],
+               ("o", 8.8, 3.6, "output", 1.55), ("m", 0.9, 4.05, "stabiliser", 1.5)],
+        ops=[("×", 3.0, 8.1), ("+", 4.8, 8.1), ("×", 3.0, 6.45), ("+", 6.6, 6.45), ("×", 6.6, 4.88), ("÷", 10.4, 5.35),
+             ("×", 10.4, 3.6)],
+        wires=[[(0.9, 8.1), (13.1, 8.1)], [(0.9, 6.45), (13.1, 6.45)], [(0.9, 1.8), (8.8, 1.8)], [(2.0, 0.72), (2.0, 1.8)],
+               [(3.0, 1.8), (3.0, 8.1)], [(4.8, 1.8), (4.8, 8.1)], [(4.8, 4.88), (6.6, 4.88)], [(6.6, 1.8), (6.6, 6.45)],
+               [(8.8, 1.8), (8.8, 3.6), (13.1, 3.6)], [(10.4, 6.45), (10.4, 3.6)], [(11.9, 8.1), (11.9, 5.35), (10.4, 5.35)]],
+        labels=[("i*z", 7.0, 4.88, "i·z = ", "right")],              # c/n: in the sentence (no room by ÷ on a projector)
         inputs=[(f"x{T}", 2.0, 0.3)],
         asides=[],
-        states=("nrm", "nrm_prev", "m", "c/n")),
+        states=("nrm", "nrm_prev", "m", "c/n"),
+        room=1.2),
     "rnn": dict(
         boxes=[("h_prev", 0.9, 4.4, f"h{T_1}", 1.5), ("a", 5.6, 4.4, "W<sub>ih</sub>x + W<sub>hh</sub>h + b", 3.4),
                ("h", 13.1, 4.4, f"h{T}", 1.5)],
@@ -145,8 +147,8 @@ def _sentence(kind: str, v: dict, t: int, convention: str) -> str:
                 f"{f('f'):.0%} of the old h = {f('h_prev'):+.2f} and {f('i'):.0%} of the candidate n = {f('n'):+.2f}"
                 f"  →  h = {f('h'):+.2f}")
     if kind == "slstm":
-        return (f"input gate {f('i'):.2f} (exponential, stabilised by m = {f('m'):+.2f}) writes z = {f('z'):+.2f} into c and adds"
-                f" {f('i'):.2f} to n<br>forget gate {f('f'):.2f} keeps both  →  c = {f('c'):+.2f}, n = {f('nrm'):.2f}, "
+        return (f"input gate {f('i'):.2f} (exponential, m = {f('m'):+.2f}) writes z = {f('z'):+.2f} into c, {f('i'):.2f} into n"
+                f"<br>forget gate {f('f'):.2f} keeps both  →  c = {f('c'):+.2f}, n = {f('nrm'):.2f}, "
                 f"c/n = {f('c/n'):+.2f}<br>output gate {f('o'):.2f} × c/n → h = {f('h'):+.2f}")
     if kind == "gru" and convention == "pytorch":
         return (f"update gate z = {f('z'):.2f} keeps {f('z'):.0%} of the old h = {f('h_prev'):+.2f}<br>"
@@ -184,9 +186,9 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
         fig = make_subplots(rows=3, cols=2, column_widths=[0.5, 0.5], row_heights=[0.54, 0.06, 0.4], vertical_spacing=0.05,
                             horizontal_spacing=0.1, specs=[[{"colspan": 2}, None], [{"colspan": 2}, None],
                                                            [{}, {"secondary_y": True}]],
-                            subplot_titles=("", "", title_path, f"c and h of unit {story.unit} up to the step"))
+                            subplot_titles=("", "", title_path, f"{'c and h' if 'c' in v else 'h'} of unit {story.unit} up to the step"))
         at = dict(path=(3, 1), strip=(2, 1), axes=dict(path=("x3", "y3"), strip=("x2", "y2")))    # c, h: x4, y4/y5
-    top = Y1 + (1.0 if large else 0.0)                            # room for the sentence in larger type
+    top = Y1 + (1.0 if large else 0.0) + lay.get("room", 0.0)     # room for the sentence in larger type
     for line in lay["wires"]:                                      # static: wires, operator nodes, inputs
         fig.add_trace(go.Scatter(x=[p[0] for p in line], y=[p[1] for p in line], mode="lines",
                                  line=dict(color=ink.ink, width=3 if large else 2), hoverinfo="skip", showlegend=False), 1, 1)

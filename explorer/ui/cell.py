@@ -38,10 +38,12 @@ def cell_tab():
         return
     present = state.presenting()
     if not present:
+        feeds = ("x(t) comes in from below into every gate, and h(t−1) only along the top: these gates never see "
+                 "the past" if p.kind in ("mingru", "minlstm") else
+                 "h(t−1) comes in from the left and x(t) from below into every gate")
         st.caption("The cell as the textbooks draw it, filled in with this model's own numbers for one unit: the memory "
-                   "runs along the top, h(t−1) comes in from the left and x(t) from below into every gate; each box is "
-                   "a gate coloured by its value, each wire says what flows along it. Press play, or drag the step "
-                   "slider under the figure; the animation runs in your browser.")
+                   f"runs along the top, {feeds}; each box is a gate coloured by its value, each wire says what flows "
+                   "along it. Press play, or drag the step slider under the figure; the animation runs in your browser.")
     key = f"{p.key}|{ui.key}"
     N = len(ui.payload)
     a, b = window_of(N)

@@ -27,7 +27,8 @@ def main():
         st.html(CSS)                           # our own constant stylesheet; never user text
     else:
         st.title("Gate Explorer")
-        st.caption("What happens inside LSTM, GRU and vanilla RNN cells while they read a real sequence.")
+        st.caption("What happens inside LSTM, GRU and vanilla RNN cells, and the 2024 minGRU, minLSTM and sLSTM, "
+                   "while they read a real sequence.")
     state.keep_widget_state()
     sidebar()
     classroom_sidebar()

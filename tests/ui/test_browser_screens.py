@@ -2,7 +2,7 @@
 scheme, which Streamlit follows), every tab's figures on the theme's background and every key and label
 legible (WCAG contrast from the page's computed colours), a presentation link on a 1280×720 projector
 opening on its figure, and the cell diagram's labels clear of each other, of the wires and of the nodes
-at three sizes for LSTM, GRU and RNN. Screenshots land in shots/."""
+at three sizes for LSTM, GRU, RNN, minGRU, minLSTM and sLSTM. Screenshots land in shots/."""
 import os
 
 import pytest
@@ -166,7 +166,8 @@ def overlap(a, b, pad=1.0) -> bool:
 SIZES = [("1280x720", 1280, 720, False), ("1440x900", 1440, 900, False), ("present", 1280, 720, True)]
 
 
-@pytest.mark.parametrize("model", ["shakespeare-lstm", "shakespeare-gru", "shakespeare-gru textbook", "shakespeare-rnn"])
+@pytest.mark.parametrize("model", ["shakespeare-lstm", "shakespeare-gru", "shakespeare-gru textbook", "shakespeare-rnn",
+                                   "shakespeare-mingru", "shakespeare-minlstm", "shakespeare-slstm"])
 def test_the_cell_diagrams_labels_are_clear_of_each_other_and_the_wires(server, model):
     model, _, textbook = model.partition(" ")
     more = {"cell_textbook": "true"} if textbook else {}
