@@ -36,7 +36,7 @@ def paired_times(ref, fn, repeat: int = 7, min_seconds: float = 0.5) -> tuple[fl
 
 
 def bench_trace(repeat: int = 7):
-    """trace() vs the stock forward, LSTM and GRU at three shapes."""
+    """trace() vs the stock forward, LSTM and GRU at three shapes; then the 2024 cells (bench_trace_modern)."""
     from explorer import trace
     print("trace() vs stock forward (no_grad, float32)")
     print(f"{'module':6} {'T':>5} {'B':>3} {'I':>3} {'H':>4} {'forward ms':>11} {'trace ms':>9} {'ratio':>6}")
@@ -48,6 +48,35 @@ def bench_trace(repeat: int = 7):
             with torch.no_grad():
                 fwd, tr = paired_times(lambda: rnn(x), lambda: trace(rnn, x), repeat)
             print(f"{cls.__name__:6} {T:5} {B:3} {I:3} {H:4} {fwd * 1e3:11.1f} {tr * 1e3:9.1f} {tr / fwd:6.2f}")
+    bench_trace_modern(repeat)
+
+
+def bench_trace_modern(repeat: int = 7):
+    """The 2024 cells: trace() of our MinGRU / MinLSTM vs their own parallel-scan forward, of our SLSTM vs its
+    forward, and of the xlstm package's sLSTMLayer (backend="vanilla") vs that layer's own forward, where the
+    package is installed (a test requirement)."""
+    from explorer import SLSTM, MinGRU, MinLSTM, trace
+    print("\ntrace() vs the module's own forward (no_grad, float32): the 2024 cells")
+    print(f"{'module':12} {'T':>5} {'B':>3} {'I':>3} {'H':>4} {'forward ms':>11} {'trace ms':>9} {'ratio':>6}")
+    rows = []
+    for cls in (MinGRU, MinLSTM, SLSTM):
+        for T, B, I, H in [(2000, 1, 64, 256), (500, 32, 64, 256), (200, 1, 64, 128)]:
+            rows.append((cls.__name__, T, B, I, H, lambda I=I, H=H, cls=cls: cls(I, H)))
+    try:
+        from xlstm.blocks.slstm.layer import sLSTMLayer, sLSTMLayerConfig
+        for T, B, H in [(2000, 1, 256), (500, 32, 256), (200, 1, 128)]:
+            cfg = sLSTMLayerConfig(embedding_dim=H, num_heads=4, backend="vanilla", conv1d_kernel_size=0)
+            rows.append(("xlstm sLSTM", T, B, H, H, lambda cfg=cfg: sLSTMLayer(cfg)))
+    except ImportError:
+        print("(the xlstm package is not installed: its sLSTMLayer rows are skipped; pip install -r requirements.txt)")
+    for name, T, B, I, H, make in rows:
+        torch.manual_seed(0)
+        m = make().eval()
+        xlstm = name.startswith("xlstm")
+        x = torch.randn(B, T, I) if xlstm else torch.randn(T, B, I)        # sLSTMLayer reads (B, T, E)
+        with torch.no_grad():
+            fwd, tr = paired_times(lambda: m(x), lambda: trace(m, x), repeat)
+        print(f"{name:12} {T:5} {B:3} {I:3} {H:4} {fwd * 1e3:11.1f} {tr * 1e3:9.1f} {tr / fwd:6.2f}")
 
 
 def bench_long(T: int = 1_000_000, H: int = 256, I: int = 64):

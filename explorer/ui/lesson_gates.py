@@ -30,7 +30,9 @@ def h_in_gates(text: str):
     state.chart(plots.gates_figure(bands, rows, steps, list(text)), key="lesson_gates_z")
     said = "; ".join(f"{label}: {share:.0%}" for label, share in got.from_past.items())
     st.info(f"How much of z the past decides (its variance left once you know the current character): {said}. "
-            "A minGRU's gate is the same every time a character comes round; the GRU's changes with what came before.")
+            "A minGRU's gate is the same every time a character comes round; the GRU's changes with what came before. "
+            "Read the colours with care: PyTorch's GRU keeps its old state where z is near 1, minGRU where z is "
+            "near 0 (its z weights the new candidate, as the paper writes it).")
     views = {label: CN.window_view(state.opened_model(f"pretrained:{names[label]}", m, None), text)
              for label, m in models.items()}
     state.chart(plots.reach_figure({label: v["reach"] for label, v in views.items()}), key="lesson_gates_reach")
