@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from explorer.core import kinds
 from explorer.core.cells import gate_name, value_range
 
 from .units import find_units, series_tracks
@@ -58,12 +59,18 @@ def _where(tr, name: str, layer: int, direction: int) -> str:
 
 def finding(tr, *, text: Optional[str] = None, series=None, names: Optional[Sequence[str]] = None) -> Finding:
     """The finding for a Trace `tr` of one sequence (batch 0): over its characters `text`, or its `series` (N, F)."""
+    # A first layer's gates that read x_t alone (minGRU, minLSTM) are functions of the current input: a perfect
+    # match with "whitespace" says nothing learned about the past, so only h (or a higher layer) may be the finding.
+    blind = not kinds.get(tr.kind).gates_see_past
+    top = 10 if blind else 1
     if text is not None:
-        rows = find_units(tr, text, top=1)
+        rows = find_units(tr, text, top=top)
     elif series is not None:
-        rows = find_units(tr, None, top=1, tracks=series_tracks(series, names))
+        rows = find_units(tr, None, top=top, tracks=series_tracks(series, names))
     else:
         rows = []
+    if blind:
+        rows = [r for r in rows if r["name"] == "h" or r["layer"] > 0]
     best = max(rows, key=lambda row: abs(row["r"])) if rows else None
     if best is not None and abs(best["r"]) >= MIN_R:
         name, l, d, u, r = best["name"], best["layer"], best["direction"], best["unit"], best["r"]

@@ -335,9 +335,9 @@ INITS = ("pytorch default", "forget bias 1", "orthogonal W_hh", "chrono")
 
 @torch.no_grad()
 def init_core(core: nn.RNNBase, scheme: str = "pytorch default", t_max: int = 100, seed: int = 0) -> nn.RNNBase:
-    """Re-initialise a recurrent module in place. "forget bias 1" (Gers et al. 2000; LSTM),
-    "orthogonal W_hh" (each gate block; each head's for an sLSTM; minGRU and minLSTM have no W_hh), "chrono" (Tallec & Ollivier 2018: b_f ~ log U(1, t_max-1),
-    b_i = -b_f; LSTM; for a GRU the update-gate bias plays b_f's role)."""
+    """Re-initialise a recurrent module in place. "forget bias 1" (Gers et al. 2000; LSTM), "orthogonal
+    W_hh" (each gate block; each head's for an sLSTM; minGRU and minLSTM have no W_hh), "chrono" (Tallec &
+    Ollivier 2018: b_f ~ log U(1, t_max-1), b_i = -b_f; LSTM; for a GRU the update-gate bias plays b_f's role)."""
     if scheme not in INITS:
         raise InputError(f"init must be one of {', '.join(INITS)}.")
     g = torch.Generator().manual_seed(seed)

@@ -7,7 +7,7 @@ import streamlit as st
 from explorer import plots
 from explorer.analysis import patterns as P
 from explorer.analysis import units as A
-from explorer.core import cells
+from explorer.core import cells, kinds
 from explorer.core.cells import gate_label
 
 from . import state
@@ -73,7 +73,10 @@ def _finder(p, ui, lt, key, view):
 def _finder_body(p, ui, lt, key, view):
     st.subheader("Unit finder")
     st.caption("Every unit of every gate and state, correlated with simple features of the text (Pearson r over the "
-               "whole input, computed window by window for long inputs). High |r| = a unit that tracks the feature.")
+               "whole input, computed window by window for long inputs). High |r| = a unit that tracks the feature."
+               + ("" if kinds.get(p.kind).gates_see_past else
+                  f" A {kinds.label(p.kind)}'s first-layer gates read the current character alone, so a gate that "
+                  "matches a feature of that character exactly is expected; memory of the past shows in h."))
     c1, c2 = st.columns([2, 1])
     state.start_at("uf_regex", "")
     regex = c1.text_input("your own feature: a regular expression (1 inside a match)", key="uf_regex",

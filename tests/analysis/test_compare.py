@@ -39,3 +39,21 @@ def test_flows_and_reading_match_numbers():
     assert "the LSTM's stays above" in text                      # f := 1 keeps it alive
     with pytest.raises(InputError, match="objective"):
         C.compare_flow(trio, ids, "max")
+
+
+def test_inits_of_the_modern_cells():
+    """orthogonal W_hh: each of an sLSTM's heads' gate blocks orthogonal; forget bias 1: minLSTM's f block;
+    minGRU has no keeping gate to open (its z weights the new state), so its biases stay as they were."""
+    from explorer import SLSTM, MinGRU, MinLSTM
+    from explorer.analysis.units import init_core
+    s = init_core(SLSTM(8, 16, num_heads=4).double(), "orthogonal W_hh")
+    d = 4
+    for k in range(4):
+        for j in range(4):
+            block = s.weight_hh_l0[k, j * d:(j + 1) * d].detach()
+            torch.testing.assert_close(block @ block.T, torch.eye(d, dtype=torch.float64), atol=1e-12, rtol=0)
+    m = init_core(MinLSTM(8, 16), "forget bias 1")
+    assert (m.bias_ih_l0[:16] == 1).all() and not (m.bias_ih_l0[16:] == 1).all()
+    g = MinGRU(8, 16)
+    before = g.bias_ih_l0.detach().clone()
+    torch.testing.assert_close(init_core(g, "chrono").bias_ih_l0.detach(), before)

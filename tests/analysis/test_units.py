@@ -148,3 +148,23 @@ def test_unsupported_or_broken_patterns_get_one_sentence(pat, why):
     with pytest.raises(InputError, match=why) as e:
         A.feature_tracks("abc", pat)
     assert "\n" not in str(e.value)
+
+
+def test_the_first_screens_finding_skips_gates_that_read_the_character_alone():
+    """A minGRU's first-layer gates are functions of the current character (no h_{t-1} in them): the unit
+    finder matches one of them to "whitespace" exactly, which says nothing learned about the past; the
+    finding then names a hidden-state unit, while an LSTM's may name any gate or state."""
+    from explorer.analysis.finding import finding
+    from explorer.analysis.units import find_units
+    text = ("KING:\nWhat say you, lords? Shall we to the field tonight,\nOr wait the morning and the better light?\n"
+            "QUEEN:\nMy lord, 'the night is kind to those who wait,' they say;\n") * 2
+    m = explorer.load_pretrained("shakespeare-mingru")
+    tr = explorer.trace(m.core, m.embed(text))
+    rows = find_units(tr, text, top=1)
+    best = max(rows, key=lambda r: abs(r["r"]))
+    assert best["name"] != "h" and abs(best["r"]) > 0.99             # a gate, matched exactly by the character
+    f = finding(tr, text=text)
+    assert f.kind == "unit" and f.name == "h" and "hidden state" in f.sentence
+    lstm = explorer.load_pretrained("shakespeare-lstm")
+    g = finding(explorer.trace(lstm.core, lstm.embed(text)), text=text)
+    assert g.kind == "unit" and g.name in ("i", "f", "g", "o", "c", "h")

@@ -164,3 +164,12 @@ def test_a_file_saved_in_format_1_keeps_loading():
         logits = m(m.vocab.encode(ref["text"])[None])[0]
     torch.testing.assert_close(logits, torch.tensor(ref["logits"]), atol=1e-6, rtol=0)
     assert card["note"].startswith("frozen fixture")
+
+
+@pytest.mark.parametrize("kind", ["mingru", "minlstm", "slstm"])
+def test_core_parameters_of_the_modern_cells_by_formula(kind):
+    """minGRU and minLSTM have no W_hh; the sLSTM's is block-diagonal over its 4 heads."""
+    m = char_model(kind, num_layers=2)
+    assert core_parameters(kind, 8, 16, 2, num_heads=4 if kind == "slstm" else 1) == count_parameters(m.core)
+    assert core_parameters(kind, 8, 16, 2, bias=False, num_heads=4 if kind == "slstm" else 1) == \
+        count_parameters(m.core) - sum(p.numel() for n, p in m.core.named_parameters() if n.startswith("bias"))

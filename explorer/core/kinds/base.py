@@ -37,6 +37,7 @@ class Kind:
     reading: str = ""                  # how to read this kind's gates figure, for the page
     own_scan: bool = False             # no fused PyTorch kernel: scan() traces a layer (the 2024 cells)
     carried: tuple[str, ...] = ()      # states beyond h carried step to step, packed in "c" (LSTM: c; sLSTM: c, n, m)
+    gates_see_past: bool = True        # the gates read h_{t-1}; minGRU's and minLSTM's read x_t alone
 
     # ---- what it holds ----------------------------------------------------------------------
     def names(self) -> list[str]:

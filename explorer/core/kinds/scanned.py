@@ -72,6 +72,7 @@ def valid_steps(lengths: Optional[Tensor], T: int, device) -> Optional[Tensor]:
 class Minimal(Scanned):
     """minGRU and minLSTM: gates from x_t alone, h_t = a_t h_{t-1} + b_t by a parallel scan."""
     keep_gate = None
+    gates_see_past = False
 
     def gate_values(self, pre: Tensor, edit=None) -> dict[str, Tensor]:
         return (modern.mingru_gates if self.name == "mingru" else modern.minlstm_gates)(pre, edit)
