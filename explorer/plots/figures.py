@@ -204,7 +204,7 @@ def gradient_curves(norms: dict[str, tuple[np.ndarray, np.ndarray]], ratios: dic
                                  showlegend=False), 2, 1)
     fig.add_hline(y=1, line=dict(dash="dot", color="grey"), row=2, col=1)
     fig.update_layout(title=title, font=FONT, **STYLE, height=560, margin=dict(l=70, r=10, t=40, b=40),
-                      legend=dict(orientation="h", y=-0.12))
+                      legend=dict(orientation="h", y=-0.16, yanchor="top"))   # under the axis title "step"
     fig.update_yaxes(type="log", exponentformat="power")
     fig.update_yaxes(title="‖dJ/dh_t‖", row=1, col=1)
     # ratios near 1 are the story (slightly below: shrinking); a step the gradient never reaches
