@@ -339,7 +339,8 @@ def gates_figure(values: dict[str, np.ndarray], units: dict[str, Sequence[int]],
         rows = "<br>".join(f"{q} %{{z:.3f}}" if q == m else f"{q} %{{customdata[{others.index(q)}]:.3f}}" for q in names)
         scale = (scales or {}).get(m) or gate_scale(m, v, kind=kind)
         # without colour bars, each band names its range (the key above the figure may be scrolled away)
-        about = gate_name(m, kind) + ("" if colorbars else f" ({scale[1]:.3g} … {scale[2]:.3g})")
+        words = gate_name(m, kind)                # a band named by its caller ("GRU z") has no words of its own
+        about = (words if words != m else "") + ("" if colorbars else f" ({scale[1]:.3g} … {scale[2]:.3g})")
         panels.append(dict(z=v, rows=[f"u{u}" for u in units[m]], name=m, about=about, scale=scale,
                            customdata=custom,
                            hovertemplate=f"{where}<br>unit %{{y}}<br>{rows}<extra>{m}</extra>"))

@@ -27,7 +27,10 @@ def h_in_gates(text: str):
     steps = np.arange(len(text))
     bands = {f"{label} z": got.z[label] for label in got.z}
     rows = {f"{label} z": got.units[label] for label in got.z}
-    state.chart(plots.gates_figure(bands, rows, steps, list(text)), key="lesson_gates_z")
+    # both update gates live in [0, 1]: one viridis scale for the two bands
+    scales = {b: plots.gate_scale("z", kind=got_kind) for b, got_kind in zip(bands, ("gru", "mingru"))}
+    st.html(plots.scale_key({"z": next(iter(scales.values()))}))
+    state.chart(plots.gates_figure(bands, rows, steps, list(text), scales=scales, colorbars=False), key="lesson_gates_z")
     said = "; ".join(f"{label}: {share:.0%}" for label, share in got.from_past.items())
     st.info(f"How much of z the past decides (its variance left once you know the current character): {said}. "
             "A minGRU's gate is the same every time a character comes round; the GRU's changes with what came before. "
