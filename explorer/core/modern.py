@@ -142,6 +142,8 @@ def slstm_step(pre: Tensor, state: Tensor, h: Tensor, R: Tensor, b_hh: Optional[
     c, n, m = state.chunk(3, dim=-1)
     log_f = F.logsigmoid(a_f) + m
     m_new = torch.where(n == 0, a_i, torch.maximum(a_i, log_f))
+    if edit is not None:                           # an edited stabiliser rescales both exponential gates
+        m_new = edit("m", m_new)
     i = torch.minimum(torch.exp(a_i - m_new), torch.ones_like(a_i))
     f = torch.minimum(torch.exp(log_f - m_new), torch.ones_like(a_i))
     z, o = torch.tanh(a_z), torch.sigmoid(a_o)
@@ -150,7 +152,7 @@ def slstm_step(pre: Tensor, state: Tensor, h: Tensor, R: Tensor, b_hh: Optional[
     c_new = f * c + i * z
     n_new = f * n + i
     if edit is not None:
-        c_new = edit("c", c_new)
+        c_new, n_new = edit("c", c_new), edit("n", n_new)
     h_new = o * c_new / n_new
     if edit is not None:
         h_new = edit("h", h_new)

@@ -55,6 +55,31 @@ def test_trace_equals_the_papers_equations_and_the_module(cfg):
     assert torch.allclose(tr1.h[..., 0, :], tr.h[..., 0, :], atol=1e-12, rtol=0)
 
 
+def test_the_sLSTM_stabiliser_and_normaliser_can_be_edited():
+    """m := 0.5 at step 4 rescales that step's exponential gates, i = min(exp(ĩ − 0.5), 1) and f = min(exp(log σ(f̃) +
+    m_3 − 0.5), 1), from the pre-activations written out here; n := 2 gives h_4 = o·c_4 / 2."""
+    m = make("slstm")
+    x = torch.randn(10, 1, 3, dtype=torch.float64)
+    base = explorer.trace(m, x)
+    tr = explorer.trace(m, x, intervene=explorer.Intervention("m", 0.5, steps=[4]))
+    assert (tr.values("m")[0, 0, 4] == 0.5).all()
+    torch.testing.assert_close(tr.h[0, 0, :4], base.h[0, 0, :4], atol=0, rtol=0)
+    H, K = 4, 2
+    d = H // K
+    h3, m3 = base.h[0, 0, 3, 0], base.values("m")[0, 0, 3, 0]
+    a = (m.weight_ih_l0 @ x[4, 0] + m.bias_ih_l0 + m.bias_hh_l0).detach().view(4, H)
+    for k in range(K):                                 # head k's units read head k's h only
+        for g in range(4):
+            a[g, k * d:(k + 1) * d] += m.weight_hh_l0[k, g * d:(g + 1) * d].detach() @ h3[k * d:(k + 1) * d]
+    i = torch.clamp(torch.exp(a[0] - 0.5), max=1.0)
+    f = torch.clamp(torch.exp(torch.nn.functional.logsigmoid(a[1]) + m3 - 0.5), max=1.0)
+    torch.testing.assert_close(tr.gates["i"][0, 0, 4, 0], i, atol=1e-12, rtol=0)
+    torch.testing.assert_close(tr.gates["f"][0, 0, 4, 0], f, atol=1e-12, rtol=0)
+    tr = explorer.trace(m, x, intervene=explorer.Intervention("n", 2.0, steps=[4]))
+    torch.testing.assert_close(tr.h[0, 0, 4, 0], tr.gates["o"][0, 0, 4, 0] * tr.c[0, 0, 4, 0] / 2, atol=1e-12, rtol=0)
+    assert not torch.allclose(tr.h[0, 0, 5:], base.h[0, 0, 5:])                # and the edit carries on
+
+
 @pytest.mark.parametrize("kind", MODERN)
 def test_initial_state_lengths_and_float32(kind):
     m = make(kind, num_layers=2)
