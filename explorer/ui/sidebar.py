@@ -72,7 +72,8 @@ def sidebar() -> SelectedModel | None:
     sb.caption(f"{KINDS[p.kind].label} · hidden {core.hidden_size} · {core.num_layers} layer(s)"
                f"{' · bidirectional' if core.bidirectional else ''}"
                f"{' · proj ' + str(core.proj_size) if getattr(core, 'proj_size', 0) else ''}"
-               f"{' · nonlinearity ' + core.nonlinearity if KINDS[p.kind].has_nonlinearity else ''}")
+               f"{' · nonlinearity ' + core.nonlinearity if KINDS[p.kind].has_nonlinearity else ''}"
+               f"{' · ' + str(core.num_heads) + ' heads' if getattr(core, 'num_heads', 1) > 1 else ''}")
     sb.header("Where to look")
     state.keep_valid("layer_pick", list(range(core.num_layers)), 0)
     st.session_state["layer"] = sb.selectbox("layer", list(range(core.num_layers)), key="layer_pick", bind="query-params")
