@@ -169,6 +169,12 @@ def slstm_scan(pre: Tensor, h0: Tensor, s0: Tensor, R: Tensor, b_hh: Optional[Te
     h, s = h0, s0
     H = h0.shape[-1]
     ph, pc = (p.unbind(0) for p in probes) if probes is not None else (None, None)
+    # Without autograd, the results are written into their final tensors step by step: one copy of each
+    # step's gates and state instead of a stack per step and one more over all steps (B = 32: 1.7× → 1.5×).
+    direct = keep and not (torch.is_grad_enabled() and (pre.requires_grad or R.requires_grad or probes is not None))
+    if direct:
+        T, B = pre.shape[:2]
+        out_h, out_s, out_g = (pre.new_empty(T, B, H), pre.new_empty(T, B, 3 * H), pre.new_empty(T, B, 4, H))
     for t, pre_t in enumerate(pre.unbind(0)):             # unbind, not pre[t]: see linear_scan
         h_new, s_new, gt = slstm_step(pre_t, s, h, R, b_hh)
         if probes is not None:
@@ -178,10 +184,16 @@ def slstm_scan(pre: Tensor, h0: Tensor, s0: Tensor, R: Tensor, b_hh: Optional[Te
             m = valid[t][:, None]
             h_new, s_new = torch.where(m, h_new, h), torch.where(m, s_new, s)
         h, s = h_new, s_new
+        if direct:
+            out_h[t], out_s[t] = h, s
+            torch.stack([gt[k] for k in SLSTM_GATES], 1, out=out_g[t])
+            continue
         hs.append(h)
         if keep:
             ss.append(s)
             gs.append(torch.stack([gt[k] for k in SLSTM_GATES], 1))
+    if direct:
+        return out_h, out_s, out_g
     if not keep:
         return torch.stack(hs), s[None], None
     return torch.stack(hs), torch.stack(ss), torch.stack(gs)
