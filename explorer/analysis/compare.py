@@ -91,8 +91,7 @@ def reach_back(n: Tensor, back: int) -> Optional[float]:
 
 def modern_reading(flows: dict[str, GradientFlow], back: int = 50) -> str:
     """A sentence on the 2024 cells beside the classic ones, computed from the curves ("" without them)."""
-    mod = [k for k in ("mingru", "minlstm", "slstm") if k in flows]
-    if not mod:
+    if not any(k in flows for k in kinds.MODERN):
         return ""
     shares = {k: reach_back(f.h_norm[0, 0], back) for k, f in flows.items()}
     said = ", ".join(f"{kinds.get(k).label} {shares[k]:.1e}" for k in flows if shares[k] is not None)

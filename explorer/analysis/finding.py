@@ -111,7 +111,7 @@ def _open_gate(tr) -> Optional[Finding]:
     what = gate_name(name, tr.kind)
     keeps = {"f": "keeps its memory almost untouched", "z": "keeps its state almost untouched",
              "i": "lets almost every new input in", "o": "shows almost all of its memory", "r": "reads its whole past"}
-    if tr.kind == "mingru":                 # h_t = (1 − z) h_{t−1} + z h̃: an open z overwrites (the GRU's keeps)
+    if name == "z" and kinds.get(tr.kind).keep_gate != "z":    # minGRU: h_t = (1 − z) h_{t−1} + z h̃, an open z writes
         keeps["z"] = "writes the new candidate over its state almost every step"
     sentence = (f"Unit {u}'s {what}{_where(tr, name, l, d)} is open (above {OPEN}) on {s:.0%} of the steps: that unit "
                 f"{keeps.get(name, 'stays open')}.")

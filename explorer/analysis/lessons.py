@@ -51,7 +51,6 @@ def past_in_gates(models: dict, text: str, units: int = 12) -> PastInGates:
     """Trace each char model (a GRU and a minGRU, say) on `text` and measure how much of its update gate z
     comes from the past: the variance of z left within the occurrences of each character, as a share of
     its whole variance (0 when z is a function of the character alone, as a minGRU's is)."""
-    ids = None
     z, picked, past, held = {}, {}, {}, {}
     for label, m in models.items():
         ids = m.vocab.encode(text)

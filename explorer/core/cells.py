@@ -44,7 +44,6 @@ GRU_GATES = ("r", "z", "n")
 # sLSTM (i, f, z the cell input, o; states c, n the normaliser, m the stabiliser).
 GATES = {"lstm": LSTM_GATES, "gru": GRU_GATES, "rnn": (), "mingru": ("z", "n"), "minlstm": ("f", "i", "n"),
          "slstm": ("i", "f", "z", "o")}
-CARRIED = {"lstm": ("c",), "slstm": ("c", "n", "m")}        # states beyond h carried from step to step
 GATE_NAMES = {
     "i": "input gate", "f": "forget gate", "g": "cell candidate", "o": "output gate",
     "r": "reset gate", "z": "update gate", "n": "new-state candidate",
@@ -57,11 +56,6 @@ KIND_NAMES = {
     "slstm": {"i": "input gate (exp)", "f": "forget gate (exp)", "z": "cell input", "n": "normaliser",
               "m": "stabiliser"},
 }
-
-
-def names(kind: str) -> list[str]:
-    """Everything a trace holds for a cell kind, in display order: its gates, its carried states, h."""
-    return [*GATES[kind], *CARRIED.get(kind, ()), "h"]
 
 
 def gate_name(name: str, kind: str = "") -> str:

@@ -18,6 +18,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from explorer.core.cells import value_range
+
 from .figures import FONT, STYLE, safe_label
 from .scales import DIV, SEQ, fills, ink_on
 from .theme import theme_of
@@ -29,7 +31,7 @@ from .theme import theme_of
 # of the diagram panel, x in [X0, X1] and y in [0, Y1].
 X0, X1, Y1 = -0.2, 14.2, 9.0
 STATE_KEYS = ("c", "c_prev", "a")                   # unbounded: coloured on ±their largest |value|
-SIG_KEYS = ("f", "i", "o", "r", "z")                # [0, 1] on viridis; the rest on blue–red over [-1, 1]
+SIG_KEYS = ("f", "i", "o", "r", "z")                # gates whose letter goes before their value ("f 0.92")
 T_1, T = "<sub>t−1</sub>", "<sub>t</sub>"
 LINE = {"c": "#d62728", "h": "#1f77b4", "m": "#1f77b4"}   # the unit's c and h over time (bottom panel)
 
@@ -119,17 +121,13 @@ LAYOUTS = {
 }
 
 
-def _box_colors(key: str, values: np.ndarray, state_max: float, lay: dict) -> list[str]:
-    """The fill of a box for each value: viridis on [0, 1] for sigmoid gates, blue–red otherwise (on ±the
-    largest state for the unbounded ones: c, the minimal cells' candidate, an sLSTM's n and m)."""
-    cs, lo, hi = (SEQ, 0.0, 1.0) if key in _sig(lay) else (DIV, -state_max, state_max) \
+def _box_colors(key: str, values: np.ndarray, state_max: float, lay: dict, kind: str) -> list[str]:
+    """The fill of a box for each value: viridis on [0, 1] for the kind's gates in [0, 1] (cells.value_range:
+    an sLSTM's z is its tanh cell input), blue–red otherwise (on ±the largest state for the unbounded ones: c,
+    the minimal cells' candidate, an sLSTM's n and m)."""
+    cs, lo, hi = (SEQ, 0.0, 1.0) if value_range(key, kind) == (0, 1) else (DIV, -state_max, state_max) \
         if key in STATE_KEYS + lay.get("states", ()) else (DIV, -1.0, 1.0)
     return fills(values, cs, lo, hi)
-
-
-def _sig(lay: dict) -> tuple:
-    """The keys drawn as [0, 1] gates: an sLSTM's z is its tanh cell input, not a gate in [0, 1]."""
-    return tuple(k for k in SIG_KEYS if not (k == "z" and "nrm" in lay.get("states", ())))
 
 
 def _sentence(kind: str, v: dict, t: int, convention: str) -> str:
@@ -207,7 +205,7 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
                                  hoverinfo="skip", showlegend=False), 1, 1)
     # LSTM m: only when h is not the unit's
     boxes = [b for b in lay["boxes"] if b[0] in v and not (kind == "lstm" and b[0] == "m" and "h" in v)]
-    fills = {b[0]: _box_colors(b[0], v[b[0]], state_max, lay) for b in boxes}
+    fills = {b[0]: _box_colors(b[0], v[b[0]], state_max, lay, kind) for b in boxes}
     wires = [w for w in lay["labels"] if w[0] in v]
     txt = labels if labels is not None else [str(s) for s in steps]
     shown = [safe_label(c) for c in txt]
@@ -221,7 +219,7 @@ def cell_figure(story, labels: Optional[Sequence[str]], steps: np.ndarray, path:
                                  line=dict(color=ink.ink, width=box_px + 3), hoverinfo="skip", showlegend=False), 1, 1)
     first_dyn = len(fig.data)
     letter = lambda k: f"{k} " if k in SIG_KEYS + ("g", "n", "m") else ""   # "forget" over "f 0.92"
-    number = lambda k, x: f"{x:.2f}" if k in _sig(lay) else f"{x:+.2f}"
+    number = lambda k, x: f"{x:.2f}" if value_range(k, kind) == (0, 1) else f"{x:+.2f}"
 
     def dynamic(t: int, first: bool) -> list:
         """The traces that change from step to step, in a fixed order (frames replace them). The first

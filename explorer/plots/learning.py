@@ -121,24 +121,24 @@ def _bounds(by_model, units, names, keep) -> dict[tuple[str, str], float]:
 
 def history_scales(by_model: dict[str, list[dict]], top: int = 16, animate: bool = True) -> dict[str, tuple]:
     """The colour scales history_figure uses, by gate name ({name: (colorscale, lo, hi)}), for plots.scale_key:
-    the gates' fixed ranges and c's largest |c| over the snapshots drawn (of any model)."""
+    the gates' fixed ranges, and an unbounded value's (c, an sLSTM's n and m) largest |value| over the snapshots
+    drawn, of any model; a name whose fixed range differs between the models' kinds (the GRU's z in [0, 1], the
+    sLSTM's in [-1, 1]) gets one entry per model ("sLSTM z")."""
     first = next(iter(by_model.values()))
     T = len(next(iter(first[-1]["gates"].values())))
     units = {m: units_to_show(fr, top) for m, fr in by_model.items()}
     names = {m: list(fr[-1]["gates"]) for m, fr in by_model.items()}
     keep = _pick(first, sum(len(units[m]) * len(names[m]) for m in by_model) * T) if animate else [len(first) - 1]
     bounds = _bounds(by_model, units, names, keep)
-    scales = {(m, n): gate_scale(n, bound=bounds.get((m, n)), kind=_kind(fr)) for m, fr in by_model.items()
-              for n in names[m]}
     out = {}
-    for n in dict.fromkeys(n for _, n in scales):   # one key entry per name; per model where the scales differ
-        own = {m: s for (m, q), s in scales.items() if q == n}
-        if len({s[0] for s in own.values()}) == 1 and all(value_range(n, _kind(by_model[m])) is None for m in own):
-            out[n] = (next(iter(own.values()))[0], -max(s[2] for s in own.values()), max(s[2] for s in own.values()))
+    for n in dict.fromkeys(n for m in by_model for n in names[m]):
+        own = {m: gate_scale(n, bound=bounds.get((m, n)), kind=_kind(fr)) for m, fr in by_model.items() if n in names[m]}
+        if all((m, n) in bounds for m in own):                  # unbounded in every model: the widest range
+            out[n] = gate_scale(n, bound=max(bounds[(m, n)] for m in own), kind=_kind(by_model[next(iter(own))]))
         elif len(set(own.values())) == 1:
             out[n] = next(iter(own.values()))
         else:
-            out.update({f"{m} {n}": s for m, s in own.items()})
+            out.update({f"{m} {n}": scale for m, scale in own.items()})
     return out
 
 

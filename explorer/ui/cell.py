@@ -39,7 +39,7 @@ def cell_tab():
     present = state.presenting()
     if not present:
         feeds = ("x(t) comes in from below into every gate, and h(t−1) only along the top: these gates never see "
-                 "the past" if p.kind in ("mingru", "minlstm") else
+                 "the past" if not KINDS[p.kind].gates_see_past else
                  "h(t−1) comes in from the left and x(t) from below into every gate")
         st.caption("The cell as the textbooks draw it, filled in with this model's own numbers for one unit: the memory "
                    f"runs along the top, {feeds}; each box is a gate coloured by its value, each wire says what flows "

@@ -8,13 +8,14 @@ import streamlit as st
 
 from explorer import plots
 from explorer.analysis import connectivity as CN
+from explorer.core import kinds
 from explorer.core.kinds import KINDS
 
 from . import state
 
 MAX_WINDOW = 150         # steps: connectivity holds T² steps of the core
 TRIO = ("shakespeare-lstm", "shakespeare-gru", "shakespeare-rnn")
-MODERN = ("shakespeare-mingru", "shakespeare-minlstm", "shakespeare-slstm")     # the 2024 cells, when shipped
+MODERN = tuple(f"shakespeare-{k}" for k in kinds.MODERN)     # the 2024 cells, when shipped
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -8,6 +8,7 @@ import streamlit as st
 from explorer import plots
 from explorer.analysis import connectivity as CN
 from explorer.analysis.lessons import past_in_gates
+from explorer.core import kinds
 
 from . import state
 
@@ -28,7 +29,7 @@ def h_in_gates(text: str):
     bands = {f"{label} z": got.z[label] for label in got.z}
     rows = {f"{label} z": got.units[label] for label in got.z}
     # both update gates live in [0, 1]: one viridis scale for the two bands
-    scales = {b: plots.gate_scale("z", kind=got_kind) for b, got_kind in zip(bands, ("gru", "mingru"))}
+    scales = {f"{label} z": plots.gate_scale("z", kind=kinds.of(m.core).name) for label, m in models.items()}
     st.html(plots.scale_key({"z": next(iter(scales.values()))}))
     state.chart(plots.gates_figure(bands, rows, steps, list(text), scales=scales, colorbars=False), key="lesson_gates_z")
     said = "; ".join(f"{label}: {share:.0%}" for label, share in got.from_past.items())

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-import explorer
 from explorer import ModelConfig, Vocab
-from explorer.core.kinds import KINDS
+from explorer.core.kinds import CLASSIC, KINDS, MODERN
 from explorer.io.models.ours import build
 from explorer.training.trainer import available_devices, best_device, device_label
 
@@ -19,9 +18,8 @@ RANDOM_VOCAB = "".join(chr(c) for c in range(32, 127)) + "\n\t"
 
 @st.cache_resource(show_spinner=False, ttl=60)
 def _pretrained_options() -> list[str]:
-    names = list(explorer.list_pretrained())
-    first = [n for n in ("shakespeare-lstm", "shakespeare-gru", "shakespeare-rnn", "shakespeare-mingru",
-                         "shakespeare-minlstm", "shakespeare-slstm") if n in names]
+    names = state.pretrained_names()
+    first = [n for n in (f"shakespeare-{k}" for k in CLASSIC + MODERN) if n in names]
     return first + [n for n in names if n not in first]
 
 

@@ -7,7 +7,7 @@ import streamlit as st
 from explorer import plots
 from explorer.analysis import patterns as P
 from explorer.analysis import units as A
-from explorer.core import cells, kinds
+from explorer.core import kinds
 from explorer.core.cells import gate_label
 
 from . import state
@@ -52,7 +52,7 @@ def units_tab():
         view = dict(a=a, b=b, key=key)
         st.caption(f"The current window is steps {a:,}–{b - 1:,} (change it in the Explore tab).")
     lt = state.scan(key, p.core, state.core_input(p, ui.payload), len(ui.payload))
-    names = cells.names(p.kind)
+    names = kinds.get(p.kind).names()
     if ui.text is not None:
         _finder(p, ui, lt, key, view)
     elif not p.is_char:

@@ -117,3 +117,20 @@ def test_overview_margins_are_fixed_so_the_page_can_line_up_with_its_axis():
     d = json.loads(fig.to_json())
     assert (d["layout"]["margin"]["l"], d["layout"]["margin"]["r"]) == plots.OVERVIEW_MARGINS
     assert d["data"][0]["showscale"] is False and not d["layout"].get("shapes")        # no window mark in the figure
+
+
+def test_history_scales_by_name_and_by_model_where_kinds_disagree():
+    """A GRU and an sLSTM watched together: h shares one range; the sLSTM's z (a tanh) and n (unbounded) differ
+    from the GRU's z (a gate) and n (a tanh), so each gets an entry per model; c, only the sLSTM's, spans its
+    largest |c| over the snapshots."""
+    rng = np.random.default_rng(0)
+    frame = lambda kind, names, scale: {"kind": kind, "gates": {n: (rng.random((20, 6)) * scale).astype(np.float16)
+                                                                 for n in names}}
+    by = {"GRU": [frame("gru", "rznh", 1.0) for _ in range(3)],
+          "sLSTM": [frame("slstm", ["i", "f", "z", "o", "c", "n", "m", "h"], 3.0) for _ in range(3)]}
+    s = plots.history_scales(by, top=6)
+    assert s["GRU z"] == ("Viridis", 0.0, 1.0) and s["sLSTM z"] == ("RdBu_r", -1.0, 1.0)
+    assert s["GRU n"] == ("RdBu_r", -1.0, 1.0) and s["sLSTM n"][1] == -s["sLSTM n"][2]
+    assert s["h"] == ("RdBu_r", -1.0, 1.0) and s["r"] == ("Viridis", 0.0, 1.0)
+    c_max = max(float(np.abs(fr["gates"]["c"].astype(np.float32)).max()) for fr in by["sLSTM"])
+    assert s["c"] == ("RdBu_r", -c_max, c_max) and "z" not in s and "n" not in s

@@ -8,6 +8,7 @@ from test_app_train_grad import start, train_until_done
 
 import explorer
 from explorer.core import cells
+from explorer.core.kinds import KINDS
 
 MODERN = ["shakespeare-mingru", "shakespeare-minlstm", "shakespeare-slstm"]
 
@@ -31,9 +32,10 @@ def test_explore_names_every_gate_as_its_cell_does_and_the_inspector_reproduces_
     ok(at)
     assert not at.error, [e.value for e in at.error]
     g = gates(at)
-    assert set(g) == set(cells.names(kind))                       # every gate and carried state, and h
+    names = KINDS[kind].names()
+    assert set(g) == set(names) and len(names) == {"mingru": 3, "minlstm": 4, "slstm": 8}[kind]   # gates, states, h
     fig = next(s for s in specs(at) if (s["layout"].get("yaxis", {}).get("title") or {}).get("text", "").startswith("<b>"))
-    for name in cells.names(kind):
+    for name in names:
         band = _band(fig, name)
         # its words where they fit the band, else its name alone
         assert plain(band["about"]) in (f"<b>{name}</b>", f"<b>{name}</b> {cells.gate_name(name, kind)}") or \

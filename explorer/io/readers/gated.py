@@ -76,7 +76,7 @@ def read(tensors: dict[str, Tensor], pickled: dict, overrides: dict) -> tuple[di
             hh = at("weight_hh")
             # no recurrent weights at all (minGRU, minLSTM: no bias_hh either), or the sLSTM's 3-D heads; an
             # AWD-LSTM's weight-dropped layer keeps weight_hh_l0_raw and bias_hh_l0 instead: a classic cell
-            minimal = hh is None and at("bias_hh") is None and at("weight_hh") is None and \
+            minimal = hh is None and at("bias_hh") is None and \
                 tensors.get(_join(m["prefix"], f"weight_hh_l{m['layer']}_raw")) is None
             if minimal or (isinstance(hh, Tensor) and hh.dim() == 3):
                 layered.setdefault(m["prefix"], {})[int(m["layer"])] = t
