@@ -102,8 +102,9 @@ def start_job(task, arch, hidden, layers, lr, steps, batch, seq_len, clip) -> Tr
 
 def train_tab():
     st.caption("Train models here, live, and watch them learn: the gates on a fixed probe, how far back the gradient "
-               "reaches and what the model says, at every snapshot; then explore any snapshot in every tab. All three "
-               "architectures train on exactly the same batches, so they compare fairly.")
+               "reaches and what the model says, at every snapshot; then explore any snapshot in every tab. The cells you "
+               "pick (up to all six: LSTM, GRU, RNN, minGRU, minLSTM, sLSTM) train on exactly the same batches, so "
+               "they compare fairly.")
     job = st.session_state.get("job")
     busy = job is not None and job.running
     # The task sits outside the form: picking one fills the form with that task's defaults.
