@@ -26,7 +26,7 @@ LESSONS = {
     "padding and packing": "Lesson 5 · Padded batches are handled like packed sequences",
     "how far back": "Lesson 6 · How far back does each cell look?",
     "watch it learn": "Lesson 7 · Watch an LSTM learn",
-    "h in the gates": "Lesson 8 · Do RNNs need h_{t−1} in their gates?",
+    "h in the gates": "Lesson 8 · Do RNNs need h(t−1) in their gates?",
 }
 DEFAULT_HIDDEN = ["input", "display controls", "export"]
 # Larger type for the back of the room, and the page's own top padding (6rem) down to what the header needs,
